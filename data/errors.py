@@ -1,0 +1,35 @@
+"""One error type for everything a user's input file can get wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input: where it is, what was found, what was expected.
+
+    ``row`` is the 1-based line number in the file as a spreadsheet shows it (the
+    header is line 1), or None for a problem of the whole file or a whole column.
+    """
+
+    file: str
+    row: int | None
+    column: str | None
+    found: str
+    expected: str
+
+    def __str__(self) -> str:
+        place = ":".join(str(p) for p in (self.file, self.row, self.column) if p is not None)
+        return f"{place}: {self.found}; expected {self.expected}"
+
+
+class InputError(ValueError):
+    """Raised with every problem of an input at once, so a user fixes them in one pass."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        lines = [str(p) for p in self.problems[:50]]
+        if len(self.problems) > 50:
+            lines.append(f"... and {len(self.problems) - 50} more problems")
+        super().__init__(f"{len(self.problems)} problem(s) in the input:\n" + "\n".join(lines))

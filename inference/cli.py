@@ -1,0 +1,171 @@
+"""The ``chemoshift`` command line.
+
+    chemoshift demo [--out DIR]
+    chemoshift fit dose-response INPUT.csv --out RUN_DIR [--columns name=column,...]
+                   [--control TREATMENT=CONTROL ...] [--draws N --tune N --chains N --seed N]
+    chemoshift report RUN_DIR
+
+Exit codes: 0 success; 2 bad input (nothing written); 3 the sampler did not converge
+(outputs written, and they say so at the top).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+from chemoshift.data.errors import InputError
+from chemoshift.inference.fit import SamplerSettings
+from chemoshift.inference.pipeline import DEFAULT_MARGIN, run_assay
+from chemoshift.inference.registry import ASSAYS, assay_of_run
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED = 0, 2, 3
+DEMO_FILE = "dose_response.csv"
+DEMO_TRUTH = "dose_response_truth.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.command(args)
+    except InputError as error:
+        print(f"chemoshift: bad input, nothing written.\n{error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chemoshift", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="fit the bundled example study and write its report")
+    demo.add_argument("--out", type=Path, default=Path("chemoshift-demo"),
+                      help="run directory to write (default: ./chemoshift-demo)")
+    _sampler_options(demo)
+    demo.set_defaults(command=_demo)
+
+    fit = commands.add_parser("fit", help="fit an assay file into a run directory")
+    fit.add_argument("assay", choices=sorted(ASSAYS))
+    fit.add_argument("input", type=Path, help="CSV file, one row per well")
+    fit.add_argument("--out", type=Path, required=True, help="run directory to write")
+    fit.add_argument("--columns", type=_mapping, default={},
+                     help="package name=your column, comma separated, "
+                          "e.g. concentration=conc,response=rootl")
+    fit.add_argument("--control", action="append", default=[], metavar="TREATMENT=CONTROL",
+                     help="the arm a treatment is compared with (repeat for each treatment)")
+    fit.add_argument("--unit", default="uM",
+                     help="concentration unit when the file has no unit column (default uM)")
+    fit.add_argument("--response-kind", default="absorbance",
+                     choices=["absorbance", "percent_viability"])
+    fit.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
+                     help="practical fold shift: p_beyond_margin = P(shift < 1/margin)")
+    fit.add_argument("--prior", action="append", default=[], metavar="NAME=VALUE",
+                     help="override a prior scale by name (see DoseResponsePriors)")
+    fit.add_argument("--title", help="title of the report (default: the input file's name)")
+    _sampler_options(fit)
+    fit.set_defaults(command=_fit)
+
+    report = commands.add_parser("report", help="(re)write RUN_DIR/report.html from saved results")
+    report.add_argument("run_dir", type=Path)
+    report.set_defaults(command=_report)
+    return parser
+
+
+def _sampler_options(parser: argparse.ArgumentParser) -> None:
+    defaults = SamplerSettings()
+    group = parser.add_argument_group("sampler")
+    group.add_argument("--draws", type=int, default=defaults.draws)
+    group.add_argument("--tune", type=int, default=defaults.tune)
+    group.add_argument("--chains", type=int, default=defaults.chains)
+    group.add_argument("--seed", type=int, default=defaults.seed)
+    group.add_argument("--sampler", choices=["nutpie", "pymc"], default=defaults.sampler)
+    group.add_argument("--target-accept", type=float, default=defaults.target_accept)
+    group.add_argument("--cores", type=int, default=None)
+    group.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                       default=sys.stderr.isatty(), help="show the sampler's progress bar")
+
+
+def _settings(args: argparse.Namespace) -> SamplerSettings:
+    return SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
+                           sampler=args.sampler, target_accept=args.target_accept,
+                           cores=args.cores, progress=args.progress)
+
+
+def _mapping(text: str) -> dict[str, str]:
+    pairs = [p for p in text.split(",") if p.strip()]
+    if not all("=" in p for p in pairs):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected name=column pairs, comma separated")
+    return {k.strip(): v.strip() for k, v in (p.split("=", 1) for p in pairs)}
+
+
+def _fit(args: argparse.Namespace) -> int:
+    controls = _mapping(",".join(args.control)) if args.control else None
+    priors = {k: float(v) for k, v in _mapping(",".join(args.prior)).items()}
+    unknown = set(priors) - set(ASSAYS[args.assay].priors.__dataclass_fields__)
+    if unknown:
+        print(f"chemoshift: unknown prior(s) {sorted(unknown)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    read_options = dict(columns=args.columns, controls=controls, unit=args.unit,
+                        response_kind=args.response_kind)
+    return _run(args.assay, args.input, args.out, read_options, priors, args, args.title)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    example = resources.files("chemoshift.data.example")
+    with resources.as_file(example / DEMO_FILE) as path:
+        code = _run("dose-response", path, args.out, {}, {}, args,
+                    "miR-379 / si-IGF1R chemosensitisation (bundled example)")
+    truth = json.loads((example / DEMO_TRUTH).read_text(encoding="utf-8"))
+    _compare_with_truth(args.out, truth)
+    return code
+
+
+def _run(assay, input_path, out, read_options, priors, args, title) -> int:
+    start = time.perf_counter()
+    print(f"chemoshift: fitting {assay} model to {input_path} ...", file=sys.stderr)
+    result = run_assay(assay, input_path, out, read_options=read_options,
+                       prior_overrides=priors, settings=_settings(args),
+                       margin=getattr(args, "margin", DEFAULT_MARGIN), title=title)
+    seconds = time.perf_counter() - start
+    print(f"chemoshift: wrote {out}/ (report.html, summary.csv, shifts.csv, posterior.nc, "
+          f"run.json) in {seconds:.0f} s", file=sys.stderr)
+    if not result.diagnostics.passed:
+        banner = "!" * 78
+        print(f"{banner}\nchemoshift: {result.diagnostics.verdict}\n"
+              f"The estimates in {out} are NOT reliable. Run longer (--tune/--draws) or "
+              f"see the report's diagnostics.\n{banner}", file=sys.stderr)
+        return EXIT_NOT_CONVERGED
+    print(f"chemoshift: {result.diagnostics.verdict}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _compare_with_truth(run_dir: Path, truth: dict) -> None:
+    """Say whether the demo's pooled 95% intervals hold the shifts it was simulated with."""
+    import pandas as pd
+
+    shifts = pd.read_csv(run_dir / "shifts.csv", keep_default_na=False)
+    pooled = shifts[(shifts.cell_line == "all") & (shifts.drug == "all")]
+    for _, row in pooled.iterrows():
+        true = 10 ** truth["shift_pooled"][row.treatment]
+        inside = row["q2.5"] <= true <= row["q97.5"]
+        print(f"  {row.treatment} vs {row.control}: fold shift {row['median']:.2f} "
+              f"(95% {row['q2.5']:.2f}-{row['q97.5']:.2f}); simulated truth {true:.2f} "
+              f"{'inside' if inside else 'OUTSIDE'} the interval", file=sys.stderr)
+
+
+def _report(args: argparse.Namespace) -> int:
+    run_dir = args.run_dir
+    if not (run_dir / "run.json").is_file():
+        print(f"chemoshift: {run_dir} is not a run directory (no run.json)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    path = assay_of_run(run_dir).write_report(run_dir)
+    print(f"chemoshift: wrote {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Convergence diagnostics of a fit, and one verdict a user can act on."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import arviz as az
+import numpy as np
+from xarray import DataTree
+
+MAX_RHAT = 1.01
+MIN_ESS = 400
+MIN_BFMI = 0.3
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Worst-case convergence figures over the checked variables, and the verdict.
+
+    ``max_rhat`` is rank-normalised split R-hat; ``min_ess_bulk`` / ``min_ess_tail`` are
+    effective sample sizes (draws); ``min_bfmi`` is the lowest per-chain E-BFMI.
+    """
+
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    divergences: int
+    min_bfmi: float
+    worst_rhat_variable: str
+    worst_ess_variable: str
+    checked_variables: list[str]
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def verdict(self) -> str:
+        if self.passed:
+            return (f"converged: R-hat <= {self.max_rhat:.3f}, bulk ESS >= {self.min_ess_bulk:.0f}, "
+                    f"tail ESS >= {self.min_ess_tail:.0f}, no divergences, "
+                    f"E-BFMI >= {self.min_bfmi:.2f}")
+        return "NOT CONVERGED: " + "; ".join(self.failures)
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "passed": self.passed, "verdict": self.verdict}
+
+
+def diagnose(datatree: DataTree, var_names: list[str]) -> Diagnostics:
+    """Check R-hat, bulk and tail ESS, divergences and E-BFMI against the usual thresholds.
+
+    Parameters
+    ----------
+    datatree : posterior and sample_stats groups with ``chain`` and ``draw`` dims.
+    var_names : posterior variables to check (free parameters and key quantities);
+        non-finite entries (an absolute IC50 that is infinite in some draws) are skipped.
+    """
+    rhat = _flatten(az.rhat(datatree, var_names=var_names), np.nanmax)
+    bulk = _flatten(az.ess(datatree, var_names=var_names, method="bulk"), np.nanmin)
+    tail = _flatten(az.ess(datatree, var_names=var_names, method="tail"), np.nanmin)
+    stats = datatree["sample_stats"]
+    divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
+    bfmi = float(np.min(az.bfmi(datatree)["energy"].values)) if "energy" in stats else np.nan
+
+    max_rhat = max(rhat.values(), default=np.nan)
+    min_bulk = min(bulk.values(), default=np.nan)
+    min_tail = min(tail.values(), default=np.nan)
+    failures = []
+    if not max_rhat <= MAX_RHAT:
+        failures.append(f"R-hat {max_rhat:.3f} > {MAX_RHAT} ({_worst(rhat, max)})")
+    if not min_bulk >= MIN_ESS:
+        failures.append(f"bulk ESS {min_bulk:.0f} < {MIN_ESS} ({_worst(bulk, min)})")
+    if not min_tail >= MIN_ESS:
+        failures.append(f"tail ESS {min_tail:.0f} < {MIN_ESS} ({_worst(tail, min)})")
+    if divergences:
+        failures.append(f"{divergences} divergent transition(s)")
+    if not bfmi >= MIN_BFMI:
+        failures.append(f"E-BFMI {bfmi:.2f} < {MIN_BFMI}")
+    return Diagnostics(
+        max_rhat=float(max_rhat), min_ess_bulk=float(min_bulk), min_ess_tail=float(min_tail),
+        divergences=divergences, min_bfmi=bfmi, worst_rhat_variable=_worst(rhat, max),
+        worst_ess_variable=_worst(bulk, min), checked_variables=list(var_names),
+        failures=failures,
+    )
+
+
+def _flatten(tree: DataTree, reduce) -> dict[str, float]:
+    """Variable name -> its worst value over all elements, skipping non-finite entries."""
+    dataset = tree.to_dataset() if hasattr(tree, "to_dataset") else tree
+    out = {}
+    for name, values in dataset.data_vars.items():
+        finite = np.asarray(values, dtype=float)
+        finite = finite[np.isfinite(finite)]
+        if finite.size:
+            out[str(name)] = float(reduce(finite))
+    return out
+
+
+def _worst(values: dict[str, float], pick) -> str:
+    return pick(values, key=values.get) if values else ""

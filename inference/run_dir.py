@@ -1,0 +1,117 @@
+"""The run directory is the saved model: plain files written atomically, read back by reports.
+
+A run directory holds ``posterior.nc`` (ArviZ DataTree, netCDF), ``run.json`` (versions,
+seed, input hashes, settings, timings, diagnostics), the validated input tables
+(``wells.csv``, ``curves.csv``), and the tables and report the reports layer writes.
+Nothing is pickled and nothing hides in netCDF attributes, so a newer chemoshift can
+read an older run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from xarray import DataTree
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+RECORD = "run.json"
+POSTERIOR = "posterior.nc"
+PACKAGES = ("chemoshift", "pymc", "pytensor", "nutpie", "arviz", "arviz-base", "arviz-stats",
+            "arviz-plots", "numpy", "pandas", "xarray", "scipy", "h5netcdf", "matplotlib",
+            "networkx", "jinja2")
+
+
+@contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; give what open() would
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+
+
+def write_csv(path: Path, table: pd.DataFrame) -> None:
+    with atomic_path(path) as temporary:
+        table.to_csv(temporary, index=False, float_format="%.6g")
+
+
+def write_json(path: Path, record: dict) -> None:
+    write_text(path, json.dumps(record, indent=2, default=_jsonable, allow_nan=True) + "\n")
+
+
+def write_datatree(path: Path, datatree: DataTree) -> None:
+    """Write a DataTree to netCDF (h5netcdf), dropping per-draw text the format cannot hold."""
+    clean = datatree.copy()
+    for group in clean.groups:
+        node = clean[group]
+        text = [n for n, v in node.data_vars.items() if v.dtype == object]
+        if text:
+            clean[group] = node.to_dataset().drop_vars(text)
+    encoding = {
+        f"/{group}" if group != "/" else "/": {
+            name: {"compression": "gzip", "compression_opts": 4}
+            for name in clean[group].data_vars}
+        for group in clean.groups
+    }
+    with atomic_path(path) as temporary:
+        clean.to_netcdf(temporary, engine="h5netcdf", encoding=encoding)
+
+
+def read_datatree(run_dir: Path) -> DataTree:
+    with xr.open_datatree(Path(run_dir) / POSTERIOR, engine="h5netcdf") as tree:
+        return tree.load()
+
+
+def read_record(run_dir: Path) -> dict:
+    return json.loads((Path(run_dir) / RECORD).read_text(encoding="utf-8"))
+
+
+def versions() -> dict[str, str]:
+    found = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for package in PACKAGES:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Callable):
+        return getattr(value, "__name__", repr(value))
+    raise TypeError(f"cannot record {type(value).__name__} in run.json")
