@@ -177,10 +177,11 @@ def validate_wells(
     ``name`` is used in error messages in place of a file name.
     """
     problems: list[Problem] = []
-    line = frame.index.to_numpy() + 2  # header is line 1
+    frame = frame.reset_index(drop=True)  # row label i is line i + 2 of the file
 
     def add(i: int | None, column: str | None, found: str, expected: str) -> None:
-        problems.append(Problem(name, None if i is None else int(line[i]), column, found, expected))
+        """Record a problem at row label ``i`` (None: the whole file or column)."""
+        problems.append(Problem(name, None if i is None else int(i) + 2, column, found, expected))
 
     missing = [c for c in REQUIRED if c not in frame.columns]
     for column in missing:
@@ -212,7 +213,7 @@ def validate_wells(
         well_type = frame["well_type"].astype(str).str.strip().str.lower()
         for i in np.flatnonzero(~well_type.isin(WELL_TYPES).to_numpy()):
             add(i, "well_type", f"{frame['well_type'].iloc[i]!r}", f"one of {WELL_TYPES}")
-        for i in np.flatnonzero(((well_type == "vehicle") & (concentration != 0)).to_numpy()):
+        for i in np.flatnonzero(((well_type == "vehicle") & concentration.notna() & (concentration != 0)).to_numpy()):
             add(i, "concentration", f"{frame['concentration'].iloc[i]!r} in a vehicle well",
                 "0 (a vehicle well has no drug)")
         for i in np.flatnonzero(((well_type == "sample") & (concentration == 0)).to_numpy()):
@@ -272,8 +273,7 @@ def _check_design(table, controls, keys_present, add):
         controls = dict(zip(named.treatment, named.control, strict=True))
         for treatment, group in named.groupby("treatment"):
             if len(group) > 1:
-                i = table.index.get_loc(table.index[table.treatment == treatment][0])
-                add(i, "control", f"treatment {treatment!r} has controls {list(group.control)}",
+                add(table.index[table.treatment == treatment][0], "control", f"treatment {treatment!r} has controls {list(group.control)}",
                     "one control per treatment")
     treatments = set(table.treatment)
     for treatment, control in controls.items():
@@ -286,8 +286,8 @@ def _check_design(table, controls, keys_present, add):
     if controls:
         controlled = set(controls) | set(controls.values())
         for treatment in sorted(treatments - controlled):
-            i = table.index.get_loc(table.index[table.treatment == treatment][0])
-            add(i, "treatment", f"treatment {treatment!r} has no matched control",
+            add(table.index[table.treatment == treatment][0], "treatment",
+                f"treatment {treatment!r} has no matched control",
                 "every treatment to be a control or to name one (control column or "
                 f"--control {treatment}=CONTROL)")
 
@@ -296,16 +296,14 @@ def _check_design(table, controls, keys_present, add):
     for keys, group in samples.groupby(curve_keys, sort=False):
         n = group.concentration.nunique()
         if n < MIN_CONCENTRATIONS:
-            i = table.index.get_loc(group.index[0])
-            add(i, "concentration", f"curve {_describe(keys, keys_present)} has {n} distinct "
+            add(group.index[0], "concentration", f"curve {_describe(keys, keys_present)} has {n} distinct "
                 f"concentration(s)", f"at least {MIN_CONCENTRATIONS} non-zero concentrations")
         treatment = keys[2]
         if treatment in controls:
             mate = (samples.cell_line == keys[0]) & (samples.drug == keys[1]) & (
                 samples.treatment == controls[treatment])
             if not mate.any():
-                i = table.index.get_loc(group.index[0])
-                add(i, "treatment", f"curve {_describe(keys, keys_present)} has no matched "
+                add(group.index[0], "treatment", f"curve {_describe(keys, keys_present)} has no matched "
                     f"control curve", f"wells of {controls[treatment]!r} for the same cell line "
                     "and drug")
 
@@ -313,12 +311,12 @@ def _check_design(table, controls, keys_present, add):
     if where is None and (table.replicate != "").all():
         where = [*curve_keys, "plate", "well_type", "concentration", "replicate"]
     if where is not None:
-        duplicated = table.duplicated(where, keep="first")
-        for i in np.flatnonzero(duplicated.to_numpy()):
-            first = table.index.get_loc(table[where].eq(table[where].iloc[i]).all(axis=1).idxmax())
+        first_seen = table.groupby(where, sort=False).ngroup()
+        first_label = pd.Series(table.index, table.index).groupby(first_seen).transform("first")
+        for i in table.index[table.duplicated(where, keep="first")]:
             add(i, "well" if "well" in where else "replicate",
-                f"duplicated well ({', '.join(f'{c}={table[c].iloc[i]}' for c in where)}), "
-                f"first seen on line {first + 2}", "each well once")
+                f"duplicated well ({', '.join(f'{c}={table.at[i, c]}' for c in where)}), "
+                f"first seen on line {first_label[i] + 2}", "each well once")
     return table, controls
 
 
@@ -332,7 +330,7 @@ def _assemble(table, unit, response_kind, keys_present, controls) -> DoseRespons
     samples = table[table.well_type == "sample"]
     curves = (samples.groupby(list(KEYS), sort=False)
               .concentration.agg(min_concentration="min", max_concentration="max").reset_index())
-    curves["control"] = curves.treatment.map(controls).fillna("")
+    curves["control"] = [controls.get(t, "") for t in curves.treatment]
     curves = curves[[*KEYS, "control", "min_concentration", "max_concentration"]]
     # vehicle wells belong to the curves of their cell line x drug x treatment
     curve_index = pd.MultiIndex.from_frame(curves[list(KEYS)])

@@ -136,8 +136,9 @@ def _run(assay, input_path, out, read_options, priors, args, title) -> int:
     if not result.diagnostics.passed:
         banner = "!" * 78
         print(f"{banner}\nchemoshift: {result.diagnostics.verdict}\n"
-              f"The estimates in {out} are NOT reliable. Run longer (--tune/--draws) or "
-              f"see the report's diagnostics.\n{banner}", file=sys.stderr)
+              f"The estimates in {out} are NOT reliable. Run longer (--tune/--draws); for "
+              f"divergences raise --target-accept (e.g. 0.95); see the report's "
+              f"diagnostics.\n{banner}", file=sys.stderr)
         return EXIT_NOT_CONVERGED
     print(f"chemoshift: {result.diagnostics.verdict}", file=sys.stderr)
     return EXIT_OK

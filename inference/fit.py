@@ -16,15 +16,16 @@ from chemoshift.inference.diagnostics import Diagnostics, diagnose
 
 @dataclass(frozen=True)
 class SamplerSettings:
-    """How to sample. Defaults are the usual NUTS ones, with a higher target acceptance
-    because hierarchical curve models have tight, curved posteriors (fewer divergences)."""
+    """How to sample. Defaults are the usual NUTS ones but for the target acceptance:
+    hierarchical curve models have tight, curved posteriors, and 0.95 removes the
+    occasional divergence that 0.9 leaves, for about 1.7x the sampling time."""
 
     draws: int = 1000
     tune: int = 1000
     chains: int = 4
     seed: int = 20261126
     sampler: Literal["nutpie", "pymc"] = "nutpie"
-    target_accept: float = 0.9
+    target_accept: float = 0.95
     cores: int | None = None  # None: all available
     progress: bool = True
     posterior_predictive: bool = True
@@ -40,8 +41,19 @@ class FitResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def compile_model(model: pm.Model):
+    """Compile a model for nutpie once, to reuse on data of the same shape (``fit(reuse=)``).
+
+    Compiling costs more than sampling at study size; a recovery study or a sharded
+    screen compiles once and swaps the data.
+    """
+    import nutpie
+
+    return nutpie.compile_pymc_model(model)
+
+
 def fit(model: pm.Model, settings: SamplerSettings = SamplerSettings(),
-        check: list[str] | None = None) -> FitResult:
+        check: list[str] | None = None, reuse=None) -> FitResult:
     """Sample ``model`` and diagnose the result.
 
     Parameters
@@ -50,6 +62,8 @@ def fit(model: pm.Model, settings: SamplerSettings = SamplerSettings(),
     settings : sampler, draws, tune, chains, seed.
     check : posterior variables whose R-hat / ESS decide the verdict; default: every
         free parameter of the model.
+    reuse : a ``compile_model`` result for a model of the same structure, shapes and
+        coords; the data of ``model`` are swapped in instead of compiling again (nutpie).
 
     Returns
     -------
@@ -58,7 +72,7 @@ def fit(model: pm.Model, settings: SamplerSettings = SamplerSettings(),
     """
     timings: dict[str, float] = {}
     if settings.sampler == "nutpie":
-        datatree = _sample_nutpie(model, settings, timings)
+        datatree = _sample_nutpie(model, settings, timings, reuse)
     elif settings.sampler == "pymc":
         start = time.perf_counter()
         with model, warnings.catch_warnings():
@@ -89,12 +103,18 @@ def fit(model: pm.Model, settings: SamplerSettings = SamplerSettings(),
                      timings=timings)
 
 
-def _sample_nutpie(model: pm.Model, settings: SamplerSettings, timings: dict) -> DataTree:
+def _sample_nutpie(model: pm.Model, settings: SamplerSettings, timings: dict,
+                   reuse) -> DataTree:
     import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
 
     start = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(model)
+    if reuse is None:
+        compiled = compile_model(model)
+    else:
+        in_graph = {variable.name for variable in reuse.shared_var_keys}
+        compiled = reuse.with_data(**{v.name: v.get_value() for v in model.data_vars
+                                      if v.name in in_graph})
     timings["compile_seconds"] = time.perf_counter() - start
     start = time.perf_counter()
     datatree = nutpie.sample(

@@ -73,9 +73,8 @@ def write_datatree(path: Path, datatree: DataTree) -> None:
         if text:
             clean[group] = node.to_dataset().drop_vars(text)
     encoding = {
-        f"/{group}" if group != "/" else "/": {
-            name: {"compression": "gzip", "compression_opts": 4}
-            for name in clean[group].data_vars}
+        group: {name: {"compression": "gzip", "compression_opts": 4}
+                for name in clean[group].data_vars}
         for group in clean.groups
     }
     with atomic_path(path) as temporary:

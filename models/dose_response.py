@@ -11,6 +11,7 @@ For well ``w`` of curve ``c`` (cell line x drug x treatment) on plate group ``g`
                    + control_effect[arm] + shift[t, d] (treated arms only) + curve_effect[c]
     shift[t, d]  = shift_mean[t] + shift_drug_effect[t, d]     (treatment shifts pooled over drugs)
     log hill_c   = log_hill_drug[d] + hill_curve_effect[c]     (slopes pooled per drug)
+    logit bottom_c = logit bottom_drug[d] + bottom_curve_effect[c] (bottoms pooled per drug)
 
 The cell-line, cell-line x drug and control effects are zero-sum (``pm.ZeroSumNormal``):
 plain Normal effects form a ridge with the drug means that NUTS mixes poorly on. A
@@ -62,8 +63,9 @@ class DoseResponsePriors:
     log_hill_mean: float = 0.0  # Hill slopes around 1 ...
     log_hill_sd: float = 0.7  # ... between ~0.25 and ~4 (natural log scale)
     hill_curve_sd: float = 0.3  # half-normal scale: curves' slopes within a drug, ~1.35-fold
-    bottom_alpha: float = 1.2  # Beta prior on the bottom as a fraction of the top:
+    bottom_alpha: float = 1.2  # Beta prior on a drug's bottom as a fraction of the top:
     bottom_beta: float = 4.0  # mean 0.23, most mass below 0.5
+    bottom_curve_sd: float = 0.5  # half-normal scale: curves' bottoms within a drug (logit)
     log_top_sd: float = 0.5  # top within ~e**1 of the typical vehicle reading (log scale)
     top_group_sd: float = 0.2  # half-normal scale: plate-to-plate variation of the top (log)
     noise_sd: float = 0.2  # half-normal scale of the noise, as a fraction of the vehicle reading
@@ -114,8 +116,12 @@ def build_model(
         pm.Data("max_log10_concentration", np.log10(data.curves.max_concentration.to_numpy()),
                 dims="curve")
 
+        # data-derived prior centres are data too, so a compiled model can take new data
+        drug_centre = pm.Data("drug_centre", design.drug_centre, dims="drug")
+        response_scale = pm.Data("response_scale", design.response_scale)
+
         # --- log10 IC50 --------------------------------------------------------------
-        drug_mean = pm.Normal("drug_mean", mu=design.drug_centre, sigma=priors.drug_mean_sd,
+        drug_mean = pm.Normal("drug_mean", mu=drug_centre, sigma=priors.drug_mean_sd,
                               dims="drug")
         log10_ic50 = drug_mean[design.drug]
         if design.n("cell_line") > 1:
@@ -161,20 +167,23 @@ def build_model(
             hill_curve_z = pm.Normal("hill_curve_z", 0.0, 1.0, dims="curve")
             log_hill = log_hill + hill_curve_sd * hill_curve_z
         hill = pm.Deterministic("hill", pt.exp(log_hill), dims="curve")
-        bottom = pm.Beta("bottom", priors.bottom_alpha, priors.bottom_beta, dims="drug")
-        log_top_mean = pm.Normal("log_top_mean", np.log(design.response_scale),
-                                 priors.log_top_sd)
+        bottom_drug = pm.Beta("bottom_drug", priors.bottom_alpha, priors.bottom_beta, dims="drug")
+        logit_bottom = pt.log(bottom_drug[design.drug]) - pt.log1p(-bottom_drug[design.drug])
+        if design.n("curve") > design.n("drug"):
+            bottom_curve_sd = pm.HalfNormal("bottom_curve_sd", priors.bottom_curve_sd)
+            bottom_curve_z = pm.Normal("bottom_curve_z", 0.0, 1.0, dims="curve")
+            logit_bottom = logit_bottom + bottom_curve_sd * bottom_curve_z
+        bottom = pm.Deterministic("bottom", pt.sigmoid(logit_bottom), dims="curve")
+        log_top_mean = pm.Normal("log_top_mean", pt.log(response_scale), priors.log_top_sd)
         log_top = log_top_mean * pt.ones(design.n("top_group"))
-        if design.n("top_group") > 1:
+        if design.n("top_group") > 1:  # a plate's many wells pin its top: centred form
             top_group_sd = pm.HalfNormal("top_group_sd", priors.top_group_sd)
-            top_group_z = pm.Normal("top_group_z", 0.0, 1.0, dims="top_group")
-            log_top = log_top + top_group_sd * top_group_z
+            log_top = pm.Normal("log_top", log_top_mean, top_group_sd, dims="top_group")
         top = pm.Deterministic("top", pt.exp(log_top), dims="top_group")
 
         # --- derived quantities ------------------------------------------------------------
-        curve_bottom = bottom[design.drug]
-        half_way = pt.switch(curve_bottom < 0.5,
-                             pt.log10(0.5 / pt.maximum(0.5 - curve_bottom, 1e-12)) / hill, np.inf)
+        half_way = pt.switch(bottom < 0.5,
+                             pt.log10(0.5 / pt.maximum(0.5 - bottom, 1e-12)) / hill, np.inf)
         pm.Deterministic("log10_ic50_absolute", log10_ic50 + half_way, dims="curve")
         if design.comparisons:
             treated_curve, control_curve = map(np.array, zip(*design.comparisons, strict=True))
@@ -185,13 +194,13 @@ def build_model(
 
         # --- likelihood --------------------------------------------------------------------
         fraction = pt.sigmoid(-LN10 * hill[curve_idx] * (log10_concentration - log10_ic50[curve_idx]))
-        well_bottom = bottom[design.drug][curve_idx]
+        well_bottom = bottom[curve_idx]
         surviving = pt.switch(is_vehicle, 1.0, well_bottom + (1.0 - well_bottom) * fraction)
         mu = top[top_idx] * surviving
-        sigma = pm.HalfNormal("sigma", priors.noise_sd * design.response_scale)
+        sigma = pm.HalfNormal("sigma", priors.noise_sd * response_scale)
         nu = pm.Gamma("nu", priors.nu_alpha, priors.nu_beta)
-        pm.StudentT("response", nu=nu, mu=mu, sigma=sigma, observed=wells.response.to_numpy(),
-                    dims="well")
+        observed = pm.Data("observed_response", wells.response.to_numpy(), dims="well")
+        pm.StudentT("response", nu=nu, mu=mu, sigma=sigma, observed=observed, dims="well")
     return model
 
 

@@ -39,7 +39,6 @@ def curve_panels(datatree: DataTree, wells: pd.DataFrame, curves: pd.DataFrame,
     hill = draws(datatree, "hill")[pick]
     bottom = draws(datatree, "bottom")[pick]
     top = draws(datatree, "top")[pick]
-    drug_code = {d: i for i, d in enumerate(datatree["posterior"]["bottom"].coords["drug"].values)}
     for c, curve in curves.reset_index(drop=True).iterrows():
         ax = axes[lines.index(curve.cell_line), drugs.index(curve.drug)]
         own = wells[wells.curve == c]
@@ -51,7 +50,7 @@ def curve_panels(datatree: DataTree, wells: pd.DataFrame, curves: pd.DataFrame,
         ax.scatter(x_points, own.response, s=9, alpha=0.6, color=colour, edgecolor="none")
         grid = np.linspace(low - 0.3, high + 0.3, 80)
         curve_top = top[:, np.unique(own.top_group)].mean(axis=1)
-        curve_bottom = bottom[:, drug_code[curve.drug]]
+        curve_bottom = bottom[:, c]
         fraction = 1 / (1 + 10 ** (hill[:, [c]] * (grid[None, :] - log10_ic50[:, [c]])))
         predicted = curve_top[:, None] * (curve_bottom[:, None]
                                           + (1 - curve_bottom[:, None]) * fraction)
@@ -61,7 +60,7 @@ def curve_panels(datatree: DataTree, wells: pd.DataFrame, curves: pd.DataFrame,
         ax.set_title(" · ".join(v for v in (curve.cell_line, curve.drug) if v != "-"), fontsize=10)
         ax.axvline(low - VEHICLE_OFFSET / 2, color="0.8", lw=0.6, ls=":")
     for ax in axes[-1]:
-        ax.set_xlabel(f"log10 concentration ({unit}); left of dotted line: vehicle")
+        ax.set_xlabel(f"log10 concentration ({unit})")
     for ax in axes[:, 0]:
         ax.set_ylabel(response_label)
     seen = {}
@@ -124,4 +123,8 @@ def rank_plots(datatree: DataTree, var_names: list[str]) -> Figure:
     """Rank plots (fractional-rank ECDF per chain): flat and overlapping means well mixed."""
     present = [v for v in var_names if v in datatree["posterior"]]
     plot = azp.plot_rank(datatree, var_names=present, backend="matplotlib")
-    return plot.viz["figure"].item()
+    fig = plot.viz["figure"].item()
+    width, height = fig.get_size_inches()
+    fig.set_size_inches(width, max(height * 1.6, 3.0))
+    fig.tight_layout()
+    return fig

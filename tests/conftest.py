@@ -1,0 +1,44 @@
+"""Shared fixtures: small data built in code, and the real reference data beside the repo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from chemoshift.data.simulate_dose_response import ScreenDesign, simulate_screen
+
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+
+
+@pytest.fixture(scope="session")
+def study_wells() -> pd.DataFrame:
+    """A simulated study-sized screen (24 curves), as a user's CSV would read: text."""
+    wells, _ = simulate_screen(ScreenDesign(), seed=1)
+    return wells.astype(str)
+
+
+@pytest.fixture(scope="session")
+def study_truth() -> dict:
+    return simulate_screen(ScreenDesign(), seed=1)[1]
+
+
+@pytest.fixture
+def write_csv(tmp_path):
+    """Write a table to a CSV file in a temporary folder and return its path."""
+
+    def write(frame: pd.DataFrame, name: str = "wells.csv") -> Path:
+        path = tmp_path / name
+        frame.to_csv(path, index=False)
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def reference() -> Path:
+    """../shared/reference (real public data); tests that need it skip without it."""
+    if not REFERENCE.is_dir():
+        pytest.skip(f"reference data not found at {REFERENCE}")
+    return REFERENCE

@@ -1,0 +1,98 @@
+"""The command line as a user runs it: demo, fit, report, bad input, no convergence."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import resources
+
+import pandas as pd
+import pytest
+
+from chemoshift.inference.cli import main
+from conftest import REFERENCE
+
+CHECK = REFERENCE.parent / "checks" / "dose_response_run.py"
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "run"
+    code = main(["demo", "--out", str(out), "--no-progress"])
+    return code, out
+
+
+@pytest.mark.slow
+def test_demo_converges_and_writes_the_run_directory(demo_run):
+    code, out = demo_run
+    assert code == 0
+    for name in ("posterior.nc", "summary.csv", "shifts.csv", "run.json", "report.html"):
+        assert (out / name).is_file(), name
+    record = json.loads((out / "run.json").read_text())
+    assert record["diagnostics"]["passed"] and record["seed"] == 20261126
+    assert len(record["inputs"][0]["sha256"]) == 64
+
+
+@pytest.mark.slow
+def test_demo_recovers_the_stored_true_shifts(demo_run):
+    _, out = demo_run
+    truth = json.loads((resources.files("chemoshift.data.example")
+                        / "dose_response_truth.json").read_text())
+    shifts = pd.read_csv(out / "shifts.csv", keep_default_na=False)
+    pooled = shifts[(shifts.cell_line == "all") & (shifts.drug == "all")].set_index("treatment")
+    for treatment, log10_shift in truth["shift_pooled"].items():
+        row = pooled.loc[treatment]
+        assert row["q2.5"] <= 10**log10_shift <= row["q97.5"], treatment
+        assert row.p_sensitised > 0.95  # both arms were simulated to sensitise
+    curves = shifts[shifts.level == "curve"]
+    true_curve = {(c["cell_line"], c["drug"], c["treatment"]): c["log10_shift"]
+                  for c in truth["comparisons"]}
+    inside = [r["q2.5"] <= 10 ** true_curve[r.cell_line, r.drug, r.treatment] <= r["q97.5"]
+              for _, r in curves.iterrows()]
+    assert sum(inside) >= 10, inside  # 12 comparisons at 95%: expect 11.4, allow 2 misses
+
+
+@pytest.mark.slow
+def test_demo_output_holds_the_users_contract(demo_run):
+    _, out = demo_run
+    if not CHECK.is_file():
+        pytest.skip("shared/checks not beside the repository")
+    finished = subprocess.run([sys.executable, str(CHECK), str(out)], capture_output=True,
+                              text=True, check=False)
+    assert finished.returncode == 0, finished.stdout
+
+
+@pytest.mark.slow
+def test_report_is_rewritten_from_saved_results(demo_run):
+    _, out = demo_run
+    (out / "report.html").unlink()
+    assert main(["report", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    assert "Diagnostics: converged" in html and html.count("<img") >= 5
+    assert "https://" not in html.split("<pre>")[0]  # self-contained
+
+
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("concentration,response\n1,0.5\nabc,0.4\n")
+    out = tmp_path / "run"
+    assert main(["fit", "dose-response", str(bad), "--out", str(out)]) == 2
+    assert not out.exists()
+    assert f"{bad}:3:concentration: 'abc'" in capsys.readouterr().err
+
+
+def test_report_of_a_folder_that_is_no_run_exits_2(tmp_path):
+    assert main(["report", str(tmp_path)]) == 2
+
+
+@pytest.mark.slow
+def test_a_run_that_does_not_converge_exits_3_and_says_so(reference, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["fit", "dose-response", str(reference / "doseresponse" / "ryegrass.csv"),
+                 "--out", str(out), "--columns", "concentration=conc,response=rootl",
+                 "--draws", "30", "--tune", "30", "--chains", "2", "--no-progress"])
+    assert code == 3  # 60 draws cannot give a bulk ESS of 400
+    assert "NOT CONVERGED" in capsys.readouterr().err
+    assert "NOT CONVERGED" in (out / "report.html").read_text()
+    assert json.loads((out / "run.json").read_text())["diagnostics"]["passed"] is False
