@@ -59,13 +59,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.optimize
+from scipy.stats import t as student_t
+
 from chemoshift.data.dose_response import KEYS, DoseResponseData, validate_wells
 from chemoshift.data.simulate_dose_response import ScreenDesign, screen_design, simulate_screen
 from chemoshift.inference.fit import FitResult, SamplerSettings, fit
 from chemoshift.models.dose_response import build_model
 from chemoshift.reports import classical as classical_module
 from chemoshift.reports.classical import fit_curve, fit_curves
-from scipy.stats import t as student_t
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "dose_response.json"
 BASELINE_SAMPLER = "pymc"  # PyMC's default NUTS
@@ -142,7 +143,8 @@ def speed_row(data: DoseResponseData, size: int, sampler: str, parameterisation:
         min_ess_bulk=ess, min_ess_tail=float(diag.min_ess_tail),
         ess_per_second=ess / sampling_s, ess_per_wall_second=ess / (build + compile_s + sampling_s),
         max_rhat=float(diag.max_rhat), divergences=int(diag.divergences),
-        converged=bool(diag.passed), worst_variable=diag.worst_ess_variable, skipped=None,
+        converged=bool(diag.passed), worst_variable=diag.worst_ess_variable,
+        target_accept=result.settings.target_accept, skipped=None,
     )
 
 
@@ -359,6 +361,7 @@ def accuracy_dataset(index: int, args: argparse.Namespace, workaround: bool) -> 
     treated, control = comparison_pairs(data)
     return dict(
         seed=seed, curves=len(data.curves), comparisons=len(treated), fit_seconds=seconds,
+        target_accept=result.settings.target_accept, converged=bool(result.diagnostics.passed),
         max_rhat=float(result.diagnostics.max_rhat),
         divergences=int(result.diagnostics.divergences),
         min_ess_bulk=float(result.diagnostics.min_ess_bulk), hierarchical=hier,
@@ -450,7 +453,7 @@ def time_demo(env: dict[str, str]) -> dict:
     if done.returncode not in (0, 3):
         log(done.stderr[-2000:])
     return dict(seconds=seconds, returncode=done.returncode, timings=timings,
-                stderr_tail=done.stderr.strip().splitlines()[-3:])
+                stderr_tail=done.stderr.strip().splitlines()[-12:])
 
 
 def run_demo(cold: bool) -> dict:
@@ -536,9 +539,9 @@ ACCURACY_COLUMNS = [
     ("hier cov90", "hier_coverage", num(2)), ("curve RMSE conv", "classical_rmse", num(3)),
     ("failed", "classical_failed", text), ("curve RMSE all", "classical_rmse_all", num(3)),
     ("curve cov90 conv", "classical_coverage", num(2)),
+    ("curve cov90 all", "classical_coverage_all", num(2)),
     ("hier MdAE", "hier_median_abs_error", num(3)),
     ("curve MdAE conv", "classical_median_abs_error", num(3)),
-    ("curve cov90 all", "classical_coverage_all", num(2)),
     ("ratio conv", "ratio_on_converged", num(2)), ("ratio all", "ratio_all", num(2)),
 ]
 DEMO_COLUMNS = [("run", "run", text), ("seconds", "seconds", num(1)),

@@ -213,7 +213,8 @@ def validate_wells(
         well_type = frame["well_type"].astype(str).str.strip().str.lower()
         for i in np.flatnonzero(~well_type.isin(WELL_TYPES).to_numpy()):
             add(i, "well_type", f"{frame['well_type'].iloc[i]!r}", f"one of {WELL_TYPES}")
-        for i in np.flatnonzero(((well_type == "vehicle") & concentration.notna() & (concentration != 0)).to_numpy()):
+        drug_in_vehicle = (well_type == "vehicle") & concentration.notna() & (concentration != 0)
+        for i in np.flatnonzero(drug_in_vehicle.to_numpy()):
             add(i, "concentration", f"{frame['concentration'].iloc[i]!r} in a vehicle well",
                 "0 (a vehicle well has no drug)")
         for i in np.flatnonzero(((well_type == "sample") & (concentration == 0)).to_numpy()):
@@ -240,7 +241,7 @@ def validate_wells(
 def _convert_units(units, default_unit, table, add) -> tuple[np.ndarray | float, str]:
     """Convert concentrations to one unit per family; mixed families are an error."""
     if units is None:
-        family, factor, internal = unit_family(default_unit)
+        _, factor, internal = unit_family(default_unit)
         return factor, internal
     units = units.where(units != "", default_unit)
     families = units.map(lambda u: unit_family(u)[0])
@@ -273,7 +274,8 @@ def _check_design(table, controls, keys_present, add):
         controls = dict(zip(named.treatment, named.control, strict=True))
         for treatment, group in named.groupby("treatment"):
             if len(group) > 1:
-                add(table.index[table.treatment == treatment][0], "control", f"treatment {treatment!r} has controls {list(group.control)}",
+                add(table.index[table.treatment == treatment][0], "control",
+                    f"treatment {treatment!r} has controls {list(group.control)}",
                     "one control per treatment")
     treatments = set(table.treatment)
     for treatment, control in controls.items():
@@ -296,14 +298,16 @@ def _check_design(table, controls, keys_present, add):
     for keys, group in samples.groupby(curve_keys, sort=False):
         n = group.concentration.nunique()
         if n < MIN_CONCENTRATIONS:
-            add(group.index[0], "concentration", f"curve {_describe(keys, keys_present)} has {n} distinct "
+            add(group.index[0], "concentration",
+                f"curve {_describe(keys, keys_present)} has {n} distinct "
                 f"concentration(s)", f"at least {MIN_CONCENTRATIONS} non-zero concentrations")
         treatment = keys[2]
         if treatment in controls:
             mate = (samples.cell_line == keys[0]) & (samples.drug == keys[1]) & (
                 samples.treatment == controls[treatment])
             if not mate.any():
-                add(group.index[0], "treatment", f"curve {_describe(keys, keys_present)} has no matched "
+                add(group.index[0], "treatment",
+                    f"curve {_describe(keys, keys_present)} has no matched "
                     f"control curve", f"wells of {controls[treatment]!r} for the same cell line "
                     "and drug")
 

@@ -38,7 +38,8 @@ class Diagnostics:
     @property
     def verdict(self) -> str:
         if self.passed:
-            return (f"converged: R-hat <= {self.max_rhat:.3f}, bulk ESS >= {self.min_ess_bulk:.0f}, "
+            return (f"converged: R-hat <= {self.max_rhat:.3f}, "
+                    f"bulk ESS >= {self.min_ess_bulk:.0f}, "
                     f"tail ESS >= {self.min_ess_tail:.0f}, no divergences, "
                     f"E-BFMI >= {self.min_bfmi:.2f}")
         return "NOT CONVERGED: " + "; ".join(self.failures)

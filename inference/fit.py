@@ -41,6 +41,9 @@ class FitResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+DEFAULT_SETTINGS = SamplerSettings()
+
+
 def compile_model(model: pm.Model):
     """Compile a model for nutpie once, to reuse on data of the same shape (``fit(reuse=)``).
 
@@ -52,7 +55,7 @@ def compile_model(model: pm.Model):
     return nutpie.compile_pymc_model(model)
 
 
-def fit(model: pm.Model, settings: SamplerSettings = SamplerSettings(),
+def fit(model: pm.Model, settings: SamplerSettings = DEFAULT_SETTINGS,
         check: list[str] | None = None, reuse=None) -> FitResult:
     """Sample ``model`` and diagnose the result.
 

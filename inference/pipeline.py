@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from chemoshift.inference import run_dir as files
-from chemoshift.inference.fit import FitResult, SamplerSettings, fit
+from chemoshift.inference.fit import DEFAULT_SETTINGS, FitResult, SamplerSettings, fit
 from chemoshift.inference.registry import ASSAYS
 
 DEFAULT_MARGIN = 1.5  # a practically relevant sensitisation: IC50 down by at least 1.5-fold
@@ -20,7 +20,7 @@ def run_assay(
     *,
     read_options: dict | None = None,
     prior_overrides: dict | None = None,
-    settings: SamplerSettings = SamplerSettings(),
+    settings: SamplerSettings = DEFAULT_SETTINGS,
     margin: float = DEFAULT_MARGIN,
     title: str | None = None,
 ) -> FitResult:

@@ -9,14 +9,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import arviz_plots as azp  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from xarray import DataTree  # noqa: E402
+import arviz_plots as azp
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from xarray import DataTree
 
-from chemoshift.reports.dose_response_tables import draws  # noqa: E402
+from chemoshift.reports.dose_response_tables import draws
 
 MAX_CURVE_DRAWS = 400  # posterior draws used to draw bands; enough for a 95% band
 VEHICLE_OFFSET = 1.0  # vehicle wells are drawn this many log10 units left of the lowest dose

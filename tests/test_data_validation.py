@@ -40,7 +40,8 @@ def test_non_numeric_and_negative_concentrations_name_their_rows(study_wells, wr
     frame.loc[9, "concentration"] = "-1"
     path = write_csv(frame)
     messages = problems_of(path)
-    assert f"{path}:7:concentration: 'ten'; expected a number >= 0" in messages[0]  # line = index + 2
+    # file line = row index + 2 (the header is line 1)
+    assert f"{path}:7:concentration: 'ten'; expected a number >= 0" in messages[0]
     assert f"{path}:11:concentration: '-1'" in messages[1]
 
 
@@ -89,7 +90,8 @@ def test_duplicated_wells_point_to_the_first(study_wells, write_csv):
     path = write_csv(frame)
     messages = problems_of(path)
     assert len(messages) == 1
-    assert messages[0].startswith(f"{path}:{len(frame) + 1}:well: duplicated well (plate=P01, well=")
+    line = len(frame) + 1
+    assert messages[0].startswith(f"{path}:{line}:well: duplicated well (plate=P01, well=")
     assert "first seen on line 12" in messages[0]
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from chemoshift.inference.cli import main
+
 from conftest import REFERENCE
 
 CHECK = REFERENCE.parent / "checks" / "dose_response_run.py"

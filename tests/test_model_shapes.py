@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pymc as pm
 import pytest
@@ -61,7 +60,8 @@ def test_curve_parameterisation_choice(study_wells):
     data = validate_wells(study_wells)
     assert "curve_effect" in free_names(build_model(data, curve_parameterisation="centred"))
     non_centred = build_model(data, curve_parameterisation="non_centred")
-    assert "curve_z" in free_names(non_centred) and "curve_effect" not in free_names(non_centred)
+    assert "curve_effect_z" in free_names(non_centred)
+    assert "curve_effect" not in free_names(non_centred)
     with pytest.raises(ValueError, match="expected auto, centred or non_centred"):
         build_model(data, curve_parameterisation="sideways")
 

@@ -55,7 +55,8 @@ def recovery():
 def test_true_log10_ic50s_fall_in_90pct_intervals_at_nominal_rate(recovery):
     hits, _ = recovery
     rate = hits["ic50"].mean()
-    assert 0.80 <= rate <= 0.98, f"{rate:.1%} of {hits['ic50'].size}"  # binomial sd ~2%, curves correlated
+    # 192 IC50s: binomial sd ~2%, widened because curves of one screen are correlated
+    assert 0.80 <= rate <= 0.98, f"{rate:.1%} of {hits['ic50'].size}"
 
 
 @pytest.mark.slow

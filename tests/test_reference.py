@@ -32,10 +32,11 @@ def test_g_aparine_potency_ratio_agrees_with_drc(reference, tmp_path):
         "dose-response", reference / "doseresponse" / "G.aparine.csv", tmp_path,
         read_options={"columns": {"concentration": "dose", "response": "drymatter"},
                       "controls": {"1": "2"}, "unit": "g/ha"},
-        settings=SamplerSettings(progress=False, seed=7, target_accept=0.95))
+        settings=SETTINGS)
     assert result.diagnostics.passed, result.diagnostics.verdict
     shift = pd.read_csv(tmp_path / "shifts.csv").iloc[0]
-    assert 0.359 <= shift["median"] <= 0.729  # inside drc's interval (our tops are not forced equal)
+    # inside drc's interval (our two tops are pooled, not forced equal as in drc's fit)
+    assert 0.359 <= shift["median"] <= 0.729
     assert shift["q2.5"] < 0.544 < shift["q97.5"]  # drc's estimate inside ours
     summary = pd.read_csv(tmp_path / "summary.csv")
     absolute_1 = summary.query("treatment == 1 and quantity == 'ic50_absolute'").iloc[0]
