@@ -592,6 +592,7 @@ def write_json(path: Path, record: dict) -> None:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(jsonable(record), stream, indent=2, allow_nan=False)
             stream.write("\n")
+        os.chmod(temporary, 0o644)  # mkstemp makes it owner-only
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

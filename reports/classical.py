@@ -43,7 +43,8 @@ def fit_curve(log10_concentration: np.ndarray, response: np.ndarray) -> dict:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizeWarning)
-            params, covariance = curve_fit(_curve, x, y, p0=start, bounds=bounds, maxfev=20000)
+            params, covariance = curve_fit(_curve, x, y, p0=start, bounds=bounds, maxfev=20000,
+                                           check_finite=False)  # vehicle wells: x = -inf
     except (RuntimeError, ValueError):
         return out
     se = float(np.sqrt(covariance[2, 2])) if np.isfinite(covariance[2, 2]) else np.nan
