@@ -42,8 +42,6 @@ count and load averages, and figures from a shared machine are noisy.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
 import json
 import math
 import os
@@ -52,21 +50,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.optimize
 from scipy.stats import t as student_t
 
 from chemoshift.data.dose_response import KEYS, DoseResponseData, validate_wells
 from chemoshift.data.simulate_dose_response import ScreenDesign, screen_design, simulate_screen
 from chemoshift.inference.fit import FitResult, SamplerSettings, fit
 from chemoshift.models.dose_response import build_model
-from chemoshift.reports import classical as classical_module
-from chemoshift.reports.classical import fit_curve, fit_curves
+from chemoshift.reports.classical import fit_curves
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "dose_response.json"
 BASELINE_SAMPLER = "pymc"  # PyMC's default NUTS
@@ -255,41 +251,9 @@ def hierarchical_accuracy(data: DoseResponseData, truth: dict, result: FitResult
     return out
 
 
-def vehicle_wells_break_fit_curve() -> bool:
-    """True when ``fit_curve`` fails on a clean curve that has a vehicle well.
-
-    ``chemoshift.reports.classical.fit_curve`` gives vehicle wells log10 concentration
-    -inf (its documented convention) but calls ``scipy.optimize.curve_fit`` with the
-    default ``check_finite=True``, which raises ``ValueError`` on the -inf; the error is
-    caught and every curve with a vehicle well comes back NaN / not converged.
-    """
-    x = np.array([-np.inf, -2.0, -1.0, 0.0, 1.0, 2.0])
-    y = 0.1 + 1.0 / (1.0 + 10.0 ** x)
-    return not np.isfinite(fit_curve(x, y)["log10_ic50"])
-
-
-@contextlib.contextmanager
-def finite_check_off(apply: bool) -> Iterator[None]:
-    """Within the block, ``fit_curve`` calls ``curve_fit(..., check_finite=False)``.
-
-    The model function maps log10 concentration -inf to the top exactly (fraction 1),
-    so this is the fit ``fit_curve`` intends; nothing else about the baseline changes.
-    """
-    if not apply:
-        yield
-        return
-    original = classical_module.curve_fit
-    classical_module.curve_fit = functools.partial(scipy.optimize.curve_fit, check_finite=False)
-    try:
-        yield
-    finally:
-        classical_module.curve_fit = original
-
-
-def wald_table(data: DoseResponseData, workaround: bool) -> pd.DataFrame:
+def wald_table(data: DoseResponseData) -> pd.DataFrame:
     """Per-curve fits with standard errors recovered from their Wald 95% interval."""
-    with finite_check_off(workaround):
-        fits = fit_curves(data.wells).set_index("curve").reindex(range(len(data.curves)))
+    fits = fit_curves(data.wells).set_index("curve").reindex(range(len(data.curves)))
     df = data.wells.groupby("curve").size().reindex(fits.index).to_numpy() - 4
     fits["df"] = np.maximum(df, 1)  # as fit_curve does
     fits["se"] = (fits.log10_high - fits.log10_low) / (2 * student_t.ppf(0.975, fits.df))
@@ -300,7 +264,7 @@ def wald_table(data: DoseResponseData, workaround: bool) -> pd.DataFrame:
     return fits
 
 
-def classical_accuracy(data: DoseResponseData, truth: dict, workaround: bool) -> dict:
+def classical_accuracy(data: DoseResponseData, truth: dict) -> dict:
     """Per-curve least squares against the truth; failed fits are counted, never dropped.
 
     ``rmse``/``coverage`` are over the converged fits (a finite Wald interval) only;
@@ -310,7 +274,7 @@ def classical_accuracy(data: DoseResponseData, truth: dict, workaround: bool) ->
     difference of two per-curve log10 IC50s (converged only when both fits are), with a
     Welch-Satterthwaite t interval.
     """
-    fits = wald_table(data, workaround)
+    fits = wald_table(data)
     true_ic50, true_shift = true_values(data, truth)
     treated, control = comparison_pairs(data)
     ok = fits.converged.to_numpy()
@@ -345,7 +309,7 @@ def summarise(truth: np.ndarray, estimate: np.ndarray, low: np.ndarray, high: np
     return out
 
 
-def accuracy_dataset(index: int, args: argparse.Namespace, workaround: bool) -> dict:
+def accuracy_dataset(index: int, args: argparse.Namespace) -> dict:
     design = screen_design(args.accuracy_lines, args.accuracy_drugs, n_concentrations=5,
                            replicates=1)
     seed = args.seed + 1 + index
@@ -356,7 +320,7 @@ def accuracy_dataset(index: int, args: argparse.Namespace, workaround: bool) -> 
     result = fit(build_model(data), sampler_settings(args, "nutpie"))
     seconds = time.perf_counter() - start
     hier = hierarchical_accuracy(data, truth, result)
-    classical = classical_accuracy(data, truth, workaround)
+    classical = classical_accuracy(data, truth)
     ok = classical["converged_mask"]
     treated, control = comparison_pairs(data)
     return dict(
@@ -421,18 +385,11 @@ def weighted(values: Sequence[float], weights: Sequence[int]) -> float:
 
 
 def run_accuracy(args: argparse.Namespace) -> dict:
-    broken = vehicle_wells_break_fit_curve()
-    workaround = broken and not args.no_workaround
-    if broken:
-        log("accuracy: WARNING chemoshift.reports.classical.fit_curve fails on every curve with "
-            "a vehicle well (curve_fit rejects log10 concentration -inf); "
-            + ("calling it with check_finite=False" if workaround else "left as is"))
-    datasets = [accuracy_dataset(i, args, workaround) for i in range(args.accuracy_datasets)]
+    datasets = [accuracy_dataset(i, args) for i in range(args.accuracy_datasets)]
     fits = [{k: v for k, v in d.items() if k not in ("hierarchical", "classical",
                                                       "hierarchical_on_converged")}
             for d in datasets]
     return dict(
-        fit_curve_vehicle_bug=broken, fit_curve_workaround=workaround,
         design=dict(n_cell_lines=args.accuracy_lines, n_drugs=args.accuracy_drugs,
                     n_concentrations=5, replicates=1, interval=INTERVAL),
         fits=fits, rows=accuracy_rows(datasets))
@@ -630,9 +587,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--accuracy-datasets", type=int, default=3)
     parser.add_argument("--accuracy-lines", type=int, default=4)
     parser.add_argument("--accuracy-drugs", type=int, default=6)
-    parser.add_argument("--no-workaround", action="store_true",
-                        help="run the per-curve fits as the package has them even if "
-                             "fit_curve rejects vehicle wells (see vehicle_wells_break_fit_curve)")
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument("--cold", action="store_true",
                         help="also time the demo with empty PyTensor / Numba caches")
@@ -666,9 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     if accuracy:
         print_section(f"Accuracy on sparse screens ({args.accuracy_lines} lines x "
                       f"{args.accuracy_drugs} drugs x 4 arms, 5 concentrations, 1 replicate); "
-                      "ratio = hierarchical / per-curve RMSE"
-                      + ("; per-curve fits run with check_finite=False (fit_curve bug)"
-                         if accuracy["fit_curve_workaround"] else ""),
+                      "ratio = hierarchical / per-curve RMSE",
                       format_table(accuracy["rows"], ACCURACY_COLUMNS))
     if demo:
         print_section("chemoshift demo end to end", format_table(demo_rows(demo), DEMO_COLUMNS))

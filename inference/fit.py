@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -82,7 +83,7 @@ def fit(model: pm.Model, settings: SamplerSettings = DEFAULT_SETTINGS,
             warnings.simplefilter("ignore", UserWarning)
             datatree = pm.sample(
                 draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                cores=settings.cores, random_seed=settings.seed, nuts_sampler="pymc",
+                cores=_cores(settings), random_seed=settings.seed, nuts_sampler="pymc",
                 target_accept=settings.target_accept, progressbar=settings.progress,
                 compute_convergence_checks=False)
         timings["sampling_seconds"] = time.perf_counter() - start
@@ -122,8 +123,13 @@ def _sample_nutpie(model: pm.Model, settings: SamplerSettings, timings: dict,
     start = time.perf_counter()
     datatree = nutpie.sample(
         compiled, draws=settings.draws, tune=settings.tune, chains=settings.chains,
-        cores=settings.cores, seed=settings.seed, target_accept=settings.target_accept,
+        cores=_cores(settings), seed=settings.seed, target_accept=settings.target_accept,
         progress_bar=settings.progress, save_warmup=False)
     timings["sampling_seconds"] = time.perf_counter() - start
     patch_nutpie_idata(datatree, model, sampling_time=timings["sampling_seconds"])
     return datatree
+
+
+def _cores(settings: SamplerSettings) -> int:
+    """Cores to sample on: as asked, else all (PyMC's own default is half the cores)."""
+    return settings.cores or min(settings.chains, os.cpu_count() or 1)

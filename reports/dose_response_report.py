@@ -107,8 +107,11 @@ def _headline(shifts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     if shifts.empty:
         return pd.DataFrame({"": ["No treatment has a matched control: no shifts to report."]})
     pooled = shifts[shifts[keys].eq("all").any(axis=1)] if keys else shifts
-    return pooled[[*keys, "treatment", "control", "median", "q2.5", "q97.5", "p_sensitised",
-                   "p_beyond_margin", "level"]]
+    most_pooled_first = pooled[keys].eq("all").sum(axis=1).sort_values(ascending=False,
+                                                                       kind="stable")
+    return pooled.loc[most_pooled_first.index, [*keys, "treatment", "control", "median", "q2.5",
+                                                "q97.5", "p_sensitised", "p_beyond_margin",
+                                                "level"]]
 
 
 def _classical_rows(classical, curves, keys, summary) -> pd.DataFrame:

@@ -71,6 +71,7 @@ def test_report_is_rewritten_from_saved_results(demo_run):
     assert main(["report", str(out)]) == 0
     html = (out / "report.html").read_text()
     assert "Diagnostics: converged" in html and html.count("<img") >= 5
+    assert html.count("<table") >= 5 and "&lt;table" not in html  # tables render as tables
     assert "https://" not in html.split("<pre>")[0]  # self-contained
 
 
