@@ -18,6 +18,9 @@ import time
 from importlib import resources
 from pathlib import Path
 
+import matplotlib
+import pandas as pd
+
 from chemoshift.data.errors import InputError
 from chemoshift.inference.fit import SamplerSettings
 from chemoshift.inference.pipeline import DEFAULT_MARGIN, run_assay
@@ -29,6 +32,7 @@ DEMO_TRUTH = "dose_response_truth.json"
 
 
 def main(argv: list[str] | None = None) -> int:
+    matplotlib.use("Agg")  # a command line draws to files, never to a window
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -146,8 +150,6 @@ def _run(assay, input_path, out, read_options, priors, args, title) -> int:
 
 def _compare_with_truth(run_dir: Path, truth: dict) -> None:
     """Say whether the demo's pooled 95% intervals hold the shifts it was simulated with."""
-    import pandas as pd
-
     shifts = pd.read_csv(run_dir / "shifts.csv", keep_default_na=False)
     pooled = shifts[(shifts.cell_line == "all") & (shifts.drug == "all")]
     for _, row in pooled.iterrows():

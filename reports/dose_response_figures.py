@@ -5,10 +5,6 @@ Every function takes data (a DataTree, tables) and returns a ``matplotlib`` Figu
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import arviz_plots as azp
 import matplotlib.pyplot as plt
 import numpy as np
