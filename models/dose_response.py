@@ -106,7 +106,7 @@ def build_model(
     comparison, top_group, well`` and the deterministics named in the module docstring.
     """
     design = _Design.from_data(data)
-    coords = {k: v for k, v in data.coords.items()}
+    coords = dict(data.coords)
     coords["comparison"] = design.comparison_names
     wells = data.wells
     centred = _use_centred(curve_parameterisation, wells)
