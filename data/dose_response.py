@@ -43,7 +43,7 @@ REQUIRED = ("concentration", "response")
 OPTIONAL = ("cell_line", "drug", "treatment", "control", "unit", "plate", "replicate", "well",
             "well_type")
 WELL_TYPES = ("sample", "vehicle", "blank")
-RESPONSE_KINDS = ("absorbance", "percent_viability")
+RESPONSE_KINDS = ("absorbance", "percent_viability", "other")  # other: e.g. biomass
 MIN_CONCENTRATIONS = 3
 SINGLE_LEVEL = "-"  # level given to a key column the file does not have
 
@@ -64,7 +64,7 @@ class DoseResponseData:
         ``min_concentration, max_concentration`` (tested non-zero range, ``unit``).
     top_groups : DataFrame, one row per plate x cell line x treatment (shared vehicle top).
     unit : internal concentration unit.
-    response_kind : ``absorbance`` or ``percent_viability``.
+    response_kind : ``absorbance``, ``percent_viability`` or ``other``.
     keys_present : the key columns the input file had (outputs keep only these).
     controls : treatment -> its matched control treatment.
     sources : input file path -> sha256 of its bytes.
@@ -124,7 +124,7 @@ def read_dose_response(
         ``{"concentration": "conc", "response": "rootl"}``.
     controls : treatment -> control treatment; overrides a ``control`` column.
     unit : unit of ``concentration`` when the file has no ``unit`` column.
-    response_kind : ``absorbance`` (raw; blanks subtracted) or ``percent_viability``.
+    response_kind : ``absorbance`` (raw; blanks subtracted), ``percent_viability`` or ``other``.
 
     Raises
     ------

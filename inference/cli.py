@@ -64,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--unit", default="uM",
                      help="concentration unit when the file has no unit column (default uM)")
     fit.add_argument("--response-kind", default="absorbance",
-                     choices=["absorbance", "percent_viability"])
+                     choices=["absorbance", "percent_viability", "other"],
+                     help="what the response column holds (labels the report)")
     fit.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
                      help="practical fold shift: p_beyond_margin = P(shift < 1/margin)")
     fit.add_argument("--prior", action="append", default=[], metavar="NAME=VALUE",

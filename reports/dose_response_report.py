@@ -130,7 +130,7 @@ def _classical_rows(classical, curves, keys, summary) -> pd.DataFrame:
 
 def _response_label(kind: str) -> str:
     return {"absorbance": "absorbance (blank-subtracted)",
-            "percent_viability": "viability (%)"}.get(kind, kind)
+            "percent_viability": "viability (%)"}.get(kind, "response")
 
 
 def _html(table: pd.DataFrame) -> str:
