@@ -155,6 +155,10 @@ def _rename(frame: pd.DataFrame, columns: dict[str, str], name: str) -> pd.DataF
         elif theirs not in frame.columns:
             problems.append(Problem(name, None, theirs, "column not in the file",
                                     f"one of the file's columns {list(frame.columns)}"))
+        elif ours in frame.columns and ours != theirs:
+            problems.append(Problem(name, None, ours, f"--columns maps {theirs!r} onto {ours!r}, "
+                                    "which the file already has",
+                                    f"to rename or drop the file's own {ours!r} column"))
     if problems:
         raise InputError(problems)
     return frame.rename(columns={theirs: ours for ours, theirs in columns.items()})
@@ -202,9 +206,13 @@ def validate_wells(
     table.loc[table.plate == "", "plate"] = "1"
 
     concentration = pd.to_numeric(frame["concentration"], errors="coerce")
-    for i in np.flatnonzero(concentration.isna().to_numpy() | (concentration < 0).to_numpy()):
+    declared_blank = (frame["well_type"].astype(str).str.strip().str.lower() == "blank"
+                      if "well_type" in frame.columns else pd.Series(False, frame.index))
+    concentration = concentration.where(~declared_blank, 0.0)  # a blank has no dose
+    bad = ~np.isfinite(concentration.to_numpy(dtype=float)) | (concentration < 0).to_numpy()
+    for i in np.flatnonzero(bad):
         add(i, "concentration", f"{frame['concentration'].iloc[i]!r}",
-            "a number >= 0 (0 for vehicle and blank wells)")
+            "a finite number >= 0 (0 for vehicle wells)")
     response = pd.to_numeric(frame["response"], errors="coerce")
     for i in np.flatnonzero(~np.isfinite(response.to_numpy(dtype=float))):
         add(i, "response", f"{frame['response'].iloc[i]!r}", "a finite number")
@@ -243,18 +251,19 @@ def _convert_units(units, default_unit, table, add) -> tuple[np.ndarray | float,
     if units is None:
         _, factor, internal = unit_family(default_unit)
         return factor, internal
-    units = units.where(units != "", default_unit)
+    dosed = (table.well_type != "blank") & (units != "")
+    # an empty unit cell (a vehicle or blank row, say) takes the file's first unit
+    fallback = units[dosed].iloc[0] if dosed.any() else default_unit
+    units = units.where(units != "", fallback)
     families = units.map(lambda u: unit_family(u)[0])
     sample = table.well_type != "blank"
-    seen = pd.unique(families[sample])
-    if len(seen) > 1:
-        first = units[sample].iloc[0]
-        for i in np.flatnonzero((sample & (families != families[sample].iloc[0])).to_numpy()):
-            add(i, "unit", f"{units.iloc[i]!r} while earlier rows use {first!r}",
+    if families[sample].nunique() > 1:
+        for i in np.flatnonzero((sample & (families != unit_family(fallback)[0])).to_numpy()):
+            add(i, "unit", f"{units.iloc[i]!r} while earlier rows use {fallback!r}",
                 "one unit, or units convertible into each other (pM, nM, uM, mM, M; "
                 "or pg/mL, ng/mL, ug/mL, mg/mL)")
-        return 1.0, str(first)
-    return units.map(lambda u: unit_family(u)[1]).to_numpy(), unit_family(units.iloc[0])[2]
+        return 1.0, fallback
+    return units.map(lambda u: unit_family(u)[1]).to_numpy(), unit_family(fallback)[2]
 
 
 def _subtract_blanks(table: pd.DataFrame) -> pd.DataFrame:
@@ -270,13 +279,18 @@ def _subtract_blanks(table: pd.DataFrame) -> pd.DataFrame:
 def _check_design(table, controls, keys_present, add):
     """Matched controls, enough concentrations per curve, no duplicated wells."""
     if controls is None:
-        named = table.loc[table.control != "", ["treatment", "control"]].drop_duplicates()
-        controls = dict(zip(named.treatment, named.control, strict=True))
-        for treatment, group in named.groupby("treatment"):
-            if len(group) > 1:
-                add(table.index[table.treatment == treatment][0], "control",
-                    f"treatment {treatment!r} has controls {list(group.control)}",
-                    "one control per treatment")
+        named = table[table.control != ""]
+        first = named.drop_duplicates("treatment")  # the control a treatment names first
+        controls = dict(zip(first.treatment, first.control, strict=True))
+        for i in named.index[named.control != named.treatment.map(controls)]:
+            add(i, "control", f"{table.at[i, 'control']!r} for treatment "
+                f"{table.at[i, 'treatment']!r}, which named "
+                f"{controls[table.at[i, 'treatment']]!r} before", "one control per treatment")
+    for treatment, control in controls.items():
+        if control == treatment or control in controls:
+            add(None, "control", f"{treatment!r} is compared with {control!r}, which is "
+                + ("itself" if control == treatment else f"compared with {controls[control]!r}"),
+                "a control arm that names no control of its own (leave its control cell empty)")
     treatments = set(table.treatment)
     for treatment, control in controls.items():
         if treatment not in treatments:
@@ -294,6 +308,9 @@ def _check_design(table, controls, keys_present, add):
                 f"--control {treatment}=CONTROL)")
 
     samples = table[table.well_type == "sample"]
+    if samples.empty:
+        add(None, "concentration", "no sample wells (no concentration above 0)",
+            "at least one curve of doses")
     curve_keys = list(KEYS)
     for keys, group in samples.groupby(curve_keys, sort=False):
         n = group.concentration.nunique()

@@ -108,11 +108,20 @@ def _mapping(text: str) -> dict[str, str]:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    controls = _mapping(",".join(args.control)) if args.control else None
-    priors = {k: float(v) for k, v in _mapping(",".join(args.prior)).items()}
+    try:
+        controls = _mapping(",".join(args.control)) if args.control else None
+        priors = {k: float(v) for k, v in _mapping(",".join(args.prior)).items()}
+    except (argparse.ArgumentTypeError, ValueError) as error:
+        print(f"chemoshift: --control / --prior: {error} (expected NAME=VALUE)",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
     unknown = set(priors) - set(ASSAYS[args.assay].priors.__dataclass_fields__)
     if unknown:
         print(f"chemoshift: unknown prior(s) {sorted(unknown)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not args.margin > 1:
+        print(f"chemoshift: --margin {args.margin}: expected a fold change above 1 "
+              "(1.5 asks for P(shift < 1/1.5))", file=sys.stderr)
         return EXIT_BAD_INPUT
     read_options = dict(columns=args.columns, controls=controls, unit=args.unit,
                         response_kind=args.response_kind)

@@ -6,6 +6,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from chemoshift.data.errors import InputError, Problem
 from chemoshift.inference import run_dir as files
 from chemoshift.inference.fit import DEFAULT_SETTINGS, FitResult, SamplerSettings, fit
 from chemoshift.inference.registry import ASSAYS
@@ -26,33 +27,45 @@ def run_assay(
 ) -> FitResult:
     """Fit one assay file and write a complete run directory.
 
-    The input is validated before anything is written (``InputError`` on bad input);
-    every file is written atomically. Returns the fit; ``result.diagnostics.passed``
+    The input and the output folder are checked before anything is written
+    (``InputError``); the run directory is written whole, staged beside ``run_dir`` and
+    renamed onto it at the end. Returns the fit; ``result.diagnostics.passed``
     says whether the sampler can be trusted (the outputs say so too).
     """
     assay = ASSAYS[assay_name]
     started = files.now()
+    refusal = files.check_run_dir(run_dir)
+    if refusal:
+        raise InputError([Problem(str(run_dir), None, None, refusal, "a new or empty folder")])
     data = assay.read(input_path, **(read_options or {}))
     priors = dataclasses.replace(assay.priors(), **(prior_overrides or {}))
     model = assay.build(data, priors)
     result = fit(model, settings)
 
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with files.staged_run_dir(run_dir) as staging:
+        _write_run(staging, assay, data, result, settings, priors, dict(
+            title=title or Path(input_path).stem, started=started, margin=margin,
+            read_options=read_options or {}))
+    return result
+
+
+def _write_run(run_dir: Path, assay, data, result: FitResult, settings: SamplerSettings,
+               priors, context: dict) -> None:
+    """Write every file of a run directory into ``run_dir`` (a staging folder)."""
     files.write_datatree(run_dir / files.POSTERIOR, result.datatree)
     assay.save_inputs(data, run_dir)
     record = dict(
         chemoshift_run_format=1,
         assay=assay.name,
-        title=title or Path(input_path).stem,
-        started=started,
+        title=context["title"],
+        started=context["started"],
         finished=files.now(),
         command=sys.argv,
         versions=files.versions(),
         seed=settings.seed,
         inputs=[dict(path=str(path), sha256=digest) for path, digest in data.sources.items()],
-        settings=dict(sampler=dataclasses.asdict(settings), margin=margin,
-                      priors=dataclasses.asdict(priors), read=read_options or {}),
+        settings=dict(sampler=dataclasses.asdict(settings), margin=context["margin"],
+                      priors=dataclasses.asdict(priors), read=context["read_options"]),
         data=assay.describe(data),
         timings=result.timings,
         diagnostics=result.diagnostics.as_dict(),
@@ -60,4 +73,3 @@ def run_assay(
     files.write_json(run_dir / files.RECORD, record)
     assay.write_tables(run_dir)
     assay.write_report(run_dir)
-    return result

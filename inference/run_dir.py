@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -48,6 +49,39 @@ def atomic_path(path: Path):
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def check_run_dir(run_dir: Path) -> str | None:
+    """Why ``run_dir`` cannot take a new run (None if it can): it must be new, empty, or
+    a chemoshift run directory (one with run.json), which the new run replaces whole."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        return f"{run_dir} is a file, not a folder"
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not (run_dir / RECORD).is_file():
+        return (f"{run_dir} holds other files and is not a chemoshift run directory "
+                "(no run.json); choose a new --out")
+    return None
+
+
+@contextmanager
+def staged_run_dir(run_dir: Path):
+    """Yield an empty staging folder beside ``run_dir``; on success it replaces ``run_dir``
+    whole, so a run that dies midway leaves the previous run (or nothing) behind."""
+    run_dir = Path(run_dir)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", suffix=".partial",
+                                    dir=run_dir.parent))
+    retired = staging.with_suffix(".old")
+    try:
+        yield staging
+        os.chmod(staging, 0o777 & ~_UMASK)
+        if run_dir.exists():
+            os.replace(run_dir, retired)
+        os.replace(staging, run_dir)
+    finally:
+        for leftover in (staging, retired):
+            if leftover.exists():
+                shutil.rmtree(leftover)
 
 
 def write_text(path: Path, text: str) -> None:

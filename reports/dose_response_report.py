@@ -61,8 +61,9 @@ def write_report(run_dir: Path) -> Path:
                                        _response_label(record["data"]["response_kind"])),
         "classical": figures.classical_comparison(numeric_summary, classical, keys),
         "ppc": figures.posterior_predictive(datatree),
-        "rank": figures.rank_plots(datatree, RANK_VARIABLES),
     }
+    if datatree["posterior"].sizes["chain"] > 1:  # ranks compare chains
+        rendered["rank"] = figures.rank_plots(datatree, RANK_VARIABLES)
     if len(shifts):
         rendered["forest"] = figures.shift_forest(numeric_shifts, curve_keys, margin)
     diagnostics = record["diagnostics"]
@@ -145,10 +146,13 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+TEXT_COLUMNS = {"cell_line", "drug", "treatment", "control", "quantity", "unit", "note", "level"}
+
+
 def _numeric(table: pd.DataFrame) -> pd.DataFrame:
-    """Columns that read as numbers become numbers; key columns stay text."""
+    """Value columns that read as numbers become numbers; names stay text ('01' is a name)."""
     out = table.copy()
-    for column in out.columns:
+    for column in set(out.columns) - TEXT_COLUMNS:
         converted = pd.to_numeric(out[column].replace("", np.nan), errors="coerce")
         if converted.notna().sum() == (out[column] != "").sum():
             out[column] = converted

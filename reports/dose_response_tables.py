@@ -105,7 +105,7 @@ def shifts_table(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
     control_of = dict(zip(treated.treatment, treated.control, strict=False))
     treated_levels = list(posterior["log10_shift_drug"].coords["treated"].values)
     drugs = list(posterior["log10_shift_drug"].coords["drug"].values)
-    if "cell_line" in curve_keys and treated.cell_line.nunique() > 1:
+    if {"cell_line", "drug"} <= set(curve_keys) and treated.cell_line.nunique() > 1:
         by_drug = draws(datatree, "log10_shift_drug")
         for t, treatment in enumerate(treated_levels):
             for d, drug in enumerate(drugs):
@@ -113,7 +113,7 @@ def shifts_table(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
                     rows.append(_shift_row(_keys(curve_keys, ALL, drug), treatment,
                                            control_of[treatment], "drug, pooled over cell lines",
                                            by_drug[:, t, d], margin))
-    if "drug" in curve_keys and treated.drug.nunique() > 1:
+    if {"cell_line", "drug"} <= set(curve_keys) and treated.drug.nunique() > 1:
         for (line, treatment), group in treated.groupby(["cell_line", "treatment"], sort=False):
             mean_shift = per_comparison[:, group.index].mean(axis=1)
             rows.append(_shift_row(_keys(curve_keys, line, ALL), treatment,

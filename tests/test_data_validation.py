@@ -41,7 +41,7 @@ def test_non_numeric_and_negative_concentrations_name_their_rows(study_wells, wr
     path = write_csv(frame)
     messages = problems_of(path)
     # file line = row index + 2 (the header is line 1)
-    assert f"{path}:7:concentration: 'ten'; expected a number >= 0" in messages[0]
+    assert f"{path}:7:concentration: 'ten'; expected a finite number >= 0" in messages[0]
     assert f"{path}:11:concentration: '-1'" in messages[1]
 
 
@@ -142,3 +142,49 @@ def test_every_problem_is_reported_at_once(study_wells, write_csv):
     frame.loc[2, "response"] = "y"
     frame.loc[3, "well_type"] = "empty"
     assert len(problems_of(write_csv(frame))) == 3
+
+
+def test_infinite_concentration_is_refused(write_csv):
+    frame = pd.DataFrame({"concentration": ["inf", "1", "2", "3"], "response": [1, 1, 1, 1]})
+    assert ":2:concentration: 'inf'; expected a finite number" in problems_of(write_csv(frame))[0]
+
+
+def test_a_file_without_doses_is_refused(write_csv):
+    frame = pd.DataFrame({"concentration": [0, 0], "response": [1.0, 1.1]})
+    assert "no sample wells" in problems_of(write_csv(frame))[0]
+
+
+def test_a_control_must_not_name_a_control_itself(study_wells, write_csv):
+    frame = study_wells.copy()
+    frame.loc[frame.treatment == "si-NC", "control"] = "si-NC"  # control of itself
+    messages = problems_of(write_csv(frame))
+    assert any("'si-NC' is compared with 'si-NC', which is itself" in m for m in messages)
+    chained = {"si-IGF1R": "si-NC", "si-NC": "miR-NC", "miR-379": "miR-NC"}
+    messages = problems_of(write_csv(study_wells, "chained.csv"), controls=chained)
+    assert any("'si-IGF1R' is compared with 'si-NC', which is compared with 'miR-NC'" in m
+               for m in messages)
+
+
+def test_conflicting_controls_name_the_row_that_disagrees(study_wells, write_csv):
+    frame = study_wells.copy()
+    row = frame.index[frame.treatment == "miR-379"][5]
+    frame.loc[row, "control"] = "si-NC"
+    messages = problems_of(write_csv(frame))
+    assert any(m.split(":")[1:3] == [str(row + 2), "control"] and "named 'miR-NC' before" in m
+               for m in messages), messages
+
+
+def test_mapping_onto_a_column_the_file_has_is_refused(write_csv):
+    frame = pd.DataFrame({"concentration": [1, 2, 3], "dose": [1, 2, 3], "response": [3, 2, 1]})
+    messages = problems_of(write_csv(frame), columns={"concentration": "dose"})
+    assert "maps 'dose' onto 'concentration', which the file already has" in messages[0]
+
+
+def test_empty_unit_cells_take_the_files_unit(write_csv):
+    frame = pd.DataFrame({"well_type": ["blank", "vehicle", "sample", "sample", "sample"],
+                          "unit": ["", "", "ng/mL", "ng/mL", "ng/mL"],
+                          "concentration": ["", "0", "10", "50", "100"],
+                          "response": [0.1, 1.0, 0.9, 0.5, 0.2]})
+    data = read_dose_response(write_csv(frame))
+    assert data.unit == "ug/mL"
+    assert data.curves.max_concentration.iloc[0] == pytest.approx(0.1)  # 100 ng/mL

@@ -98,3 +98,24 @@ def test_a_run_that_does_not_converge_exits_3_and_says_so(reference, tmp_path, c
     assert "NOT CONVERGED" in capsys.readouterr().err
     assert "NOT CONVERGED" in (out / "report.html").read_text()
     assert json.loads((out / "run.json").read_text())["diagnostics"]["passed"] is False
+
+
+def test_a_folder_of_other_files_is_not_overwritten(tmp_path, capsys, study_wells):
+    data = tmp_path / "wells.csv"
+    study_wells.to_csv(data, index=False)
+    keep = tmp_path / "thesis"
+    keep.mkdir()
+    (keep / "chapter1.docx").write_text("precious")
+    assert main(["fit", "dose-response", str(data), "--out", str(keep)]) == 2
+    assert (keep / "chapter1.docx").read_text() == "precious"
+    assert "not a chemoshift run directory" in capsys.readouterr().err
+
+
+def test_malformed_options_exit_2(tmp_path, capsys, study_wells):
+    data = tmp_path / "wells.csv"
+    study_wells.to_csv(data, index=False)
+    out = str(tmp_path / "run")
+    assert main(["fit", "dose-response", str(data), "--out", out, "--control", "miR-379"]) == 2
+    assert main(["fit", "dose-response", str(data), "--out", out, "--prior", "curve_sd=x"]) == 2
+    assert main(["fit", "dose-response", str(data), "--out", out, "--margin", "0.5"]) == 2
+    assert not (tmp_path / "run").exists()

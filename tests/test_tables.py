@@ -57,3 +57,11 @@ def test_shift_table_has_curve_and_pooled_rows_with_probabilities():
     assert first["median"] == pytest.approx(10**-0.3, rel=0.02)
     assert first.p_sensitised == pytest.approx(1.0, abs=0.005)  # 3 sd below 0
     assert first.p_beyond_margin == pytest.approx(0.89, abs=0.03)  # P(z < (0.3-0.176)/0.1)
+
+
+def test_without_a_cell_line_column_no_pooled_row_is_ambiguous():
+    rng = np.random.default_rng(2)
+    shifts = rng.normal(-0.3, 0.1, (4000, 2))
+    table = shifts_table(posterior(np.zeros((4000, 4)), np.zeros((4000, 4)), shifts), CURVES,
+                         ["drug", "treatment"], margin=1.5)
+    assert list(table.level) == ["curve", "curve", "pooled over drugs and cell lines"]
