@@ -61,8 +61,10 @@ from scipy.stats import t as student_t
 from chemoshift.data.dose_response import KEYS, DoseResponseData, validate_wells
 from chemoshift.data.simulate_dose_response import ScreenDesign, screen_design, simulate_screen
 from chemoshift.inference.fit import FitResult, SamplerSettings, fit
+from chemoshift.inference.run_dir import write_text
 from chemoshift.models.dose_response import build_model
 from chemoshift.reports.classical import fit_curves
+from chemoshift.reports.dose_response_tables import draws
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "dose_response.json"
 BASELINE_SAMPLER = "pymc"  # PyMC's default NUTS
@@ -226,9 +228,7 @@ def true_values(data: DoseResponseData, truth: dict) -> tuple[np.ndarray, np.nda
 
 def posterior_draws(result: FitResult, name: str) -> np.ndarray:
     """(draws, items) array of a deterministic with dims (chain, draw, item)."""
-    values = result.datatree["posterior"][name]
-    item = next(d for d in values.dims if d not in ("chain", "draw"))
-    return values.transpose("chain", "draw", item).values.reshape(-1, values.sizes[item])
+    return draws(result.datatree, name)
 
 
 def interval_metrics(truth: np.ndarray, estimate: np.ndarray, low: np.ndarray,
@@ -542,18 +542,8 @@ def jsonable(value):
 
 
 def write_json(path: Path, record: dict) -> None:
-    """Write atomically: a temporary file in the same directory, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(jsonable(record), stream, indent=2, allow_nan=False)
-            stream.write("\n")
-        os.chmod(temporary, 0o644)  # mkstemp makes it owner-only
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Strict JSON (NaN as null), written atomically by the package's own writer."""
+    write_text(path, json.dumps(jsonable(record), indent=2, allow_nan=False) + "\n")
 
 
 def log(message: str) -> None:

@@ -28,6 +28,7 @@ top of each curve is estimated with its uncertainty rather than fixed by a mean.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,7 +166,7 @@ def _rename(frame: pd.DataFrame, columns: dict[str, str], name: str) -> pd.DataF
 
 
 def _with_sources(data: DoseResponseData, sources: dict[str, str]) -> DoseResponseData:
-    return DoseResponseData(**{**data.__dict__, "sources": sources})
+    return dataclasses.replace(data, sources=sources)
 
 
 def validate_wells(

@@ -71,5 +71,5 @@ def _write_run(run_dir: Path, assay, data, result: FitResult, settings: SamplerS
         diagnostics=result.diagnostics.as_dict(),
     )
     files.write_json(run_dir / files.RECORD, record)
-    assay.write_tables(run_dir)
-    assay.write_report(run_dir)
+    assay.write_tables(run_dir, result.datatree)
+    assay.write_report(run_dir, result.datatree)

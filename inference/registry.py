@@ -30,8 +30,8 @@ class Assay:
     priors: type  # frozen dataclass of prior scales with defaults
     describe: Callable[[Any], dict]  # data -> what run.json records about it
     save_inputs: Callable[[Any, Path], None]  # write the validated tables to the run dir
-    write_tables: Callable[[Path], Any]  # run dir -> CSV tables
-    write_report: Callable[[Path], Path]  # run dir -> report.html
+    write_tables: Callable[..., Any]  # (run dir, posterior in memory or None) -> CSV tables
+    write_report: Callable[..., Path]  # (run dir, posterior in memory or None) -> report.html
 
 
 def _describe_dose_response(data: DoseResponseData) -> dict:

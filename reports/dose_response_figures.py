@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from xarray import DataTree
 
+from chemoshift.reports.classical import four_parameter_fraction
 from chemoshift.reports.dose_response_tables import draws
 
 MAX_CURVE_DRAWS = 400  # posterior draws used to draw bands; enough for a 95% band
@@ -47,7 +48,7 @@ def curve_panels(datatree: DataTree, wells: pd.DataFrame, curves: pd.DataFrame,
         grid = np.linspace(low - 0.3, high + 0.3, 80)
         curve_top = top[:, np.unique(own.top_group)].mean(axis=1)
         curve_bottom = bottom[:, c]
-        fraction = 1 / (1 + 10 ** (hill[:, [c]] * (grid[None, :] - log10_ic50[:, [c]])))
+        fraction = four_parameter_fraction(grid[None, :], log10_ic50[:, [c]], hill[:, [c]])
         predicted = curve_top[:, None] * (curve_bottom[:, None]
                                           + (1 - curve_bottom[:, None]) * fraction)
         lo, mid, hi = np.quantile(predicted, [0.025, 0.5, 0.975], axis=0)

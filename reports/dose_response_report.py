@@ -15,6 +15,7 @@ import jinja2
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from xarray import DataTree
 
 from chemoshift.inference import run_dir as files
 from chemoshift.reports import dose_response_figures as figures
@@ -24,11 +25,15 @@ from chemoshift.reports.dose_response_tables import shifts_table, summary_table
 RANK_VARIABLES = ["shift_mean", "drug_mean", "log_hill_drug", "curve_sd", "sigma", "nu"]
 
 
-def write_tables(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write summary.csv and shifts.csv from the saved posterior; return both."""
+def write_tables(run_dir: Path, datatree: DataTree | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write summary.csv and shifts.csv from the saved posterior; return both.
+
+    ``datatree``: the posterior already in memory (as just saved), to skip reading it back.
+    """
     run_dir = Path(run_dir)
     record = files.read_record(run_dir)
-    datatree = files.read_datatree(run_dir)
+    datatree = datatree if datatree is not None else files.read_datatree(run_dir)
     curves = _read_curves(run_dir)
     keys = record["data"]["keys_present"]
     summary = summary_table(datatree, curves, keys, record["data"]["unit"])
@@ -38,11 +43,14 @@ def write_tables(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return summary, shifts
 
 
-def write_report(run_dir: Path) -> Path:
-    """(Re)write ``report.html`` in a run directory from the files saved there."""
+def write_report(run_dir: Path, datatree: DataTree | None = None) -> Path:
+    """(Re)write ``report.html`` in a run directory from the files saved there.
+
+    ``datatree``: the posterior already in memory (as just saved), to skip reading it back.
+    """
     run_dir = Path(run_dir)
     record = files.read_record(run_dir)
-    datatree = files.read_datatree(run_dir)
+    datatree = datatree if datatree is not None else files.read_datatree(run_dir)
     curves = _read_curves(run_dir)
     wells = pd.read_csv(run_dir / "wells.csv", dtype={k: str for k in ("cell_line", "drug",
                                                                         "treatment", "plate")},
