@@ -59,9 +59,9 @@ import pandas as pd
 from scipy.stats import t as student_t
 
 from chemoshift.data.dose_response import KEYS, DoseResponseData, validate_wells
+from chemoshift.data.run_dir import write_text
 from chemoshift.data.simulate_dose_response import ScreenDesign, screen_design, simulate_screen
 from chemoshift.inference.fit import FitResult, SamplerSettings, fit
-from chemoshift.inference.run_dir import write_text
 from chemoshift.models.dose_response import build_model
 from chemoshift.reports.classical import fit_curves
 from chemoshift.reports.dose_response_tables import draws
@@ -400,7 +400,7 @@ def run_accuracy(args: argparse.Namespace) -> dict:
 def time_demo(env: dict[str, str]) -> dict:
     """Seconds for ``chemoshift demo`` end to end (import, fit, tables, report) in a subprocess."""
     with tempfile.TemporaryDirectory(prefix="chemoshift-demo-") as out:
-        command = [sys.executable, "-m", "chemoshift.inference.cli", "demo", "--out",
+        command = [sys.executable, "-m", "chemoshift.cli", "demo", "--out",
                    str(Path(out) / "run"), "--no-progress"]
         start = time.perf_counter()
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)

@@ -14,12 +14,7 @@ import pandas as pd
 from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.stats import t as student_t
 
-
-def four_parameter_fraction(log10_concentration: np.ndarray, log10_ic50: float,
-                            hill: float) -> np.ndarray:
-    """Fraction of the way from bottom to top; 1 at concentration 0 (log10 = -inf)."""
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + 10.0 ** (hill * (log10_concentration - log10_ic50)))
+from chemoshift.data.curve import four_parameter_fraction
 
 
 def _curve(x, bottom, top, log10_ic50, hill):

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from xarray import DataTree
 
-from chemoshift.reports.classical import four_parameter_fraction
+from chemoshift.data.curve import four_parameter_fraction
 from chemoshift.reports.dose_response_tables import draws
 
 MAX_CURVE_DRAWS = 400  # posterior draws used to draw bands; enough for a 95% band

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from xarray import DataTree
 
-from chemoshift.inference import run_dir as files
+from chemoshift.data import run_dir as files
 from chemoshift.reports import dose_response_figures as figures
 from chemoshift.reports.classical import fit_curves
 from chemoshift.reports.dose_response_tables import shifts_table, summary_table

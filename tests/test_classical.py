@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chemoshift.reports.classical import fit_curve, four_parameter_fraction
+from chemoshift.data.curve import four_parameter_fraction
+from chemoshift.reports.classical import fit_curve
 
 
 def test_clean_curve_is_recovered_with_vehicle_wells_at_zero_dose():

@@ -10,7 +10,7 @@ from importlib import resources
 import pandas as pd
 import pytest
 
-from chemoshift.inference.cli import main
+from chemoshift.cli import main
 
 from conftest import REFERENCE
 

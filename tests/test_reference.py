@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from chemoshift.inference.fit import SamplerSettings
-from chemoshift.inference.pipeline import run_assay
+from chemoshift.pipeline import run_assay
 
 SETTINGS = SamplerSettings(progress=False, seed=7)
 

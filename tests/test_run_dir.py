@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from arviz_base import from_dict
 
-from chemoshift.inference import run_dir as files
+from chemoshift.data import run_dir as files
 
 
 def test_a_write_that_fails_midway_leaves_nothing(tmp_path):

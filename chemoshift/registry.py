@@ -14,8 +14,8 @@ from typing import Any
 
 import pymc as pm
 
+from chemoshift.data import run_dir as files
 from chemoshift.data.dose_response import DoseResponseData, read_dose_response
-from chemoshift.inference import run_dir as files
 from chemoshift.models.dose_response import DoseResponsePriors, build_model
 from chemoshift.reports import dose_response_report
 

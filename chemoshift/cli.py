@@ -23,8 +23,8 @@ import pandas as pd
 
 from chemoshift.data.errors import InputError
 from chemoshift.inference.fit import SamplerSettings
-from chemoshift.inference.pipeline import DEFAULT_MARGIN, run_assay
-from chemoshift.inference.registry import ASSAYS, assay_of_run
+from chemoshift.pipeline import DEFAULT_MARGIN, run_assay
+from chemoshift.registry import ASSAYS, assay_of_run
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED = 0, 2, 3
 DEMO_FILE = "dose_response.csv"

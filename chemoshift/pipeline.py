@@ -6,10 +6,10 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from chemoshift.data import run_dir as files
 from chemoshift.data.errors import InputError, Problem
-from chemoshift.inference import run_dir as files
 from chemoshift.inference.fit import DEFAULT_SETTINGS, FitResult, SamplerSettings, fit
-from chemoshift.inference.registry import ASSAYS
+from chemoshift.registry import ASSAYS
 
 DEFAULT_MARGIN = 1.5  # a practically relevant sensitisation: IC50 down by at least 1.5-fold
 
