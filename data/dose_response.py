@@ -6,15 +6,24 @@ Schema (one row per well; only ``concentration`` and ``response`` are required):
 column             meaning
 =================  ===========================================================================
 cell_line          cell line, e.g. ``Huh7`` (absent: one cell line)
-drug               drug, e.g. ``5-FU`` (absent: one drug)
+drug               drug, e.g. ``5-FU`` (absent: one drug). A vehicle well whose drug is empty
+                   or reads ``DMSO``, ``vehicle``, ``none``, ``control`` or ``medium`` (any
+                   case) is a shared control: kept with drug ``""`` and curve -1, it sets the
+                   top of every curve of its experiment x plate x cell line x treatment
+                   (dropped, with a note, when no curve has its cell line and treatment)
 treatment          transfection arm, e.g. ``miR-379`` (absent: one arm)
 control            the arm this row's treatment is compared with, e.g. ``miR-NC``; empty for
                    a control arm (optional; ``--control TREATMENT=CONTROL`` does the same)
 concentration      drug concentration, >= 0; 0 marks a vehicle well
-unit               unit of ``concentration`` (``nM``, ``uM``, ``mM``, ``ug/mL``, ...); molar
-                   units are converted to uM and mass units to ug/mL; absent: ``--unit``
-response           the reading: raw absorbance (CCK-8, 450 nm) or % viability
-plate              plate (or experiment) the well sat on; tops vary by plate (absent: one)
+unit               unit of ``concentration`` (``nM``, ``uM``, ``µmol/L``, ``ug/mL``, ``mg/L``,
+                   ...); one unit family per drug, drugs may differ; molar units are
+                   converted to uM and mass units to ug/mL, others kept as written; an empty
+                   cell takes its drug's unit; absent: ``--unit``
+response           the reading: raw absorbance (CCK-8, 450 nm) or % viability; or one column
+                   per replicate, named with ``columns={"response": ["rep1", "rep2"]}``
+experiment         independent repeat (transfection batch, biological replicate); plates
+                   nest in it (absent: one experiment, ``"1"``)
+plate              plate the well sat on; tops vary by experiment x plate (absent: one)
 replicate          replicate well number within a plate (optional)
 well               well position such as ``B7`` (optional; checked for duplicates)
 well_type          ``sample``, ``vehicle`` (drug-free, concentration 0) or ``blank``
@@ -23,13 +32,16 @@ well_type          ``sample``, ``vehicle`` (drug-free, concentration 0) or ``bla
 =================  ===========================================================================
 
 Vehicle wells enter the model as data at concentration 0 (no pre-division), so the
-top of each curve is estimated with its uncertainty rather than fixed by a mean.
+top of each curve is estimated with its uncertainty rather than fixed by a mean. Other
+columns are kept out of the model and listed in ``DoseResponseData.unknown_columns``;
+what the reader did that a user must know (no blanks on a plate, shared vehicle wells,
+an encoding or decimal-comma conversion) is in ``DoseResponseData.notes``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,16 +49,18 @@ import numpy as np
 import pandas as pd
 
 from chemoshift.data.errors import InputError, Problem
-from chemoshift.data.units import unit_family
+from chemoshift.data.units import convert_units
+from chemoshift.data.well_files import column_label, missing_column, read_well_file
 
 KEYS = ("cell_line", "drug", "treatment")
 REQUIRED = ("concentration", "response")
-OPTIONAL = ("cell_line", "drug", "treatment", "control", "unit", "plate", "replicate", "well",
-            "well_type")
+OPTIONAL = ("cell_line", "drug", "treatment", "control", "unit", "experiment", "plate",
+            "replicate", "well", "well_type")
 WELL_TYPES = ("sample", "vehicle", "blank")
 RESPONSE_KINDS = ("absorbance", "percent_viability", "other")  # other: e.g. biomass
 MIN_CONCENTRATIONS = 3
 SINGLE_LEVEL = "-"  # level given to a key column the file does not have
+SHARED_VEHICLE_DRUGS = ("", "dmso", "vehicle", "none", "control", "medium")
 
 
 @dataclass(frozen=True)
@@ -56,19 +70,26 @@ class DoseResponseData:
     Attributes
     ----------
     wells : DataFrame, one row per sample or vehicle well (blanks already subtracted)
-        columns ``cell_line, drug, treatment, plate, well_type, concentration``
-        (in ``unit``), ``log10_concentration`` (NaN for vehicle wells), ``response``,
-        ``curve`` and ``top_group`` (integer codes into ``curves`` / ``top_groups``),
-        ``source_row`` (line in the input file).
+        columns ``cell_line, drug, treatment, experiment, plate, replicate, well_type``,
+        ``concentration`` (in ``unit``: the well's drug's internal unit, "" for shared
+        vehicle wells), ``log10_concentration`` (NaN for vehicle wells), ``response``,
+        ``curve`` and ``top_group`` (integer codes into ``curves`` / ``top_groups``;
+        ``curve`` is -1 for shared vehicle wells, whose drug is ""), ``source_row``
+        (line in the input file).
     curves : DataFrame, one row per curve (cell line x drug x treatment)
-        ``cell_line, drug, treatment, control`` (empty for arms without one),
-        ``min_concentration, max_concentration`` (tested non-zero range, ``unit``).
-    top_groups : DataFrame, one row per plate x cell line x treatment (shared vehicle top).
-    unit : internal concentration unit.
+        ``cell_line, drug, treatment, control`` (empty for arms without one), ``unit``,
+        ``min_concentration, max_concentration`` (tested non-zero range, in ``unit``).
+    top_groups : DataFrame, one row per experiment x plate x cell line x treatment
+        (shared vehicle top); columns ``experiment, plate, cell_line, treatment``.
+    unit : internal concentration unit of every curve, or ``"mixed"`` when drugs differ
+        (then read ``curves.unit``).
     response_kind : ``absorbance``, ``percent_viability`` or ``other``.
     keys_present : the key columns the input file had (outputs keep only these).
     controls : treatment -> its matched control treatment.
     sources : input file path -> sha256 of its bytes.
+    notes : plain-English statements of what the reader did that a user must know.
+    unknown_columns : the file's columns neither in the schema nor mapped (its names).
+    has_experiments : whether the file had an ``experiment`` column.
     """
 
     wells: pd.DataFrame
@@ -79,12 +100,16 @@ class DoseResponseData:
     keys_present: tuple[str, ...]
     controls: dict[str, str]
     sources: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    unknown_columns: tuple[str, ...] = ()
+    has_experiments: bool = False
 
     @property
     def coords(self) -> dict[str, list[str]]:
         """Levels of every axis, in the order the model and the outputs use."""
         treated = [t for t in self.levels("treatment") if t in self.controls]
         return {
+            "experiment": list(pd.unique(self.wells.experiment)),
             "cell_line": self.levels("cell_line"),
             "drug": self.levels("drug"),
             "treatment": self.levels("treatment"),
@@ -111,62 +136,38 @@ class DoseResponseData:
 def read_dose_response(
     path: str | Path,
     *,
-    columns: dict[str, str] | None = None,
+    columns: Mapping[str, str | Sequence[str]] | None = None,
     controls: dict[str, str] | None = None,
     unit: str = "uM",
     response_kind: str = "absorbance",
 ) -> DoseResponseData:
-    """Read and validate a CSV of wells.
+    """Read and validate a file of wells (comma, semicolon or tab separated).
 
     Parameters
     ----------
-    path : CSV file, one row per well (schema in this module's docstring).
+    path : CSV file, one row per well (schema in this module's docstring); UTF-8,
+        UTF-16 with a byte-order mark, or Windows-1252 (see :mod:`chemoshift.data.well_files`).
     columns : package column name -> the file's column name, e.g.
-        ``{"concentration": "conc", "response": "rootl"}``.
+        ``{"concentration": "conc", "response": "rootl"}``. ``response`` may name one
+        column per replicate (wide layout): a list ``["rep1", "rep2"]`` or a string
+        ``"rep1+rep2"`` (or ``"rep1,rep2"``); each non-empty cell becomes a well whose
+        ``replicate`` is the column's name.
     controls : treatment -> control treatment; overrides a ``control`` column.
     unit : unit of ``concentration`` when the file has no ``unit`` column.
     response_kind : ``absorbance`` (raw; blanks subtracted), ``percent_viability`` or ``other``.
 
     Raises
     ------
-    InputError listing every problem as ``file:row:column: found; expected ...``.
+    InputError listing every problem as ``file:row:column: found; expected ...``; a
+    column mapped with ``columns`` is named as ``theirs (ours)``.
     """
-    path = Path(path)
     name = str(path)
-    if not path.is_file():
-        raise InputError([Problem(name, None, None, "no such file", "a CSV file of wells")])
-    raw_bytes = path.read_bytes()
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
-        raise InputError([Problem(name, None, None, f"unreadable as CSV ({error})",
-                                  "a comma-separated file with a header line")]) from error
-    frame = _rename(frame, columns or {}, name)
-    wells = validate_wells(frame, name, controls=controls, unit=unit, response_kind=response_kind)
-    return _with_sources(wells, {name: hashlib.sha256(raw_bytes).hexdigest()})
-
-
-def _rename(frame: pd.DataFrame, columns: dict[str, str], name: str) -> pd.DataFrame:
-    problems = []
-    known = set(REQUIRED) | set(OPTIONAL)
-    for ours, theirs in columns.items():
-        if ours not in known:
-            problems.append(Problem(name, None, theirs, f"--columns maps to unknown name {ours!r}",
-                                    f"one of {sorted(known)}"))
-        elif theirs not in frame.columns:
-            problems.append(Problem(name, None, theirs, "column not in the file",
-                                    f"one of the file's columns {list(frame.columns)}"))
-        elif ours in frame.columns and ours != theirs:
-            problems.append(Problem(name, None, ours, f"--columns maps {theirs!r} onto {ours!r}, "
-                                    "which the file already has",
-                                    f"to rename or drop the file's own {ours!r} column"))
-    if problems:
-        raise InputError(problems)
-    return frame.rename(columns={theirs: ours for ours, theirs in columns.items()})
-
-
-def _with_sources(data: DoseResponseData, sources: dict[str, str]) -> DoseResponseData:
-    return dataclasses.replace(data, sources=sources)
+    file = read_well_file(path, columns, known=(*REQUIRED, *OPTIONAL))
+    data = validate_wells(file.frame, name, controls=controls, unit=unit,
+                          response_kind=response_kind, source_columns=file.source_columns,
+                          lines=file.lines)
+    return dataclasses.replace(data, sources={name: file.sha256},
+                               notes=(*file.notes, *data.notes))
 
 
 def validate_wells(
@@ -176,34 +177,49 @@ def validate_wells(
     controls: dict[str, str] | None = None,
     unit: str = "uM",
     response_kind: str = "absorbance",
+    source_columns: Mapping[str, str | tuple[str, ...]] | None = None,
+    lines: Sequence[int] | None = None,
 ) -> DoseResponseData:
     """Validate a table of wells (strings or numbers) into :class:`DoseResponseData`.
 
-    ``name`` is used in error messages in place of a file name.
+    ``name`` is used in error messages in place of a file name; ``lines`` is the file
+    line of each row (default: row i is line i + 2, below a header); ``source_columns``
+    maps our column names to the user's, so messages name both (``conc (concentration)``).
     """
     problems: list[Problem] = []
-    frame = frame.reset_index(drop=True)  # row label i is line i + 2 of the file
+    frame = frame.reset_index(drop=True)  # row label i is line line_of[i] of the file
+    line_of = np.arange(len(frame)) + 2 if lines is None else np.asarray(lines, dtype=int)
+    source_columns = dict(source_columns or {})
+    wide = not isinstance(source_columns.get("response", ""), str)
 
     def add(i: int | None, column: str | None, found: str, expected: str) -> None:
         """Record a problem at row label ``i`` (None: the whole file or column)."""
-        problems.append(Problem(name, None if i is None else int(i) + 2, column, found, expected))
+        replicate = frame.at[i, "replicate"] if wide and i is not None else None
+        label = None if column is None else column_label(column, source_columns, replicate)
+        problems.append(Problem(name, None if i is None else int(line_of[i]), label, found,
+                                expected))
 
-    missing = [c for c in REQUIRED if c not in frame.columns]
-    for column in missing:
-        add(None, column, "column missing",
-            f"a column named {column!r} (or map yours with --columns {column}=YOUR_NAME); "
-            f"the file has {list(frame.columns)}")
+    problems += [missing_column(name, c, frame.columns) for c in REQUIRED
+                 if c not in frame.columns]
     if response_kind not in RESPONSE_KINDS:
         add(None, None, f"response kind {response_kind!r}", f"one of {RESPONSE_KINDS}")
     if problems:
         raise InputError(problems)
 
+    notes: list[str] = []
+    unknown = tuple(str(c) for c in frame.columns if c not in (*REQUIRED, *OPTIONAL))
+    if unknown:
+        notes.append(f"column{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))} "
+                     f"{'are' if len(unknown) > 1 else 'is'} not in the schema and not used "
+                     "(map one with --columns NAME=COLUMN)")
     table = pd.DataFrame(index=frame.index)
     keys_present = tuple(k for k in KEYS if k in frame.columns)
-    for column in (*KEYS, "plate", "replicate", "well", "control"):
-        default = SINGLE_LEVEL if column in KEYS else ("1" if column == "plate" else "")
+    for column in (*KEYS, "experiment", "plate", "replicate", "well", "control"):
+        default = SINGLE_LEVEL if column in KEYS else (
+            "1" if column in ("experiment", "plate") else "")
         values = frame[column] if column in frame.columns else pd.Series(default, frame.index)
         table[column] = values.astype(str).str.strip()
+    table.loc[table.experiment == "", "experiment"] = "1"
     table.loc[table.plate == "", "plate"] = "1"
 
     concentration = pd.to_numeric(frame["concentration"], errors="coerce")
@@ -232,52 +248,51 @@ def validate_wells(
     else:
         well_type = pd.Series(np.where(concentration == 0, "vehicle", "sample"), frame.index)
     table["well_type"] = well_type
+    if "drug" in keys_present:  # a vehicle well naming no drug is its plate's shared control
+        shared = (well_type == "vehicle") & table.drug.str.lower().isin(SHARED_VEHICLE_DRUGS)
+        table.loc[shared, "drug"] = ""
 
     units = frame["unit"].astype(str).str.strip() if "unit" in frame.columns else None
-    factor, internal_unit = _convert_units(units, unit, table, add)
+    factor, table["unit"] = convert_units(units, unit, table.well_type, table.drug,
+                                          "drug" in keys_present, add)
     table["concentration"] = concentration * factor
     table["response"] = response
     if problems:
         raise InputError(problems)
 
-    table = _subtract_blanks(table)
-    table, controls = _check_design(table, controls, keys_present, add)
+    table = _subtract_blanks(table, response_kind, notes)
+    table, controls = _check_design(table, controls, keys_present, wide, add, line_of)
     if problems:
         raise InputError(problems)
-    return _assemble(table, internal_unit, response_kind, keys_present, controls)
+    data = _assemble(table, response_kind, keys_present, controls, notes, line_of)
+    return dataclasses.replace(data, unknown_columns=unknown,
+                               has_experiments="experiment" in frame.columns)
 
 
-def _convert_units(units, default_unit, table, add) -> tuple[np.ndarray | float, str]:
-    """Convert concentrations to one unit per family; mixed families are an error."""
-    if units is None:
-        _, factor, internal = unit_family(default_unit)
-        return factor, internal
-    dosed = (table.well_type != "blank") & (units != "")
-    # an empty unit cell (a vehicle or blank row, say) takes the file's first unit
-    fallback = units[dosed].iloc[0] if dosed.any() else default_unit
-    units = units.where(units != "", fallback)
-    families = units.map(lambda u: unit_family(u)[0])
-    sample = table.well_type != "blank"
-    if families[sample].nunique() > 1:
-        for i in np.flatnonzero((sample & (families != unit_family(fallback)[0])).to_numpy()):
-            add(i, "unit", f"{units.iloc[i]!r} while earlier rows use {fallback!r}",
-                "one unit, or units convertible into each other (pM, nM, uM, mM, M; "
-                "or pg/mL, ng/mL, ug/mL, mg/mL)")
-        return 1.0, fallback
-    return units.map(lambda u: unit_family(u)[1]).to_numpy(), unit_family(fallback)[2]
-
-
-def _subtract_blanks(table: pd.DataFrame) -> pd.DataFrame:
+def _subtract_blanks(table: pd.DataFrame, response_kind: str, notes: list[str]) -> pd.DataFrame:
     """Subtract each plate's mean blank (medium-only) reading; drop the blank wells."""
     blank = table.well_type == "blank"
-    if blank.any():
-        plate_blank = table[blank].groupby("plate").response.mean()
-        offset = table.plate.map(plate_blank).fillna(0.0)
-        table = table.assign(response=table.response - offset)
+    plate = ["experiment", "plate"]
+    plate_blank = table[blank].groupby(plate).response.mean()
+    offset = pd.MultiIndex.from_frame(table[plate]).map(plate_blank.to_dict().get)
+    offset = pd.Series(offset, table.index, dtype=float)
+    if response_kind == "absorbance" and offset[~blank].isna().any():
+        plates = table[~blank & offset.isna()][plate].drop_duplicates()
+        several = table.experiment.nunique() > 1
+        named = [f"{p} (experiment {e})" if several else p for e, p in plates.itertuples(
+            index=False)]
+        if not blank.any() and table.plate.eq("1").all():
+            notes.append("the file has no blank (medium-only) wells: its readings are used as "
+                         "they are")
+        else:
+            notes.append(f"plate{'s' if len(named) > 1 else ''} {', '.join(named)} "
+                         f"ha{'ve' if len(named) > 1 else 's'} no blank (medium-only) wells: "
+                         "their readings are used as they are")
+    table = table.assign(response=table.response - offset.fillna(0.0))
     return table[~blank].copy()
 
 
-def _check_design(table, controls, keys_present, add):
+def _check_design(table, controls, keys_present, wide, add, line_of):
     """Matched controls, enough concentrations per curve, no duplicated wells."""
     if controls is None:
         named = table[table.control != ""]
@@ -329,16 +344,19 @@ def _check_design(table, controls, keys_present, add):
                     f"control curve", f"wells of {controls[treatment]!r} for the same cell line "
                     "and drug")
 
-    where = ["plate", "well"] if (table.well != "").all() else None
+    where = ["experiment", "plate", "well"] if (table.well != "").all() else None
+    if where is not None and wide:
+        where.append("replicate")  # one row of a wide file holds one well per replicate
     if where is None and (table.replicate != "").all():
-        where = [*curve_keys, "plate", "well_type", "concentration", "replicate"]
+        where = ["experiment", *curve_keys, "plate", "well_type", "concentration", "replicate"]
     if where is not None:
+        shown = [c for c in where if c != "experiment" or table.experiment.nunique() > 1]
         first_seen = table.groupby(where, sort=False).ngroup()
         first_label = pd.Series(table.index, table.index).groupby(first_seen).transform("first")
         for i in table.index[table.duplicated(where, keep="first")]:
             add(i, "well" if "well" in where else "replicate",
-                f"duplicated well ({', '.join(f'{c}={table.at[i, c]}' for c in where)}), "
-                f"first seen on line {first_label[i] + 2}", "each well once")
+                f"duplicated well ({', '.join(f'{c}={table.at[i, c]}' for c in shown)}), "
+                f"first seen on line {line_of[first_label[i]]}", "each well once")
     return table, controls
 
 
@@ -347,28 +365,61 @@ def _describe(keys, keys_present) -> str:
     return "(" + ", ".join(named) + ")" if named else "(the only curve)"
 
 
-def _assemble(table, unit, response_kind, keys_present, controls) -> DoseResponseData:
-    table = table.assign(source_row=table.index.to_numpy() + 2)
+def _assemble(table, response_kind, keys_present, controls, notes, line_of) -> DoseResponseData:
+    table = table.assign(source_row=line_of[table.index.to_numpy()])
     samples = table[table.well_type == "sample"]
     curves = (samples.groupby(list(KEYS), sort=False)
-              .concentration.agg(min_concentration="min", max_concentration="max").reset_index())
+              .agg(unit=("unit", "first"), min_concentration=("concentration", "min"),
+                   max_concentration=("concentration", "max")).reset_index())
     curves["control"] = [controls.get(t, "") for t in curves.treatment]
-    curves = curves[[*KEYS, "control", "min_concentration", "max_concentration"]]
-    # vehicle wells belong to the curves of their cell line x drug x treatment
+    curves = curves[[*KEYS, "control", "unit", "min_concentration", "max_concentration"]]
+    # vehicle wells belong to the curves of their cell line x drug x treatment; shared
+    # vehicle wells (drug "") to every curve of their plate, cell line and treatment
     curve_index = pd.MultiIndex.from_frame(curves[list(KEYS)])
     wells = table[table.well_type.isin(["sample", "vehicle"])].reset_index(drop=True)
     wells["curve"] = curve_index.get_indexer(pd.MultiIndex.from_frame(wells[list(KEYS)]))
-    wells = wells[wells.curve >= 0].reset_index(drop=True)  # vehicles of no curve inform nothing
-    top_keys = ["plate", "cell_line", "treatment"]
+    shared = (wells.drug == "") & (wells.well_type == "vehicle") & ("drug" in keys_present)
+    arms = pd.MultiIndex.from_frame(curves[["cell_line", "treatment"]].drop_duplicates())
+    served = arms.get_indexer(pd.MultiIndex.from_frame(wells[["cell_line", "treatment"]])) >= 0
+    _note_vehicles(wells, shared, served, keys_present, notes)
+    wells = wells[(wells.curve >= 0) | (shared & served)].reset_index(drop=True)
+    wells.loc[wells.drug == "", "unit"] = ""
+    top_keys = ["experiment", "plate", "cell_line", "treatment"]
     top_groups = wells[top_keys].drop_duplicates().reset_index(drop=True)
     wells["top_group"] = pd.MultiIndex.from_frame(top_groups).get_indexer(
         pd.MultiIndex.from_frame(wells[top_keys]))
     with np.errstate(divide="ignore"):
         wells["log10_concentration"] = np.where(
             wells.well_type == "sample", np.log10(wells.concentration), np.nan)
-    columns = [*KEYS, "plate", "replicate", "well_type", "concentration", "log10_concentration",
-               "response", "curve", "top_group", "source_row"]
+    columns = [*KEYS, "experiment", "plate", "replicate", "well_type", "concentration", "unit",
+               "log10_concentration", "response", "curve", "top_group", "source_row"]
+    units = curves.unit.unique()
     return DoseResponseData(
-        wells=wells[columns], curves=curves, top_groups=top_groups, unit=unit,
-        response_kind=response_kind, keys_present=keys_present, controls=dict(controls),
+        wells=wells[columns], curves=curves, top_groups=top_groups,
+        unit=units[0] if len(units) == 1 else "mixed", response_kind=response_kind,
+        keys_present=keys_present, controls=dict(controls), notes=tuple(notes),
     )
+
+
+def _note_vehicles(wells, shared, served, keys_present, notes) -> None:
+    """Say which vehicle wells pin tops across drugs, and which inform nothing."""
+    def where(rows) -> str:
+        keys = [k for k in ("cell_line", "treatment") if k in keys_present]
+        found = wells[rows][keys].drop_duplicates().itertuples(index=False)
+        return "; ".join(", ".join(f"{k}={v}" for k, v in zip(keys, r, strict=True))
+                         for r in found) if keys else "the only arm"
+
+    used, unused = shared & served, shared & ~served
+    if used.any():
+        plates = ", ".join(pd.unique(wells.plate[used]))
+        notes.append(f"{int(used.sum())} vehicle well(s) naming no drug (empty, DMSO, vehicle, "
+                     f"...) are shared controls: each sets the top of every curve of its plate "
+                     f"({plates}), cell line and treatment")
+    if unused.any():
+        notes.append(f"{int(unused.sum())} vehicle well(s) naming no drug were not used: no "
+                     f"curve has their cell line and treatment ({where(unused)})")
+    orphans = (wells.curve < 0) & ~shared
+    if orphans.any():
+        drugs = ", ".join(pd.unique(wells.drug[orphans]))
+        notes.append(f"{int(orphans.sum())} vehicle well(s) of drug(s) {drugs} were not used: no "
+                     "curve of that drug has their cell line and treatment")

@@ -1,0 +1,296 @@
+"""Reading a well file as labs write them: encoding, delimiter, header, column names, layout.
+
+What comes out is a table of text cells with the package's column names, the file line
+of every row, and plain-English notes of every conversion made. Validation (numbers,
+design) is :mod:`chemoshift.data.dose_response`'s job.
+
+- Encoding: UTF-8 (with or without a byte-order mark), UTF-16 with a byte-order mark,
+  else Windows-1252 (a Windows Excel export; ``µ`` is byte 0xB5), noted.
+- Delimiter: ``,``, ``;`` or tab, whichever the header line uses most. In a ``;`` or
+  tab file, decimal commas (``0,5``) in numeric columns are read as decimal points,
+  noted; a file mixing decimal commas and points is refused.
+- Header: a column named twice is refused (pandas would quietly rename the second).
+- Wide replicates: ``columns={"response": ["rep1", "rep2"]}`` (also ``"rep1+rep2"``
+  or ``"rep1,rep2"``) melts one response column per replicate into one row per well,
+  ``replicate`` = the column's name; an empty cell is a missing well, skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from chemoshift.data.errors import InputError, Problem
+
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+_COMMA_DECIMAL = re.compile(r"^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$")
+_POINT_DECIMAL = re.compile(r"^[+-]?\d*\.\d+(?:[eE][+-]?\d+)?$")
+_NUMBERED = re.compile(r"^(.*?[A-Za-z])[\s_.\-]*(\d+)$")  # rep1, R_2, OD 3, replicate-4
+ColumnMap = Mapping[str, "str | Sequence[str]"]
+
+
+@dataclass(frozen=True)
+class WellFile:
+    """A well file read into text cells.
+
+    Attributes
+    ----------
+    frame : one row per well, text cells, the package's column names (mapped ones renamed;
+        in a wide file one row per replicate cell, its column name in ``replicate``).
+    lines : file line of each row of ``frame`` (the header is line 1).
+    source_columns : package name -> the user's column name (a tuple of names for wide
+        replicate responses), for every column mapped with ``columns=``.
+    notes : what the reader did that a user must know.
+    sha256 : hash of the file's bytes.
+    """
+
+    frame: pd.DataFrame
+    lines: np.ndarray
+    source_columns: dict[str, str | tuple[str, ...]]
+    notes: tuple[str, ...]
+    sha256: str
+
+
+def read_well_file(path: str | Path, columns: ColumnMap | None, *, known: Sequence[str],
+                   numeric: Sequence[str] = ("concentration", "response")) -> WellFile:
+    """Read ``path`` into a :class:`WellFile`; raise :class:`InputError` listing every problem.
+
+    ``known`` are the package's column names (targets of ``columns``); ``numeric`` the
+    columns whose decimal commas are converted in ``;`` and tab files.
+    """
+    path = Path(path)
+    name = str(path)
+    if not path.is_file():
+        raise InputError([Problem(name, None, None, "no such file", "a CSV file of wells")])
+    raw = path.read_bytes()
+    if raw.startswith(b"PK\x03\x04") or (b"\x00" in raw[:4096]
+                                          and not raw.startswith((b"\xff\xfe", b"\xfe\xff"))):
+        raise InputError([Problem(name, None, None, "a binary file (an Excel workbook?)",
+                                  "a text file of wells: save the sheet as CSV")])
+    notes: list[str] = []
+    text = _decode(raw, notes)
+    header, rows, lines, delimiter = _split(text, name, notes)
+    frame = pd.DataFrame(rows, columns=header, dtype=str) if rows else pd.DataFrame(
+        columns=header, dtype=str)
+    frame, source_columns, wide = _map_columns(frame, dict(columns or {}), known, name)
+    if delimiter != ",":
+        frame = _decimal_commas(frame, lines, [*numeric, *wide], name, DELIMITERS[delimiter],
+                                notes, source_columns)
+    if wide:
+        frame, lines = _melt_replicates(frame, lines, wide, notes)
+    elif "response" not in frame.columns:
+        _refuse_unnamed_replicates(frame, known, name)
+    return WellFile(frame.reset_index(drop=True), np.asarray(lines, dtype=int), source_columns,
+                    tuple(notes), hashlib.sha256(raw).hexdigest())
+
+
+def _decode(raw: bytes, notes: list[str]) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        notes.append("the file is UTF-16 text (a spreadsheet's 'Unicode text'); read as such")
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        where = raw[:error.start].count(b"\n") + 1
+        try:
+            text = raw.decode("cp1252")
+            encoding = "Windows-1252"
+        except UnicodeDecodeError:
+            text, encoding = raw.decode("latin-1"), "Latin-1"
+        notes.append(f"the file is not UTF-8 (byte 0x{raw[error.start]:02X} on line {where}); "
+                     f"read it as {encoding}, where byte 0xB5 is µ")
+        return text
+
+
+def _split(text: str, name: str, notes: list[str]):
+    """Header names, rows of cells (padded to the header), each row's file line, delimiter."""
+    physical = text.splitlines()
+    if not physical or not physical[0].strip():
+        raise InputError([Problem(name, 1, None, "no header line",
+                                  "a header line naming the columns, then one row per well")])
+    counts = {d: physical[0].count(d) for d in DELIMITERS}
+    delimiter = max(counts, key=lambda d: (counts[d], d == ","))
+    if delimiter != ",":
+        notes.append(f"fields are separated by {DELIMITERS[delimiter]}s (read from the header)")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
+                        skipinitialspace=True)
+    problems: list[Problem] = []
+    header = [cell.strip() for cell in next(reader)]
+    seen: dict[str, int] = {}
+    for position, column in enumerate(header, start=1):
+        if column and column in seen:
+            problems.append(Problem(name, 1, column, f"column named twice (columns "
+                                    f"{seen[column]} and {position})", "each column once"))
+        seen.setdefault(column, position)
+    rows, lines, previous = [], [], reader.line_num
+    for cells in _rows(reader, name):
+        start, previous = previous + 1, reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue  # a blank line is no well
+        extra = cells[len(header):]
+        if any(cell.strip() for cell in extra):
+            hint = (" (decimal commas in a comma-separated file? write 0.5, or separate fields "
+                    "with ';')" if delimiter == "," else "")
+            problems.append(Problem(name, start, None, f"{len(cells)} fields where the header "
+                                    f"has {len(header)}{hint}", "one field per header column"))
+            continue
+        rows.append([cell.strip() for cell in cells[:len(header)]]
+                    + [""] * (len(header) - len(cells)))
+        lines.append(start)
+    if problems:
+        raise InputError(problems)
+    # an unnamed column (a trailing delimiter in a spreadsheet export) with no values is noise
+    keep = [j for j, column in enumerate(header) if column or any(r[j] for r in rows)]
+    header = [header[j] or f"(column {j + 1})" for j in keep]
+    return header, [[r[j] for j in keep] for r in rows], lines, delimiter
+
+
+def _rows(reader, name):
+    try:
+        yield from reader
+    except csv.Error as error:
+        raise InputError([Problem(name, reader.line_num, None, f"unreadable ({error})",
+                                  "a delimited text file, quotes closed on each line")]) from error
+
+
+def _map_columns(frame, columns, known, name):
+    """Rename the user's columns to ours; a list (or 'a+b', 'a,b') for response is wide."""
+    problems: list[Problem] = []
+    renames: dict[str, str] = {}
+    source_columns: dict[str, str | tuple[str, ...]] = {}
+    wide: tuple[str, ...] = ()
+    for ours, theirs in columns.items():
+        if isinstance(theirs, str) and theirs not in frame.columns and re.search(r"[+,]", theirs):
+            theirs = [part.strip() for part in re.split(r"[+,]", theirs) if part.strip()]
+        listed = theirs if isinstance(theirs, str) else " + ".join(map(str, theirs))
+        if ours not in known:
+            problems.append(Problem(name, None, listed, f"--columns maps to unknown name {ours!r}",
+                                    f"one of {sorted(known)}"))
+            continue
+        if not isinstance(theirs, str):
+            theirs = tuple(str(t) for t in theirs)
+            if ours != "response":
+                problems.append(Problem(name, None, ours, f"several columns {list(theirs)}",
+                                        "one column (only response takes one column per "
+                                        "replicate)"))
+                continue
+            if len(set(theirs)) != len(theirs):
+                problems.append(Problem(name, None, ours, f"a column listed twice in "
+                                        f"{list(theirs)}", "each replicate column once"))
+            if "replicate" in frame.columns or "replicate" in columns:
+                problems.append(Problem(name, None, "replicate", "a replicate column beside "
+                                        f"replicate response columns {list(theirs)}",
+                                        "one of the two layouts"))
+        for column in ([theirs] if isinstance(theirs, str) else theirs):
+            if column not in frame.columns:
+                problems.append(Problem(name, None, column, "column not in the file",
+                                        f"one of the file's columns {list(frame.columns)}"))
+        if ours in frame.columns and ours != theirs:
+            problems.append(Problem(name, None, ours, f"--columns maps {listed!r} onto {ours!r}, "
+                                    "which the file already has",
+                                    f"to rename or drop the file's own {ours!r} column"))
+        if isinstance(theirs, str):
+            renames[theirs] = ours
+            if theirs != ours:
+                source_columns[ours] = theirs
+        else:
+            wide = theirs
+            source_columns[ours] = theirs
+    if problems:
+        raise InputError(problems)
+    return frame.rename(columns=renames), source_columns, wide
+
+
+def _decimal_commas(frame, lines, numeric, name, separator, notes, source_columns):
+    """In a ';' or tab file, read 0,5 as 0.5 in numeric columns; refuse mixed decimal marks."""
+    numeric = [c for c in numeric if c in frame.columns]
+    cells = frame[numeric].stack() if numeric else pd.Series(dtype=str)
+    comma = cells[cells.str.match(_COMMA_DECIMAL.pattern)]
+    both = cells[cells.str.contains(".", regex=False) & cells.str.contains(",", regex=False)]
+    if comma.empty and both.empty:
+        return frame
+    example = (f"{comma.iloc[0]!r} on line {lines[comma.index[0][0]]}" if len(comma)
+               else "none")
+    problems = []
+    for (i, column), cell in cells.items():
+        if "." in cell and ("," in cell or _POINT_DECIMAL.match(cell)):
+            problems.append(Problem(
+                name, int(lines[i]), column_label(column, source_columns),
+                f"{cell!r} in a {separator}-separated file with decimal commas (e.g. {example}):"
+                " the decimal mark is ambiguous",
+                "one decimal mark throughout: 0,5 everywhere (or 0.5 everywhere)"))
+    if problems:
+        raise InputError(problems)
+    frame = frame.copy()
+    for column in numeric:
+        frame[column] = frame[column].str.replace(",", ".", regex=False)
+    notes.append(f"numbers were written with decimal commas (e.g. {example}): read 0,5 as 0.5 "
+                 f"in {', '.join(column_label(c, source_columns) for c in numeric)}")
+    return frame
+
+
+def column_label(column: str, source_columns: Mapping, replicate: str | None = None) -> str:
+    """The user's name for one of our columns, ours in brackets: ``conc (concentration)``."""
+    theirs = source_columns.get(column)
+    if theirs is None:
+        return column
+    if not isinstance(theirs, str):
+        theirs = replicate if replicate else "+".join(theirs)
+    return f"{theirs} ({column})"
+
+
+def _melt_replicates(frame, lines, wide, notes):
+    """One row per non-empty replicate cell, in file order; ``replicate`` = its column."""
+    values = frame[list(wide)].to_numpy()
+    present = values != ""
+    rows, reps = np.nonzero(present)
+    melted = frame.drop(columns=list(wide)).iloc[rows].reset_index(drop=True)
+    melted["response"] = values[rows, reps]
+    melted["replicate"] = np.asarray(wide, dtype=object)[reps]
+    missing = int((~present).sum())
+    note = (f"replicate columns {', '.join(wide)} melted into one well per cell "
+            f"({len(melted)} wells from {len(frame)} rows)")
+    if missing:
+        note += f"; {missing} empty cell(s) were taken as missing wells and skipped"
+    notes.append(note)
+    return melted, np.asarray(lines, dtype=int)[rows]
+
+
+def replicate_like_columns(frame: pd.DataFrame, known: Sequence[str]) -> list[str]:
+    """Two or more numeric columns sharing a prefix and ending in a number (rep1, rep2)."""
+    groups: dict[str, list[str]] = {}
+    for column in frame.columns:
+        match = _NUMBERED.match(str(column))
+        if column in known or not match:
+            continue
+        cells = frame[column][frame[column] != ""].str.replace(",", ".", regex=False)
+        if len(cells) and pd.to_numeric(cells, errors="coerce").notna().all():
+            groups.setdefault(match.group(1).lower(), []).append(column)
+    return max((g for g in groups.values() if len(g) >= 2), key=len, default=[])
+
+
+def _refuse_unnamed_replicates(frame, known, name) -> None:
+    replicates = replicate_like_columns(frame, known)
+    if not replicates:
+        return  # validation names the missing column
+    problems = [Problem(name, None, "response", "column missing; the file has replicate-like "
+                        f"columns {', '.join(repr(c) for c in replicates)}",
+                        "one row per well with a 'response' column, or name the replicate "
+                        f"columns: --columns response={'+'.join(replicates)}")]
+    problems += [missing_column(name, c, frame.columns) for c in ("concentration",)
+                 if c not in frame.columns]
+    raise InputError(problems)
+
+
+def missing_column(name: str, column: str, present) -> Problem:
+    return Problem(name, None, column, "column missing",
+                   f"a column named {column!r} (or map yours with --columns "
+                   f"{column}=YOUR_NAME); the file has {list(present)}")
