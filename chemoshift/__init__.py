@@ -1,7 +1,52 @@
 """chemoshift: hierarchical Bayesian models for microRNA chemosensitisation studies.
 
+    import chemoshift
+
+    fit = chemoshift.fit_dose_response("wells.csv", settings=chemoshift.SamplerSettings(seed=1))
+    fit.shifts(), fit.plot_curves(), fit.save("runs/screen1")
+    chemoshift.load("runs/screen1")
+
 The top layer: the Python objects a script holds, the assay registry, the pipeline
 that writes run directories and the ``chemoshift`` command line. It sits on the four
 layers ``chemoshift.data`` <- ``chemoshift.models`` <- ``chemoshift.inference`` and
-``chemoshift.data`` <- ``chemoshift.reports``.
+``chemoshift.data`` <- ``chemoshift.reports``. Names are imported on first use, so
+``import chemoshift`` stays quick (PyMC loads only when a fit or a load needs it).
 """
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chemoshift.data.dose_response import DoseResponseData
+    from chemoshift.data.errors import InputError
+    from chemoshift.dose_response import DoseResponseFit, fit_dose_response
+    from chemoshift.inference.fit import SamplerSettings
+    from chemoshift.models.dose_response import DoseResponsePriors
+    from chemoshift.pipeline import load
+
+__all__ = ["DoseResponseData", "DoseResponseFit", "DoseResponsePriors", "InputError",
+           "SamplerSettings", "fit_dose_response", "load"]
+
+_HOMES = {  # public name -> the module that defines it
+    "DoseResponseData": "chemoshift.data.dose_response",
+    "DoseResponseFit": "chemoshift.dose_response",
+    "DoseResponsePriors": "chemoshift.models.dose_response",
+    "InputError": "chemoshift.data.errors",
+    "SamplerSettings": "chemoshift.inference.fit",
+    "fit_dose_response": "chemoshift.dose_response",
+    "load": "chemoshift.pipeline",
+}
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'chemoshift' has no attribute {name!r}")
+    value = getattr(import_module(_HOMES[name]), name)
+    globals()[name] = value  # import once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

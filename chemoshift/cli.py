@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import pandas as pd
 
 from chemoshift.data.errors import InputError
 from chemoshift.inference.fit import SamplerSettings
-from chemoshift.pipeline import DEFAULT_MARGIN, run_assay
+from chemoshift.pipeline import DEFAULT_MARGIN, ReportFailedWarning, run_assay
 from chemoshift.registry import ASSAYS, assay_of_run
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED = 0, 2, 3
@@ -141,12 +142,16 @@ def _demo(args: argparse.Namespace) -> int:
 def _run(assay, input_path, out, read_options, priors, args, title) -> int:
     start = time.perf_counter()
     print(f"chemoshift: fitting {assay} model to {input_path} ...", file=sys.stderr)
-    result = run_assay(assay, input_path, out, read_options=read_options,
-                       prior_overrides=priors, settings=_settings(args),
-                       margin=getattr(args, "margin", DEFAULT_MARGIN), title=title)
+    with warnings.catch_warnings():  # said below in the command line's own words
+        warnings.simplefilter("ignore", ReportFailedWarning)
+        result = run_assay(assay, input_path, out, read_options=read_options,
+                           prior_overrides=priors, settings=_settings(args),
+                           margin=getattr(args, "margin", DEFAULT_MARGIN), title=title)
     seconds = time.perf_counter() - start
     print(f"chemoshift: wrote {out}/ (report.html, summary.csv, shifts.csv, posterior.nc, "
           f"run.json) in {seconds:.0f} s", file=sys.stderr)
+    if result.report_error:  # the run is complete; the exit code is convergence's alone
+        print(f"chemoshift: warning: {result.report_error}", file=sys.stderr)
     if not result.diagnostics.passed:
         banner = "!" * 78
         print(f"{banner}\nchemoshift: {result.diagnostics.verdict}\n"

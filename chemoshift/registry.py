@@ -1,4 +1,4 @@
-"""Assay name -> how to read it, model it, check it and report it.
+"""Assay name -> how to read it, model it, fit it, save it, report it and load it back.
 
 The command line and the pipeline look an assay up here and never branch on its
 name; a new assay is one more entry. (This module and the command line sit on top
@@ -16,8 +16,11 @@ import pymc as pm
 
 from chemoshift.data import run_dir as files
 from chemoshift.data.dose_response import DoseResponseData, read_dose_response
+from chemoshift.dose_response import DoseResponseFit, fit_dose_response
 from chemoshift.models.dose_response import DoseResponsePriors, build_model
 from chemoshift.reports import dose_response_report
+
+DATA_EXTRAS = ("notes", "unknown_columns", "experiments", "has_experiments")
 
 
 @dataclass(frozen=True)
@@ -28,22 +31,30 @@ class Assay:
     read: Callable[..., Any]  # (path, **read options) -> validated data
     build: Callable[..., pm.Model]  # (data, priors) -> model
     priors: type  # frozen dataclass of prior scales with defaults
+    fit: Callable[..., Any]  # (path or frame, **read options, priors=, settings=, margin=,
+    #                            title=) -> the fit object a script holds
+    load: Callable[[Path], Any]  # run dir -> the same fit object, from the files alone
     describe: Callable[[Any], dict]  # data -> what run.json records about it
-    save_inputs: Callable[[Any, Path], None]  # write the validated tables to the run dir
+    save_inputs: Callable[[Any, Path], None]  # (fit object, run dir) -> validated tables written
     write_tables: Callable[..., Any]  # (run dir, posterior in memory or None) -> CSV tables
     write_report: Callable[..., Path]  # (run dir, posterior in memory or None) -> report.html
 
 
 def _describe_dose_response(data: DoseResponseData) -> dict:
-    return dict(keys_present=list(data.keys_present), unit=data.unit,
-                response_kind=data.response_kind, controls=data.controls,
-                n_wells=len(data.wells), n_curves=len(data.curves),
-                n_plates=int(data.wells.plate.nunique()))
+    described = dict(keys_present=list(data.keys_present), unit=data.unit,
+                     response_kind=data.response_kind, controls=data.controls,
+                     n_wells=len(data.wells), n_curves=len(data.curves),
+                     n_plates=int(data.wells.plate.nunique()))
+    for name in DATA_EXTRAS:  # what newer readers say about the data, when they say it
+        value = getattr(data, name, None)
+        if value is not None:
+            described[name] = list(value) if isinstance(value, tuple | list) else value
+    return described
 
 
-def _save_dose_response_inputs(data: DoseResponseData, run_dir: Path) -> None:
-    files.write_csv(run_dir / "wells.csv", data.wells)
-    files.write_csv(run_dir / "curves.csv", data.curves)
+def _save_dose_response_inputs(result: DoseResponseFit, run_dir: Path) -> None:
+    files.write_csv(run_dir / "wells.csv", result.wells)
+    files.write_csv(run_dir / "curves.csv", result.curves)
 
 
 ASSAYS: dict[str, Assay] = {
@@ -52,6 +63,8 @@ ASSAYS: dict[str, Assay] = {
         read=read_dose_response,
         build=build_model,
         priors=DoseResponsePriors,
+        fit=fit_dose_response,
+        load=DoseResponseFit.from_run_dir,
         describe=_describe_dose_response,
         save_inputs=_save_dose_response_inputs,
         write_tables=dose_response_report.write_tables,

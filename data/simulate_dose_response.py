@@ -1,11 +1,23 @@
 """Simulated viability screens with known parameters (examples, recovery tests, benchmarks).
 
-The generating process is the model's own (``chemoshift.models.dose_response``):
-log10 IC50 = drug mean + cell-line effect + cell-line x drug effect + control effect
-+ treatment shift (pooled over drugs) + curve deviation; a four-parameter
-log-logistic curve per cell line x drug x treatment; plate-level tops; Student-t noise;
-plus a few gross outlier wells and per-plate blank (medium-only) wells, as real
-CCK-8 plates have.
+What real CCK-8 plates have, not only what the model assumes:
+
+- log10 IC50 = drug mean + cell-line effect + cell-line x drug effect + control effect
+  + treatment shift (pooled over drugs, with a drug and a cell-line part) + curve deviation;
+- independent **experiments** (transfections) in which every arm of a cell line x drug
+  moves together (``experiment_shared_sd``) and each curve moves on its own
+  (``experiment_sd``); each experiment has its own plates, and tops vary by plate;
+- cell lines of different **brightness** (vehicle absorbance differing several-fold);
+- **noise that grows with the signal**: multiplicative log-normal noise with a
+  coefficient of variation ``noise_cv`` plus an additive reader floor ``noise_sd``
+  (Student-t): not the model's own noise law;
+- about 1% gross **outlier** wells, medium-only **blank** wells on every plate, and
+  optionally a **shared vehicle** column per plate (drug "DMSO") instead of vehicle
+  wells per drug.
+
+The truth of a curve is its IC50 across experiments (before the experiment moves), the
+quantity the model's ``log10_ic50`` estimates; the truth of a shift is the difference of
+two such IC50s.
 """
 
 from __future__ import annotations
@@ -16,14 +28,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from chemoshift.data.curve import four_parameter_response, log10_absolute_ic50
+
 ROWS = "ABCDEFGH"
+SHARED_VEHICLE_DRUG = "DMSO"
 
 
 @dataclass(frozen=True)
 class ScreenDesign:
     """What was tested and the true parameters that generate it.
 
-    Concentrations are in uM; IC50s and shifts in log10 uM / log10 fold.
+    Concentrations are in uM; IC50s and shifts in log10 uM / log10 fold; scales of
+    experiment, curve and plate variation are standard deviations (log10, or natural log
+    for slopes and tops).
     """
 
     cell_lines: tuple[str, ...] = ("Huh7", "HepG2")
@@ -40,19 +57,25 @@ class ScreenDesign:
     n_concentrations: int = 8
     dilution_factor: float = 10**0.5  # half-log steps
     replicates: int = 3
-    experiments: int = 1  # independent plates per cell line x treatment
+    experiments: int = 1  # independent repeats, each with its own plates
     cell_line_sd: float = 0.3
     cell_line_drug_sd: float = 0.15
     control_sd: float = 0.1
     shift_drug_sd: float = 0.1
+    shift_cell_line_sd: float = 0.05
     curve_sd: float = 0.08
+    experiment_sd: float = 0.1  # a curve's IC50 between experiments
+    experiment_shared_sd: float = 0.1  # every arm of a cell line x drug, between experiments
     hill_curve_sd: float = 0.1  # on the natural-log scale
     top: float = 1.2  # absorbance of vehicle wells after blank subtraction
-    top_plate_sd: float = 0.08  # log scale
+    cell_line_brightness: tuple[float, ...] = ()  # top multiplier per cell line (default 1)
+    top_plate_sd: float = 0.08  # natural-log scale
     blank: float = 0.1  # medium-only absorbance
-    noise_sd: float = 0.04
+    noise_cv: float = 0.06  # multiplicative (log-normal) noise, grows with the reading
+    noise_sd: float = 0.015  # additive reader noise (Student-t scale)
     noise_nu: float = 5.0
     outlier_fraction: float = 0.01
+    shared_vehicle: bool = False  # one vehicle column per plate (drug DMSO), not per drug
 
     @property
     def treatments(self) -> tuple[str, ...]:
@@ -65,6 +88,9 @@ class ScreenDesign:
         """Tested concentrations (uM), centred on the drug's mean IC50, ascending."""
         steps = np.arange(self.n_concentrations) - (self.n_concentrations - 1) / 2
         return 10 ** (self.drug_log10_ic50[drug] + steps * np.log10(self.dilution_factor))
+
+    def brightness(self, index: int) -> float:
+        return self.cell_line_brightness[index] if self.cell_line_brightness else 1.0
 
 
 def screen_design(n_cell_lines: int, n_drugs: int, **settings) -> ScreenDesign:
@@ -86,11 +112,12 @@ def simulate_screen(design: ScreenDesign, seed: int) -> tuple[pd.DataFrame, dict
     Returns
     -------
     wells : DataFrame in the schema of ``chemoshift.data.dose_response`` (concentration
-        in uM, response in absorbance, blank wells included).
-    truth : dict with ``curves`` (list of records: keys, ``log10_ic50``,
-        ``log10_ic50_absolute``), ``comparisons`` (keys, ``log10_shift``),
-        ``shift_drug`` (treatment, drug, ``log10_shift``) and ``shift_pooled``
-        (treatment -> log10 shift).
+        in uM, response in absorbance, blank wells included; an ``experiment`` column when
+        ``design.experiments > 1``).
+    truth : dict with ``curves`` (records: keys, ``log10_ic50``, ``log10_ic50_absolute``,
+        ``hill``, ``bottom``, ``log10_ic50_by_experiment``), ``comparisons`` (keys,
+        ``log10_shift``), ``shift_drug`` (treatment, drug, ``log10_shift``) and
+        ``shift_pooled`` (treatment -> log10 shift).
     """
     rng = np.random.default_rng(seed)
     drugs = list(design.drug_log10_ic50)
@@ -105,44 +132,71 @@ def simulate_screen(design: ScreenDesign, seed: int) -> tuple[pd.DataFrame, dict
         rng.normal(0, design.control_sd, len(control_arms))), strict=True))
     shift_drug = {(t, d): design.true_shift[t] + rng.normal(0, design.shift_drug_sd)
                   for t in design.controls for d in drugs}
+    shift_line = {t: dict(zip(lines, _zero_sum(rng.normal(0, design.shift_cell_line_sd,
+                                                          len(lines))), strict=True))
+                  for t in design.controls}
 
-    curves, wells = {}, []
+    curves = {}
+    for (li, line), (di, drug), arm in itertools.product(enumerate(lines), enumerate(drugs),
+                                                         arms):
+        shift = (shift_drug[arm, drug] + shift_line[arm][line]) if arm in design.controls else 0.0
+        log10_ic50 = (design.drug_log10_ic50[drug] + cell_line_effect[li]
+                      + cell_line_drug[li, di] + control_effect[design.controls.get(arm, arm)]
+                      + shift + rng.normal(0, design.curve_sd))
+        hill = design.drug_hill[drug] * np.exp(rng.normal(0, design.hill_curve_sd))
+        bottom = design.drug_bottom[drug]
+        curves[line, drug, arm] = dict(
+            cell_line=line, drug=drug, treatment=arm, log10_ic50=log10_ic50, hill=hill,
+            bottom=bottom, log10_ic50_absolute=log10_absolute_ic50(log10_ic50, hill, bottom),
+            log10_ic50_by_experiment=[])
+    for _ in range(design.experiments):
+        shared = rng.normal(0, design.experiment_shared_sd, (len(lines), len(drugs)))
+        for (li, line), (di, drug), arm in itertools.product(enumerate(lines),
+                                                             enumerate(drugs), arms):
+            curve = curves[line, drug, arm]
+            moved = (curve["log10_ic50"] + shared[li, di]
+                     + rng.normal(0, design.experiment_sd)) if design.experiments > 1 else \
+                curve["log10_ic50"]
+            curve["log10_ic50_by_experiment"].append(moved)
+
+    wells = []
     plate_number = 0
-    for li, line in enumerate(lines):
-        for arm in arms:
-            control = design.controls.get(arm, arm)
-            for experiment in range(design.experiments):
+    for experiment in range(design.experiments):
+        for li, line in enumerate(lines):
+            for arm in arms:
                 plate_number += 1
                 plate = f"P{plate_number:02d}"
-                top = design.top * np.exp(rng.normal(0, design.top_plate_sd))
+                top = (design.top * design.brightness(li)
+                       * np.exp(rng.normal(0, design.top_plate_sd)))
                 position = ((ROWS[i % 8], i // 8 + 1) for i in itertools.count())
-                for di, drug in enumerate(drugs):
-                    if experiment == 0:
-                        log10_ic50 = (design.drug_log10_ic50[drug] + cell_line_effect[li]
-                                      + cell_line_drug[li, di] + control_effect[control]
-                                      + shift_drug.get((arm, drug), 0.0)
-                                      + rng.normal(0, design.curve_sd))
-                        hill = design.drug_hill[drug] * np.exp(rng.normal(0, design.hill_curve_sd))
-                        bottom = design.drug_bottom[drug]
-                        curves[line, drug, arm] = dict(
-                            cell_line=line, drug=drug, treatment=arm, log10_ic50=log10_ic50,
-                            hill=hill, bottom=bottom,
-                            log10_ic50_absolute=_absolute(log10_ic50, hill, bottom))
+                where = dict(experiment=experiment, plate=plate, cell_line=line, treatment=arm)
+                if design.shared_vehicle:
+                    for replicate in range(1, design.replicates + 1):
+                        wells.append(_well(where, SHARED_VEHICLE_DRUG, 0.0, replicate, top,
+                                           design, position, rng))
+                for drug in drugs:
                     curve = curves[line, drug, arm]
-                    doses = np.concatenate([[0.0], design.concentrations(drug)])
-                    for dose in doses:
+                    doses = design.concentrations(drug)
+                    if not design.shared_vehicle:
+                        doses = np.concatenate([[0.0], doses])
+                    with np.errstate(divide="ignore"):
+                        means = four_parameter_response(
+                            np.log10(doses), curve["log10_ic50_by_experiment"][experiment],
+                            curve["hill"], curve["bottom"], top)
+                    for dose, mean in zip(doses, means, strict=True):
                         for replicate in range(1, design.replicates + 1):
-                            fraction = 1.0 if dose == 0 else 1 / (1 + 10 ** (
-                                curve["hill"] * (np.log10(dose) - curve["log10_ic50"])))
-                            mean = top * (curve["bottom"] + (1 - curve["bottom"]) * fraction)
-                            wells.append(_well(line, drug, arm, design, plate, position, dose,
-                                               replicate, mean, rng))
+                            wells.append(_well(where, drug, dose, replicate, mean, design,
+                                               position, rng))
                 for replicate in range(1, 4):
-                    wells.append(_well(line, "", arm, design, plate, position, 0.0, replicate,
-                                       0.0, rng, well_type="blank"))
+                    wells.append(_well(where, "", 0.0, replicate, 0.0, design, position, rng,
+                                       well_type="blank"))
 
     frame = pd.DataFrame(wells)
     frame["control"] = frame.treatment.map(design.controls).fillna("")
+    if design.experiments > 1:
+        frame["experiment"] = "E" + (frame.experiment + 1).astype(str)
+    else:
+        frame = frame.drop(columns="experiment")
     comparisons = [
         dict(cell_line=c["cell_line"], drug=c["drug"], treatment=c["treatment"],
              control=design.controls[c["treatment"]],
@@ -160,16 +214,17 @@ def simulate_screen(design: ScreenDesign, seed: int) -> tuple[pd.DataFrame, dict
     return frame, truth
 
 
-def _well(line, drug, arm, design, plate, position, dose, replicate, mean, rng,
-          well_type=None) -> dict:
-    noise = design.noise_sd * rng.standard_t(design.noise_nu)
-    reading = mean + noise
+def _well(where: dict, drug: str, dose: float, replicate: int, mean: float,
+          design: ScreenDesign, position, rng, well_type: str | None = None) -> dict:
+    """One well's reading: mean x log-normal noise + reader noise + blank; rare outliers."""
+    reading = (mean * np.exp(design.noise_cv * rng.standard_normal())
+               + design.noise_sd * rng.standard_t(design.noise_nu))
     if well_type is None and rng.random() < design.outlier_fraction:
         reading = mean * rng.uniform(0.3, 1.8) + 0.2 * design.top * rng.standard_normal()
     row, column = next(position)
     return dict(
-        cell_line=line, drug=drug, treatment=arm, plate=plate, well=f"{row}{column}",
-        replicate=replicate, well_type=well_type or ("vehicle" if dose == 0 else "sample"),
+        **where, drug=drug, well=f"{row}{column}", replicate=replicate,
+        well_type=well_type or ("vehicle" if dose == 0 else "sample"),
         concentration=float(f"{dose:.6g}"), unit="uM",
         response=round(float(reading + design.blank), 4),
     )
@@ -177,10 +232,3 @@ def _well(line, drug, arm, design, plate, position, dose, replicate, mean, rng,
 
 def _zero_sum(values: np.ndarray, axis: int = 0) -> np.ndarray:
     return values - values.mean(axis=axis, keepdims=True)
-
-
-def _absolute(log10_ic50: float, hill: float, bottom: float) -> float:
-    """log10 concentration where the curve reaches half its top (inf if it never does)."""
-    if bottom >= 0.5:
-        return float("inf")
-    return log10_ic50 + np.log10(0.5 / (0.5 - bottom)) / hill

@@ -1,31 +1,54 @@
 """Hierarchical four-parameter log-logistic model of cell viability.
 
-For well ``w`` of curve ``c`` (cell line x drug x treatment) on plate group ``g``
-(plate x cell line x treatment), with ``x_w`` the log10 concentration::
+For a dosed well ``w`` of curve ``c`` (cell line ``l`` x drug ``d`` x treatment ``t``) in
+experiment ``e`` on top group ``g`` (experiment x plate x cell line x treatment), with
+``x_w`` the log10 concentration::
 
-    response_w ~ StudentT(nu, mu_w, sigma)
-    mu_w       = top_g * (bottom_d + (1 - bottom_d) / (1 + 10 ** (hill_c * (x_w - log10_ic50_c))))
-    mu_w       = top_g                                  for vehicle wells (concentration 0)
+    response_w ~ StudentT(nu, mu_w, sqrt(noise_floor**2 + (noise_cv * mu_w)**2))
+    mu_w       = top_g * (bottom_c + (1 - bottom_c) * sigmoid(-ln10 * hill_c * (x_w - ic50_ce)))
+    vehicle wells (concentration 0): mu_w = top_g, same noise
 
-    log10_ic50_c = drug_mean[d] + cell_line_effect[l] + cell_line_drug_effect[l, d]
-                   + control_effect[arm] + shift[t, d] (treated arms only) + curve_effect[c]
-    shift[t, d]  = shift_mean[t] + shift_drug_effect[t, d]     (treatment shifts pooled over drugs)
-    log hill_c   = log_hill_drug[d] + hill_curve_effect[c]     (slopes pooled per drug)
-    logit bottom_c = logit bottom_drug[d] + bottom_curve_effect[c] (bottoms pooled per drug)
+    log10_ic50_c  ~ Normal(population_c, curve_sd)       (or = population_c: see below)
+    population_c  = drug_mean[d] + cell_line_effect[l] + cell_line_drug_effect[l, d]
+                    + control_effect[arm] + shift[t, d, l]   (treated arms only)
+    shift[t, d, l] = shift_mean[t] + shift_drug[t, d] + shift_cell_line[t, l]
+    ic50_ce       = log10_ic50_c + experiment_shared[e, l, d] + experiment_curve[c, e]
+    log hill_c    = log_hill_drug[d] + deviation,  logit bottom_c = logit bottom_drug[d] + deviation
 
-The cell-line, cell-line x drug and control effects are zero-sum (``pm.ZeroSumNormal``):
-plain Normal effects form a ridge with the drug means that NUTS mixes poorly on. A
-term is left out when its grouping has a single level or the terms above it already
-give every group its own mean (its scale could not be learnt); so one curve (drc's
-ryegrass) and a two-curve potency comparison (drc's G.aparine) are the same model
-with fewer terms.
+**Experiments** (independent repeats: transfections, biological replicates) move each
+curve's IC50 and each plate's top. ``experiment_shared`` moves every arm of a cell line x
+drug together (it cancels in a shift); ``experiment_curve`` moves one curve (it does
+not), so a shift is estimated within experiments and its interval widens with the
+experiments' disagreement. Both are Normal, not zero-sum: ``log10_ic50`` is the curve's
+value across experiments, with the uncertainty of having seen only a few.
 
-The quantities users ask for are deterministics: ``log10_ic50`` (relative IC50, the
-inflection), ``log10_ic50_absolute`` (where the curve crosses half the vehicle
-reading; +inf when it never does), ``log10_shift`` / ``fold_shift`` per comparison
-(treated curve vs its matched control curve), ``log10_shift_drug`` (per drug,
-pooled over cell lines) and ``log10_shift_pooled`` (per treatment, pooled over
-drugs and cell lines). Concentrations are in the data's ``unit``.
+**Noise** grows with the signal: absorbance noise is roughly proportional to the
+reading (a bright cell line has larger residuals), with a floor for readings near the
+blank. One constant scale made the Student-t's ``nu`` collapse towards 1 to absorb a
+bright cell line's residuals and left its IC50 intervals over-confident. ``nu`` is
+``2 + Gamma``: heavy tails for outlier wells, never the Cauchy region.
+
+**Which scales are learnt.** A hierarchical scale is learnt (half-normal prior) only
+when at least ``MIN_VALUES_FOR_SCALE`` independent values inform it; below that it is
+fixed at its prior's value (documented in :class:`DoseResponsePriors`): a scale learnt
+from two values is a funnel that NUTS cannot sample (two-curve designs gave 39-60
+divergences). Cell-line, cell-line x drug and control effects are zero-sum
+(``pm.ZeroSumNormal``): plain Normal effects form a ridge with the drug means. A term is
+left out when the design cannot identify it, so one curve (drc's ryegrass) and a
+two-curve potency comparison (drc's G.aparine) are the same model with fewer terms.
+
+**Parameterisation.** A curve with many wells pins its own IC50: the curve level and the
+experiment level are then written centred (``log10_ic50 ~ Normal(population, curve_sd)``),
+which removes the ridge between drug means, shifts and curve deviations; sparse curves
+get the non-centred form. Slopes and bottoms are non-centred (centred diverged 60-70
+times per run on the study design and on G.aparine).
+
+The quantities users ask for are named: ``log10_ic50`` (relative IC50, the inflection),
+``log10_ic50_absolute`` (where the curve crosses half the vehicle reading; +inf when it
+never does), ``log10_shift`` / ``fold_shift`` per comparison (treated curve vs its matched
+control curve), ``log10_shift_drug`` (per treatment and drug, over the cell lines) and
+``log10_shift_pooled`` (per treatment, over drugs and cell lines). Concentrations are in
+the data's units.
 """
 
 from __future__ import annotations
@@ -38,21 +61,25 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
+from chemoshift.data.curve import four_parameter_response
 from chemoshift.data.dose_response import DoseResponseData
 
-LN10 = float(np.log(10.0))
-CENTRED_WELLS_PER_CURVE = 12  # curves with at least this many wells pin their own IC50
+CENTRED_WELLS_PER_CURVE = 12  # curves (or curve x experiment) with this many wells pin their IC50
 MIN_VEHICLE_WELLS = 3  # vehicle wells that pin a plate's top
 CENTRED_CELL_LINES = 5  # cell lines that pin a drug's shift (400 curves: ESS 30 -> 160)
+MIN_VALUES_FOR_SCALE = 5  # fewer independent values: the scale is fixed, not learnt
+Parameterisation = Literal["auto", "centred", "non_centred"]
 
 
 @dataclass(frozen=True)
 class DoseResponsePriors:
     """Prior scales, in the units named in each field (log10 concentration unless said).
 
-    The drug means are centred on the middle of each drug's tested log10 range and
-    the tops on the data's typical vehicle reading, so the defaults are weakly
-    informative whatever the concentration or response units.
+    A ``*_sd`` of a hierarchical term is the half-normal prior scale of its standard
+    deviation when the design has enough levels to learn it, and the standard deviation
+    itself when it has not (see ``MIN_VALUES_FOR_SCALE``). The drug means are centred on
+    the middle of each drug's tested log10 range and the tops on the data's typical
+    vehicle reading, so the defaults are weakly informative in any units.
     """
 
     drug_mean_sd: float = 1.5  # IC50 within ~3 decades of the tested range's middle
@@ -60,19 +87,23 @@ class DoseResponsePriors:
     cell_line_drug_sd: float = 0.3  # cell-line differences vary by drug, ~2-fold
     control_sd: float = 0.3  # control arms (si-NC, miR-NC) differ little
     shift_mean_sd: float = 0.5  # a pooled shift of 3-fold either way is plausible
-    shift_drug_sd: float = 0.2  # half-normal scale: shifts differ between drugs by ~1.6-fold
-    curve_sd: float = 0.2  # half-normal scale: residual curve-to-curve variation
+    shift_drug_sd: float = 0.2  # shifts differ between drugs by ~1.6-fold
+    shift_cell_line_sd: float = 0.15  # a treatment works better in one cell line, ~1.4-fold
+    curve_sd: float = 0.2  # residual curve-to-curve variation
+    experiment_sd: float = 0.15  # a curve's IC50 moves between experiments, ~1.4-fold
+    experiment_shared_sd: float = 0.15  # all arms of a cell line x drug move together
     log_hill_mean: float = 0.0  # Hill slopes around 1 ...
     log_hill_sd: float = 0.7  # ... between ~0.25 and ~4 (natural log scale)
-    hill_curve_sd: float = 0.3  # half-normal scale: curves' slopes within a drug, ~1.35-fold
+    hill_curve_sd: float = 0.3  # curves' slopes within a drug, ~1.35-fold (natural log)
     bottom_alpha: float = 1.2  # Beta prior on a drug's bottom as a fraction of the top:
     bottom_beta: float = 4.0  # mean 0.23, most mass below 0.5
-    bottom_curve_sd: float = 0.5  # half-normal scale: curves' bottoms within a drug (logit)
+    bottom_curve_sd: float = 0.5  # curves' bottoms within a drug (logit scale)
     log_top_sd: float = 0.5  # top within ~e**1 of the typical vehicle reading (log scale)
-    top_group_sd: float = 0.2  # half-normal scale: plate-to-plate variation of the top (log)
-    noise_sd: float = 0.2  # half-normal scale of the noise, as a fraction of the vehicle reading
-    nu_alpha: float = 2.0  # Gamma(2, 0.1) on Student-t degrees of freedom (Juarez & Steel)
-    nu_beta: float = 0.1
+    top_group_sd: float = 0.2  # plate-to-plate variation of the top (log scale)
+    noise_floor_sd: float = 0.05  # half-normal: noise near zero signal, fraction of the top
+    noise_cv_sd: float = 0.15  # half-normal: noise as a fraction of the mean reading
+    nu_alpha: float = 2.0  # nu - 2 ~ Gamma(2, 0.1): mean 22, tails heavy enough for
+    nu_beta: float = 0.1  # outlier wells, never Cauchy-like (nu > 2)
 
 
 DEFAULT_PRIORS = DoseResponsePriors()
@@ -82,8 +113,8 @@ def build_model(
     data: DoseResponseData,
     priors: DoseResponsePriors = DEFAULT_PRIORS,
     *,
-    curve_parameterisation: Literal["auto", "centred", "non_centred"] = "auto",
-    shape_parameterisation: Literal["auto", "centred", "non_centred"] = "non_centred",
+    curve_parameterisation: Parameterisation = "auto",
+    shape_parameterisation: Parameterisation = "non_centred",
 ) -> pm.Model:
     """Build the hierarchical dose-response model for validated wells.
 
@@ -91,39 +122,41 @@ def build_model(
     ----------
     data : validated wells (``chemoshift.data.read_dose_response``).
     priors : prior scales; override a field with ``dataclasses.replace``.
-    curve_parameterisation : how the curve-level IC50 deviations are written. A curve
-        with many wells pins its own IC50 and then the centred form mixes better;
-        ``auto`` picks centred when the median curve has at least
+    curve_parameterisation : how curve- and experiment-level IC50s are written; ``auto``
+        picks centred when the median curve (curve x experiment) has at least
         ``CENTRED_WELLS_PER_CURVE`` wells.
     shape_parameterisation : the same choice for the curve-level Hill slopes and bottoms.
-        Non-centred by default: a slope or bottom is pinned less tightly than an IC50,
-        and on the study design and drc's G.aparine the centred form diverged 60-70
-        times per run where the non-centred form diverged 0-1 times.
 
     Returns
     -------
     pm.Model with coords ``cell_line, drug, treatment, control, treated, curve,
-    comparison, top_group, well`` and the deterministics named in the module docstring.
+    comparison, top_group, experiment, curve_experiment, well, vehicle_well`` and the
+    deterministics named in the module docstring.
     """
-    design = _Design.from_data(data)
-    coords = dict(data.coords)
-    coords["comparison"] = design.comparison_names
-    wells = data.wells
-    centred = _use_centred(curve_parameterisation, wells)
-    centred_shape = _use_centred(shape_parameterisation, wells)
+    design = Design.from_data(data)
+    terms = design.terms(priors)
+    coords = {**data.coords, **design.extra_coords}
+    # with several experiments a curve's IC50 is pinned by its few experiments, not by
+    # its many wells: the curve level is then non-centred, the experiment level centred
+    centred = _use_centred(curve_parameterisation, design.median_wells_per_curve
+                           if design.n("experiment") == 1 else 0.0)
+    centred_experiment = _use_centred(curve_parameterisation,
+                                      design.median_wells_per_curve_experiment)
+    centred_shape = _use_centred(shape_parameterisation, design.median_wells_per_curve)
 
     with pm.Model(coords=coords) as model:
-        log10_concentration = pm.Data(
-            "log10_concentration", np.nan_to_num(wells.log10_concentration.to_numpy(), nan=0.0),
-            dims="well")
-        is_vehicle = pm.Data("is_vehicle", (wells.well_type == "vehicle").to_numpy(), dims="well")
-        curve_idx = pm.Data("curve_index", wells.curve.to_numpy(), dims="well")
-        top_idx = pm.Data("top_group_index", wells.top_group.to_numpy(), dims="well")
+        dosed = design.dosed
+        log10_concentration = pm.Data("log10_concentration", dosed.log10_concentration.to_numpy(),
+                                      dims="well")
+        curve_idx = pm.Data("curve_index", dosed.curve.to_numpy(), dims="well")
+        ce_idx = pm.Data("curve_experiment_index", design.dosed_curve_experiment, dims="well")
+        top_idx = pm.Data("top_group_index", dosed.top_group.to_numpy(), dims="well")
+        vehicle_top_idx = pm.Data("vehicle_top_group_index",
+                                  design.vehicles.top_group.to_numpy(), dims="vehicle_well")
         pm.Data("min_log10_concentration", np.log10(data.curves.min_concentration.to_numpy()),
                 dims="curve")
         pm.Data("max_log10_concentration", np.log10(data.curves.max_concentration.to_numpy()),
                 dims="curve")
-
         # data-derived prior centres are data too, so a compiled model can take new data
         drug_centre = pm.Data("drug_centre", design.drug_centre, dims="drug")
         response_scale = pm.Data("response_scale", design.response_scale)
@@ -131,62 +164,67 @@ def build_model(
         # --- log10 IC50 --------------------------------------------------------------
         drug_mean = pm.Normal("drug_mean", mu=drug_centre, sigma=priors.drug_mean_sd,
                               dims="drug")
-        log10_ic50 = drug_mean[design.drug]
-        if design.n("cell_line") > 1:
-            cell_line_effect = pm.ZeroSumNormal("cell_line_effect", sigma=priors.cell_line_sd,
-                                                dims="cell_line")
-            log10_ic50 += cell_line_effect[design.cell_line]
-            if design.n("drug") > 1:
-                cell_line_drug_effect = pm.ZeroSumNormal(
-                    "cell_line_drug_effect", sigma=priors.cell_line_drug_sd,
-                    dims=("cell_line", "drug"), n_zerosum_axes=2)
-                log10_ic50 += cell_line_drug_effect[design.cell_line, design.drug]
-        if design.n("control") > 1:
-            control_effect = pm.ZeroSumNormal("control_effect", sigma=priors.control_sd,
-                                              dims="control")
-            log10_ic50 += control_effect[design.control]
-        if design.n("treated") > 0:
-            shift_mean = pm.Normal("shift_mean", 0.0, priors.shift_mean_sd, dims="treated")
-            shift = shift_mean[:, None] * pt.ones((1, design.n("drug")))
-            if design.n("drug") > 1:
-                # a drug's shift averages over cell lines: pinned (centred form) only when
-                # there are many; with the study's two, non-centred avoids divergences
-                shift_drug_sd = pm.HalfNormal("shift_drug_sd", priors.shift_drug_sd)
-                shift = _group_level("log10_shift_drug", shift, shift_drug_sd,
-                                     ("treated", "drug"),
-                                     centred and design.n("cell_line") >= CENTRED_CELL_LINES)
+        population = drug_mean[design.drug]
+        if "cell_line_effect" in terms:
+            effect = pm.ZeroSumNormal("cell_line_effect", sigma=_scale(terms, "cell_line_effect"),
+                                      dims="cell_line")
+            population += effect[design.cell_line]
+        if "cell_line_drug_effect" in terms:
+            effect = pm.ZeroSumNormal("cell_line_drug_effect",
+                                      sigma=_scale(terms, "cell_line_drug_effect"),
+                                      dims=("cell_line", "drug"), n_zerosum_axes=2)
+            population += effect[design.cell_line, design.drug]
+        if "control_effect" in terms:
+            effect = pm.ZeroSumNormal("control_effect", sigma=_scale(terms, "control_effect"),
+                                      dims="control")
+            population += effect[design.control]
+        if design.n("treated"):
+            population += _shifts(design, terms, priors, centred)
+
+        if "curve_effect" in terms:
+            curve_sd = _scale(terms, "curve_effect")
+            if centred:  # sampled around the population prediction: no ridge
+                log10_ic50 = pm.Normal("log10_ic50", population, curve_sd, dims="curve")
             else:
-                shift = pm.Deterministic("log10_shift_drug", shift, dims=("treated", "drug"))
-            pm.Deterministic("log10_shift_pooled", shift_mean, dims="treated")
-            padded = pt.concatenate([shift, pt.zeros((1, design.n("drug")))], axis=0)
-            log10_ic50 += padded[design.treated, design.drug]  # untreated arms index the zeros
-        if design.has_curve_effect:
-            curve_sd = pm.HalfNormal("curve_sd", priors.curve_sd)
-            log10_ic50 += _group_level("curve_effect", 0.0, curve_sd, "curve", centred)
-        log10_ic50 = pm.Deterministic("log10_ic50", log10_ic50, dims="curve")
+                z = pm.Normal("curve_effect_z", 0.0, 1.0, dims="curve")
+                log10_ic50 = pm.Deterministic("log10_ic50", population + curve_sd * z,
+                                              dims="curve")
+        else:
+            log10_ic50 = pm.Deterministic("log10_ic50", population, dims="curve")
+
+        experiment_ic50 = log10_ic50[design.ce_curve]
+        if "experiment_shared" in terms:
+            shared = _group_level("experiment_shared", 0.0, _scale(terms, "experiment_shared"),
+                                  ("experiment", "cell_line", "drug"), centred=False)
+            experiment_ic50 += shared[design.ce_experiment, design.cell_line[design.ce_curve],
+                                      design.drug[design.ce_curve]]
+        if "experiment_curve" in terms:
+            experiment_ic50 = _group_level(
+                "log10_ic50_experiment", experiment_ic50, _scale(terms, "experiment_curve"),
+                "curve_experiment", centred_experiment)
+        elif "experiment_shared" in terms:
+            experiment_ic50 = pm.Deterministic("log10_ic50_experiment", experiment_ic50,
+                                               dims="curve_experiment")
 
         # --- shape: Hill slope, bottom, top ------------------------------------------------
-        log_hill_drug = pm.Normal("log_hill_drug", priors.log_hill_mean, priors.log_hill_sd,
-                                  dims="drug")
-        log_hill = log_hill_drug[design.drug]
-        if design.n("curve") > design.n("drug"):
-            hill_curve_sd = pm.HalfNormal("hill_curve_sd", priors.hill_curve_sd)
-            log_hill = _group_level("log_hill", log_hill, hill_curve_sd, "curve", centred_shape)
+        log_hill = pm.Normal("log_hill_drug", priors.log_hill_mean, priors.log_hill_sd,
+                             dims="drug")[design.drug]
+        if "hill_curve" in terms:
+            log_hill = _group_level("log_hill", log_hill, _scale(terms, "hill_curve"), "curve",
+                                    centred_shape)
         hill = pm.Deterministic("hill", pt.exp(log_hill), dims="curve")
         bottom_drug = pm.Beta("bottom_drug", priors.bottom_alpha, priors.bottom_beta, dims="drug")
-        logit_bottom = pt.log(bottom_drug[design.drug]) - pt.log1p(-bottom_drug[design.drug])
-        if design.n("curve") > design.n("drug"):
-            bottom_curve_sd = pm.HalfNormal("bottom_curve_sd", priors.bottom_curve_sd)
-            logit_bottom = _group_level("logit_bottom", logit_bottom, bottom_curve_sd,
-                                        "curve", centred_shape)
+        logit_bottom = (pt.log(bottom_drug) - pt.log1p(-bottom_drug))[design.drug]
+        if "bottom_curve" in terms:
+            logit_bottom = _group_level("logit_bottom", logit_bottom,
+                                        _scale(terms, "bottom_curve"), "curve", centred_shape)
         bottom = pm.Deterministic("bottom", pt.sigmoid(logit_bottom), dims="curve")
-        log_top_mean = pm.Normal("log_top_mean", pt.log(response_scale), priors.log_top_sd)
-        log_top = log_top_mean * pt.ones(design.n("top_group"))
-        if design.n("top_group") > 1:
-            top_group_sd = pm.HalfNormal("top_group_sd", priors.top_group_sd)
+        log_top = pm.Normal("log_top_mean", pt.log(response_scale), priors.log_top_sd)
+        log_top = log_top * pt.ones(design.n("top_group"))
+        if "top_group" in terms:
             # vehicle wells pin a plate's top (centred form mixes better); a group
             # without them learns its top through the curve's shape (non-centred)
-            log_top = _group_level("log_top", log_top, top_group_sd, "top_group",
+            log_top = _group_level("log_top", log_top, _scale(terms, "top_group"), "top_group",
                                    centred=design.vehicles_in_every_top_group)
         top = pm.Deterministic("top", pt.exp(log_top), dims="top_group")
 
@@ -201,17 +239,65 @@ def build_model(
                 dims="comparison")
             pm.Deterministic("fold_shift", 10.0**log10_shift, dims="comparison")
 
-        # --- likelihood --------------------------------------------------------------------
-        distance = log10_concentration - log10_ic50[curve_idx]  # log10 units past the IC50
-        fraction = pt.sigmoid(-LN10 * hill[curve_idx] * distance)
-        well_bottom = bottom[curve_idx]
-        surviving = pt.switch(is_vehicle, 1.0, well_bottom + (1.0 - well_bottom) * fraction)
-        mu = top[top_idx] * surviving
-        sigma = pm.HalfNormal("sigma", priors.noise_sd * response_scale)
-        nu = pm.Gamma("nu", priors.nu_alpha, priors.nu_beta)
-        observed = pm.Data("observed_response", wells.response.to_numpy(), dims="well")
-        pm.StudentT("response", nu=nu, mu=mu, sigma=sigma, observed=observed, dims="well")
+        # --- likelihood: dosed wells, then vehicle wells --------------------------------
+        mu = four_parameter_response(log10_concentration, experiment_ic50[ce_idx],
+                                     hill[curve_idx], bottom[curve_idx], top[top_idx],
+                                     sigmoid=pt.sigmoid)
+        noise_floor = pm.HalfNormal("noise_floor", priors.noise_floor_sd * response_scale)
+        noise_cv = pm.HalfNormal("noise_cv", priors.noise_cv_sd)
+        nu = pm.Deterministic("nu", 2.0 + pm.Gamma("nu_minus_two", priors.nu_alpha,
+                                                   priors.nu_beta))
+        observed = pm.Data("observed_response", dosed.response.to_numpy(), dims="well")
+        pm.StudentT("response", nu=nu, mu=mu, sigma=_noise(mu, noise_floor, noise_cv),
+                    observed=observed, dims="well")
+        if len(design.vehicles):
+            vehicle_mu = top[vehicle_top_idx]
+            vehicle_observed = pm.Data("observed_vehicle_response",
+                                       design.vehicles.response.to_numpy(), dims="vehicle_well")
+            pm.StudentT("vehicle_response", nu=nu, mu=vehicle_mu,
+                        sigma=_noise(vehicle_mu, noise_floor, noise_cv),
+                        observed=vehicle_observed, dims="vehicle_well")
     return model
+
+
+def _noise(mu, floor, cv):
+    """Noise scale that grows with the mean reading: sqrt(floor^2 + (cv * mu)^2)."""
+    return pt.sqrt(floor**2 + (cv * mu) ** 2)
+
+
+def _shifts(design: Design, terms: dict, priors: DoseResponsePriors, centred: bool):
+    """Each curve's treatment shift (0 for control arms): pooled mean + drug + cell line."""
+    shift_mean = pm.Normal("shift_mean", 0.0, priors.shift_mean_sd, dims="treated")
+    shift_drug = shift_mean[:, None] * pt.ones((1, design.n("drug")))
+    if "shift_drug" in terms:
+        # a drug's shift averages over cell lines: pinned (centred form) only when
+        # there are many; with the study's two, non-centred avoids divergences
+        shift_drug = _group_level("log10_shift_drug", shift_drug, _scale(terms, "shift_drug"),
+                                  ("treated", "drug"),
+                                  centred and design.n("cell_line") >= CENTRED_CELL_LINES)
+    else:
+        shift_drug = pm.Deterministic("log10_shift_drug", shift_drug, dims=("treated", "drug"))
+    pm.Deterministic("log10_shift_pooled", shift_mean, dims="treated")
+    treated = design.treated < design.n("treated")
+    rows = np.where(treated, design.treated, 0)
+    shift = shift_drug[rows, design.drug]
+    if "shift_cell_line" in terms:
+        # zero-sum over cell lines: the drug and pooled shifts are the cell lines' mean
+        by_line = pm.ZeroSumNormal("shift_cell_line_effect",
+                                   sigma=_scale(terms, "shift_cell_line"),
+                                   dims=("treated", "cell_line"))
+        shift += by_line[rows, design.cell_line]
+    return pt.switch(treated, shift, 0.0)
+
+
+def _scale(terms: dict, name: str):
+    """The scale of a term: a learnt half-normal variable, or its fixed prior value."""
+    learnt, value = terms[name]
+    if not learnt:
+        return value
+    model = pm.modelcontext(None)
+    sd_name = f"{name}_sd"
+    return model[sd_name] if sd_name in model.named_vars else pm.HalfNormal(sd_name, value)
 
 
 def _group_level(name: str, mean, sd, dim: str | tuple[str, ...], centred: bool):
@@ -222,17 +308,29 @@ def _group_level(name: str, mean, sd, dim: str | tuple[str, ...], centred: bool)
     return pm.Deterministic(name, mean + sd * z, dims=dim)
 
 
-def _use_centred(choice: str, wells: pd.DataFrame) -> bool:
+def _use_centred(choice: str, median_wells: float) -> bool:
     if choice == "auto":
-        return float(wells.groupby("curve").size().median()) >= CENTRED_WELLS_PER_CURVE
+        return median_wells >= CENTRED_WELLS_PER_CURVE
     if choice not in ("centred", "non_centred"):
-        raise ValueError(
-            f"curve_parameterisation {choice!r}; expected auto, centred or non_centred")
+        raise ValueError(f"parameterisation {choice!r}; expected auto, centred or non_centred")
     return choice == "centred"
 
 
+def model_terms(data: DoseResponseData,
+                priors: DoseResponsePriors = DEFAULT_PRIORS) -> dict[str, dict]:
+    """Which hierarchical terms the design has, and whether each scale is learnt or fixed.
+
+    Returns term name -> ``{"scale": "learnt" | "fixed", "sd": prior scale or fixed sd,
+    "values": independent values informing it}``, for the run record and the report.
+    """
+    design = Design.from_data(data)
+    return {name: {"scale": "learnt" if learnt else "fixed", "sd": value,
+                   "values": design.term_values[name]}
+            for name, (learnt, value) in design.terms(priors).items()}
+
+
 @dataclass(frozen=True)
-class _Design:
+class Design:
     """Integer codes of each curve's levels, and which terms the design can identify."""
 
     cell_line: np.ndarray  # (curve,) index into coords["cell_line"]
@@ -242,18 +340,40 @@ class _Design:
     sizes: dict[str, int]
     drug_centre: np.ndarray  # (drug,) middle of the tested log10 range
     comparisons: list[tuple[int, int]]  # (treated curve, its control curve)
-    comparison_names: list[str]
-    has_curve_effect: bool
+    extra_coords: dict[str, list[str]]  # comparison, experiment, curve_experiment, wells
+    ce_curve: np.ndarray  # (curve_experiment,) curve of each curve x experiment
+    ce_experiment: np.ndarray  # (curve_experiment,) experiment of each
+    dosed: pd.DataFrame  # dosed wells
+    dosed_curve_experiment: np.ndarray  # (well,) index into curve_experiment
+    vehicles: pd.DataFrame  # vehicle wells (own or shared)
+    term_values: dict[str, int]  # term -> independent values that inform its scale
     vehicles_in_every_top_group: bool
+    median_wells_per_curve: float
+    median_wells_per_curve_experiment: float
     response_scale: float
 
     def n(self, dim: str) -> int:
         return self.sizes[dim]
 
+    def terms(self, priors: DoseResponsePriors) -> dict[str, tuple[bool, float]]:
+        """Term -> (scale learnt?, prior scale or fixed sd), for the terms the design has."""
+        prior_sd = {
+            "cell_line_effect": priors.cell_line_sd,
+            "cell_line_drug_effect": priors.cell_line_drug_sd,
+            "control_effect": priors.control_sd, "shift_drug": priors.shift_drug_sd,
+            "shift_cell_line": priors.shift_cell_line_sd, "curve_effect": priors.curve_sd,
+            "experiment_shared": priors.experiment_shared_sd,
+            "experiment_curve": priors.experiment_sd, "hill_curve": priors.hill_curve_sd,
+            "bottom_curve": priors.bottom_curve_sd, "top_group": priors.top_group_sd,
+        }
+        return {name: (values >= MIN_VALUES_FOR_SCALE, prior_sd[name])
+                for name, values in self.term_values.items() if values > 0}
+
     @classmethod
-    def from_data(cls, data: DoseResponseData) -> _Design:
+    def from_data(cls, data: DoseResponseData) -> Design:
         coords = data.coords
         curves = data.curves
+        wells = data.wells
         code = {dim: {level: i for i, level in enumerate(coords[dim])} for dim in coords}
         own_control = curves.control.where(curves.control != "", curves.treatment)
         treated = curves.treatment.map(code["treated"]).fillna(len(coords["treated"]))
@@ -266,38 +386,95 @@ class _Design:
             if row.control:
                 comparisons.append((i, position[(row.cell_line, row.drug, row.control)]))
                 names.append(f"{row.cell_line} | {row.drug} | {row.treatment} vs {row.control}")
-        design = dict(
+        codes = dict(
             cell_line=curves.cell_line.map(code["cell_line"]).to_numpy(),
             drug=curves.drug.map(code["drug"]).to_numpy(),
             control=own_control.map(code["control"]).to_numpy(),
             treated=treated.to_numpy(dtype=int),
         )
         sizes = {dim: len(levels) for dim, levels in coords.items()}
+
+        experiment = (wells.experiment.astype(str) if "experiment" in wells
+                      else pd.Series("1", wells.index))
+        experiments = list(pd.unique(experiment))
+        sizes["experiment"] = len(experiments)
+        is_vehicle = (wells.well_type == "vehicle").to_numpy()
+        dosed = wells[~is_vehicle].reset_index(drop=True)
+        vehicles = wells[is_vehicle].reset_index(drop=True)
+        dosed_experiment = experiment[~is_vehicle].map(
+            {e: i for i, e in enumerate(experiments)}).to_numpy()
+        pairs = pd.DataFrame({"curve": dosed.curve.to_numpy(), "experiment": dosed_experiment})
+        ce = pairs.drop_duplicates().sort_values(["curve", "experiment"]).reset_index(drop=True)
+        dosed_ce = pd.MultiIndex.from_frame(ce).get_indexer(pd.MultiIndex.from_frame(pairs))
+        ce_names = [f"{coords['curve'][c]} | {experiments[e]}"
+                    for c, e in zip(ce.curve, ce.experiment, strict=True)]
+        per_curve = dosed.groupby("curve").size()
+        per_ce = pairs.groupby(["curve", "experiment"]).size()
+
+        n_lines, n_drugs = sizes["cell_line"], sizes["drug"]
+        n_curves = len(curves)
+        several_experiments = sizes["experiment"] > 1
+        term_values = {
+            "cell_line_effect": n_lines if n_lines > 1 else 0,
+            "cell_line_drug_effect": (n_lines - 1) * (n_drugs - 1),
+            "control_effect": sizes["control"] if sizes["control"] > 1 else 0,
+            "shift_drug": sizes["treated"] * n_drugs if n_drugs > 1 else 0,
+            "shift_cell_line": sizes["treated"] * n_lines if n_lines > 1 else 0,
+            "curve_effect": n_curves - _fixed_rank(codes, sizes),
+            "experiment_shared": (sizes["experiment"] * n_lines * n_drugs
+                                  if several_experiments and _arms_share(curves) else 0),
+            "experiment_curve": len(ce) if several_experiments else 0,
+            "hill_curve": n_curves - n_drugs,
+            "bottom_curve": n_curves - n_drugs,
+            "top_group": sizes["top_group"] if sizes["top_group"] > 1 else 0,
+        }
+        vehicle_counts = (vehicles.groupby("top_group").size()
+                          .reindex(range(sizes["top_group"]), fill_value=0))
         return cls(
-            **design, sizes=sizes,
+            **codes, sizes=sizes,
             drug_centre=drug_centre.reindex(coords["drug"]).to_numpy(),
-            comparisons=comparisons, comparison_names=names,
-            has_curve_effect=len(curves) > _fixed_rank(design, sizes),
-            vehicles_in_every_top_group=bool(
-                data.wells[data.wells.well_type == "vehicle"].groupby("top_group").size()
-                .reindex(range(sizes["top_group"]), fill_value=0).min() >= MIN_VEHICLE_WELLS),
+            comparisons=comparisons,
+            extra_coords={"comparison": names, "experiment": experiments,
+                          "curve_experiment": ce_names,
+                          "well": [str(i) for i in range(len(dosed))],
+                          "vehicle_well": [str(i) for i in range(len(vehicles))]},
+            ce_curve=ce.curve.to_numpy(), ce_experiment=ce.experiment.to_numpy(),
+            dosed=dosed, dosed_curve_experiment=dosed_ce, vehicles=vehicles,
+            term_values={k: int(max(v, 0)) for k, v in term_values.items()},
+            vehicles_in_every_top_group=bool(vehicle_counts.min() >= MIN_VEHICLE_WELLS),
+            median_wells_per_curve=float(per_curve.median()),
+            median_wells_per_curve_experiment=float(per_ce.median()),
             response_scale=max(data.response_scale, 1e-12),
         )
 
 
-def _fixed_rank(design: dict[str, np.ndarray], sizes: dict[str, int]) -> int:
+def _arms_share(curves: pd.DataFrame) -> bool:
+    """Whether some cell line x drug has several arms (else a shared move is a curve move)."""
+    return bool((curves.groupby(["cell_line", "drug"]).size() > 1).any())
+
+
+def _fixed_rank(codes: dict[str, np.ndarray], sizes: dict[str, int]) -> int:
     """Rank of the curve-level design of the population terms: how many curve means they fix.
 
     A curve-level deviation is identifiable only when there are more curves than this.
     """
-    n_curve = len(design["drug"])
-    columns = [np.eye(sizes["drug"])[design["drug"]],
-               np.eye(sizes["cell_line"])[design["cell_line"]],
-               np.eye(sizes["cell_line"] * sizes["drug"])[design["cell_line"] * sizes["drug"]
-                                                          + design["drug"]],
-               np.eye(sizes["control"])[design["control"]]]
-    treated = design["treated"] < sizes["treated"]
-    pair = np.zeros((n_curve, max(sizes["treated"], 1) * sizes["drug"]))
-    pair[treated, design["treated"][treated] * sizes["drug"] + design["drug"][treated]] = 1.0
-    columns.append(pair)
+    n_curve = len(codes["drug"])
+    n_treated = max(sizes["treated"], 1)
+    treated = codes["treated"] < sizes["treated"]
+
+    def indicator(index: np.ndarray, size: int, rows: np.ndarray | None = None) -> np.ndarray:
+        out = np.zeros((n_curve, size))
+        rows = np.ones(n_curve, bool) if rows is None else rows
+        out[np.flatnonzero(rows), index[rows]] = 1.0
+        return out
+
+    columns = [indicator(codes["drug"], sizes["drug"]),
+               indicator(codes["cell_line"], sizes["cell_line"]),
+               indicator(codes["cell_line"] * sizes["drug"] + codes["drug"],
+                         sizes["cell_line"] * sizes["drug"]),
+               indicator(codes["control"], sizes["control"]),
+               indicator(codes["treated"] * sizes["drug"] + codes["drug"],
+                         n_treated * sizes["drug"], treated),
+               indicator(codes["treated"] * sizes["cell_line"] + codes["cell_line"],
+                         n_treated * sizes["cell_line"], treated)]
     return int(np.linalg.matrix_rank(np.hstack(columns)))

@@ -1,7 +1,9 @@
-"""The command line as a user runs it: demo, fit, report, bad input, no convergence."""
+"""The command line as a user runs it: demo, fit, report, bad input, no convergence; and
+the run it writes read back as the object a script holds."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -10,6 +12,7 @@ from importlib import resources
 import pandas as pd
 import pytest
 
+import chemoshift
 from chemoshift.cli import main
 
 from conftest import REFERENCE
@@ -73,6 +76,18 @@ def test_report_is_rewritten_from_saved_results(demo_run):
     assert "Diagnostics: converged" in html and html.count("<img") >= 5
     assert html.count("<table") >= 5 and "&lt;table" not in html  # tables render as tables
     assert "https://" not in html.split("<pre>")[0]  # self-contained
+
+
+@pytest.mark.slow
+def test_the_demo_run_loads_back_as_the_object_a_script_holds(demo_run):
+    _, out = demo_run
+    fit = chemoshift.load(out)
+    record = json.loads((out / "run.json").read_text())
+    assert fit.diagnostics.verdict == record["diagnostics"]["verdict"]
+    for table, name in ((fit.shifts(), "shifts.csv"), (fit.ic50(), "summary.csv")):
+        as_saved = pd.read_csv(io.StringIO(table.to_csv(index=False, float_format="%.6g")))
+        pd.testing.assert_frame_equal(as_saved, pd.read_csv(out / name))
+    assert "pooled fold shifts" in repr(fit) and "miR-379 vs miR-NC" in repr(fit)
 
 
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):

@@ -8,7 +8,8 @@ import pytest
 from pymc.testing import mock_sample
 
 from chemoshift.data.dose_response import validate_wells
-from chemoshift.models.dose_response import build_model
+from chemoshift.data.simulate_dose_response import ScreenDesign, screen_design, simulate_screen
+from chemoshift.models.dose_response import build_model, model_terms
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +44,49 @@ def test_quantities_users_ask_for_are_deterministics_with_dims(study_model):
 
 def test_study_design_has_every_hierarchical_term(study_model):
     assert {"drug_mean", "cell_line_effect", "cell_line_drug_effect", "control_effect",
-            "shift_mean", "shift_drug_sd", "curve_sd", "curve_effect", "hill_curve_sd",
-            "bottom_curve_sd", "top_group_sd", "sigma", "nu"} <= free_names(study_model)
+            "shift_mean", "shift_drug_sd", "shift_cell_line_effect", "curve_effect_sd",
+            "log10_ic50", "hill_curve_sd", "bottom_curve_sd", "top_group_sd", "noise_floor",
+            "noise_cv", "nu_minus_two"} <= free_names(study_model)
     assert isinstance(study_model["response"].owner.op, type(pm.StudentT.dist(1).owner.op))
+    assert "vehicle_response" in study_model.named_vars  # vehicle wells are data
+
+
+def test_scales_of_factors_with_few_levels_are_fixed_not_learnt(study_wells):
+    terms = model_terms(validate_wells(study_wells))
+    # two cell lines, two control arms: a scale learnt from two values is a funnel
+    for name in ("cell_line_effect", "cell_line_drug_effect", "control_effect",
+                 "shift_cell_line"):
+        assert terms[name]["scale"] == "fixed", name
+    assert terms["hill_curve"]["scale"] == "learnt"  # 21 curve slopes around 3 drug means
+    wide, _ = simulate_screen(screen_design(6, 2, replicates=1), seed=0)
+    wide_terms = model_terms(validate_wells(wide.astype(str)))
+    assert wide_terms["cell_line_effect"]["scale"] == "learnt"  # six cell lines
+    assert wide_terms["shift_cell_line"]["scale"] == "learnt"
+
+
+def test_two_curve_design_learns_no_scale():
+    wells = pd.DataFrame({
+        "treatment": ["a"] * 10 + ["b"] * 10, "control": [""] * 10 + ["a"] * 10,
+        "concentration": [0, 0, 1, 1, 3, 3, 10, 10, 30, 30] * 2,
+        "response": [8, 7.5, 7, 6.8, 4, 4.2, 1, 1.1, 0.6, 0.5] * 2})
+    model = build_model(validate_wells(wells))
+    assert not {name for name in free_names(model) if name.endswith("_sd")}
+
+
+def test_noise_grows_with_the_signal_and_nu_stays_off_the_cauchy_region(study_model):
+    nu, sigma_floor, cv = pm.draw([study_model["nu"], study_model["noise_floor"],
+                                   study_model["noise_cv"]], draws=2000, random_seed=2)
+    assert nu.min() > 2.0  # finite variance in every prior draw
+    assert cv.mean() > 0 and sigma_floor.mean() > 0
+
+
+def test_experiments_add_experiment_level_ic50s():
+    wells, _ = simulate_screen(ScreenDesign(experiments=3, replicates=1), seed=3)
+    model = build_model(validate_wells(wells.astype(str)))
+    assert list(model.coords["experiment"]) == ["E1", "E2", "E3"]
+    assert model.named_vars_to_dims["log10_ic50_experiment"] == ("curve_experiment",)
+    assert len(model.coords["curve_experiment"]) == 3 * len(model.coords["curve"])
+    assert {"experiment_curve_sd", "experiment_shared_sd"} <= free_names(model)
 
 
 def test_single_curve_is_the_same_model_with_fewer_terms():
@@ -53,15 +94,15 @@ def test_single_curve_is_the_same_model_with_fewer_terms():
                           "response": [8, 7.5, 7, 6.8, 4, 4.2, 1, 1.1, 0.6, 0.5]})
     model = build_model(validate_wells(wells))
     assert free_names(model) == {"drug_mean", "log_hill_drug", "bottom_drug", "log_top_mean",
-                                 "sigma", "nu"}
+                                 "noise_floor", "noise_cv", "nu_minus_two"}
 
 
 def test_curve_parameterisation_choice(study_wells):
     data = validate_wells(study_wells)
-    assert "curve_effect" in free_names(build_model(data, curve_parameterisation="centred"))
+    assert "log10_ic50" in free_names(build_model(data, curve_parameterisation="centred"))
     non_centred = build_model(data, curve_parameterisation="non_centred")
     assert "curve_effect_z" in free_names(non_centred)
-    assert "curve_effect" not in free_names(non_centred)
+    assert "log10_ic50" not in free_names(non_centred)
     with pytest.raises(ValueError, match="expected auto, centred or non_centred"):
         build_model(data, curve_parameterisation="sideways")
 

@@ -1,7 +1,12 @@
-"""Recovery: simulate screens from the model's own design with known parameters, fit each,
-and check that the truth falls inside the 90% intervals at about the nominal rate."""
+"""Recovery: simulate screens shaped like real CCK-8 studies (three experiments whose curves
+move between them, noise that grows with the signal, a cell line three times brighter than
+the other, outlier wells), fit each, and check that the truth falls inside the 90%
+intervals at about the nominal rate. The simulator's noise law (log-normal x reader noise)
+is not the model's (Student-t with a floor + CV scale)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -12,8 +17,10 @@ from chemoshift.inference.fit import SamplerSettings, compile_model, fit
 from chemoshift.models.dose_response import build_model
 from chemoshift.reports.dose_response_tables import draws
 
-N_DATASETS = 8  # 8 x (24 IC50s + 12 shifts): enough to tell 90% from 70% or 99%
-SETTINGS = SamplerSettings(draws=600, tune=600, chains=2, progress=False,
+N_DATASETS = 8  # 8 x (24 IC50s + 12 shifts): enough to tell 90% from 75% or 99%
+REAL_LAB = ScreenDesign(experiments=3, experiment_sd=0.1, experiment_shared_sd=0.1,
+                        cell_line_brightness=(1.0, 3.0), noise_cv=0.08)
+SETTINGS = SamplerSettings(draws=1000, tune=1000, chains=2, progress=False,
                            posterior_predictive=False)
 
 
@@ -22,30 +29,32 @@ def interval_hits(samples: np.ndarray, truth: np.ndarray, prob: float = 0.90) ->
     return (low <= truth) & (truth <= high)
 
 
+def named_truth(truth: dict) -> tuple[dict, dict]:
+    ic50 = {" | ".join((c["cell_line"], c["drug"], c["treatment"])): c["log10_ic50"]
+            for c in truth["curves"]}
+    shift = {f"{c['cell_line']} | {c['drug']} | {c['treatment']} vs {c['control']}":
+             c["log10_shift"] for c in truth["comparisons"]}
+    return ic50, shift
+
+
 @pytest.fixture(scope="module")
 def recovery():
     """Fit N_DATASETS simulated study screens, compiling the model once."""
     compiled, hits, worst_rhat = None, {"ic50": [], "shift": [], "pooled": []}, []
     for seed in range(N_DATASETS):
-        wells, truth = simulate_screen(ScreenDesign(), seed=1000 + seed)
+        wells, truth = simulate_screen(REAL_LAB, seed=1000 + seed)
         model = build_model(validate_wells(wells.astype(str)))
         compiled = compiled or compile_model(model)
-        result = fit(model, SamplerSettings(**{**SETTINGS.__dict__, "seed": seed}),
-                     reuse=compiled)
-        posterior = {name: draws(result.datatree, name)
-                     for name in ("log10_ic50", "log10_shift", "log10_shift_pooled")}
-        curves = list(model.coords["curve"])
-        true_ic50 = {" | ".join((c["cell_line"], c["drug"], c["treatment"])): c["log10_ic50"]
-                     for c in truth["curves"]}
-        hits["ic50"] += list(interval_hits(posterior["log10_ic50"],
-                                           np.array([true_ic50[c] for c in curves])))
-        true_shift = {f"{c['cell_line']} | {c['drug']} | {c['treatment']} vs {c['control']}":
-                      c["log10_shift"] for c in truth["comparisons"]}
+        result = fit(model, dataclasses.replace(SETTINGS, seed=seed), reuse=compiled)
+        true_ic50, true_shift = named_truth(truth)
+        hits["ic50"] += list(interval_hits(
+            draws(result.datatree, "log10_ic50"),
+            np.array([true_ic50[c] for c in model.coords["curve"]])))
         hits["shift"] += list(interval_hits(
-            posterior["log10_shift"],
+            draws(result.datatree, "log10_shift"),
             np.array([true_shift[c] for c in model.coords["comparison"]])))
         hits["pooled"] += list(interval_hits(
-            posterior["log10_shift_pooled"],
+            draws(result.datatree, "log10_shift_pooled"),
             np.array([truth["shift_pooled"][t] for t in model.coords["treated"]])))
         worst_rhat.append(result.diagnostics.max_rhat)
     return {k: np.array(v) for k, v in hits.items()}, np.array(worst_rhat)
@@ -55,15 +64,16 @@ def recovery():
 def test_true_log10_ic50s_fall_in_90pct_intervals_at_nominal_rate(recovery):
     hits, _ = recovery
     rate = hits["ic50"].mean()
-    # 192 IC50s: binomial sd ~2%, widened because curves of one screen are correlated
-    assert 0.80 <= rate <= 0.98, f"{rate:.1%} of {hits['ic50'].size}"
+    # 192 IC50s: binomial sd ~2%, widened because the curves of one cell line x drug share
+    # their experiments' moves; release 0.1 covered 0.48 on data like these
+    assert 0.82 <= rate <= 0.98, f"{rate:.1%} of {hits['ic50'].size}"
 
 
 @pytest.mark.slow
 def test_true_shifts_fall_in_90pct_intervals_at_nominal_rate(recovery):
     hits, _ = recovery
     rate = hits["shift"].mean()
-    assert 0.78 <= rate <= 0.99, f"{rate:.1%} of {hits['shift'].size}"  # 96 shifts: sd ~3%
+    assert 0.80 <= rate <= 0.98, f"{rate:.1%} of {hits['shift'].size}"  # 96 shifts: sd ~3%
 
 
 @pytest.mark.slow
@@ -75,4 +85,25 @@ def test_pooled_shift_is_recovered(recovery):
 @pytest.mark.slow
 def test_recovery_fits_converged(recovery):
     _, worst_rhat = recovery
-    assert (worst_rhat < 1.05).all(), worst_rhat  # short runs (2 x 600): a loose bound
+    assert (worst_rhat < 1.03).all(), worst_rhat  # short runs (2 x 1000): a loose bound
+
+
+@pytest.mark.slow
+def test_shift_interval_widens_when_experiments_disagree():
+    """One cell line, one drug, two arms, three experiments: the same data but for how far
+    the curves move between experiments. Wells alone would give the same width."""
+    widths = {}
+    for experiment_sd in (0.0, 0.3):
+        design = ScreenDesign(cell_lines=("Huh7",), drug_log10_ic50={"DOX": -0.3},
+                              drug_hill={"DOX": 1.4}, drug_bottom={"DOX": 0.05},
+                              controls={"miR-379": "miR-NC"}, true_shift={"miR-379": -0.45},
+                              experiments=3, experiment_sd=experiment_sd,
+                              experiment_shared_sd=0.0, outlier_fraction=0.0)
+        wells, _ = simulate_screen(design, seed=11)
+        result = fit(build_model(validate_wells(wells.astype(str))),
+                     dataclasses.replace(SETTINGS, draws=600, tune=600))
+        low, high = np.quantile(draws(result.datatree, "log10_shift")[:, 0], [0.05, 0.95])
+        widths[experiment_sd] = high - low
+    # 0.3 log10 of disagreement between three experiments: the shift's sd is at least
+    # ~0.3 * sqrt(2 / 3) ~ 0.25 by itself, against ~0.05 from the wells
+    assert widths[0.3] > 2 * widths[0.0], widths

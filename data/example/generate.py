@@ -4,11 +4,14 @@
 
 The example mirrors the study: Huh7 and HepG2 cells; 5-FU, paclitaxel (PTX) and
 doxorubicin (DOX) at 8 half-log concentrations around each drug's IC50 plus vehicle,
-in triplicate wells; four transfection arms (si-NC, si-IGF1R, miR-NC, miR-379), one
-96-well plate per cell line x arm with three medium-only blank wells; plate-to-plate
-variation of the untreated reading, Student-t noise and about 1% gross outlier wells.
-si-IGF1R and miR-379 lower the IC50 by 0.35 and 0.45 log10 units on average (2.2- and
-2.8-fold). Seed 379.
+in triplicate wells; four transfection arms (si-NC, si-IGF1R, miR-NC, miR-379); three
+independent experiments (transfections), each with one 96-well plate per cell line x
+arm holding three medium-only blank wells. As real plates: curves move between
+experiments (0.1 log10 for every arm of a cell line x drug together, 0.1 for each curve
+on its own), HepG2 reads twice as bright as Huh7, noise grows with the reading (6% CV
+plus reader noise), plate-to-plate variation of the untreated reading and about 1% gross
+outlier wells. si-IGF1R and miR-379 lower the IC50 by 0.35 and 0.45 log10 units on
+average (2.2- and 2.8-fold). Seed 379.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ HERE = Path(__file__).parent
 
 
 def main() -> None:
-    design = ScreenDesign()
+    design = ScreenDesign(experiments=3, cell_line_brightness=(1.0, 2.0))
     wells, truth = simulate_screen(design, seed=SEED)
     wells.to_csv(HERE / "dose_response.csv", index=False)
     truth["seed"] = SEED

@@ -1,0 +1,376 @@
+"""One object a script holds: fit wells, read the tables and figures, save, load back.
+
+    import chemoshift
+
+    fit = chemoshift.fit_dose_response("wells.csv")
+    fit                      # verdict, curves, pooled shifts
+    fit.ic50(), fit.shifts() # the tables of summary.csv and shifts.csv
+    fit.plot_curves()        # matplotlib Figures, as the report shows them
+    fit.save("runs/screen1") # a complete run directory (report.html included)
+    chemoshift.load("runs/screen1")  # the same object back, from the files alone
+
+The object pairs the posterior with what it was fitted from (CausalPy's experiment
+objects are the shape); its tables and figures come from ``chemoshift.reports``, so they
+are the ones the report shows. Writing and reading run directories is
+``chemoshift.pipeline``'s job, for every assay alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandas as pd
+from matplotlib.figure import Figure
+from xarray import DataTree
+
+from chemoshift.data import run_dir as files
+from chemoshift.data.dose_response import (
+    OPTIONAL,
+    REQUIRED,
+    DoseResponseData,
+    read_dose_response,
+    validate_wells,
+)
+from chemoshift.data.errors import InputError, Problem
+from chemoshift.inference import Diagnostics, SamplerSettings, fit
+from chemoshift.models import DoseResponsePriors, build_model
+from chemoshift.reports import dose_response_figures as figures
+from chemoshift.reports.dose_response_tables import shifts_table, summary_table
+
+DEFAULT_MARGIN = 1.5  # a practically relevant sensitisation: IC50 down by at least 1.5-fold
+FRAME_NAME = "<DataFrame>"  # stands for a file name in messages about a frame of wells
+MAX_PANELS = 16  # curve panels in one figure; ask for drugs to see the others
+MAX_FOREST_ROWS = 60
+MAX_REPR_SHIFTS = 6
+TEXT_COLUMNS = ("cell_line", "drug", "treatment", "control", "experiment", "plate", "replicate",
+                "well", "well_type", "unit")  # names stay text when read back ('01' is a name)
+RESPONSE_LABELS = {"absorbance": "absorbance (blank-subtracted)",
+                   "percent_viability": "viability (%)"}
+
+
+@dataclass(eq=False, repr=False)
+class DoseResponseFit:
+    """A fitted dose-response model: the posterior, what it was fitted from, and how.
+
+    Attributes
+    ----------
+    data : the validated wells (:class:`~chemoshift.data.DoseResponseData`); None for a
+        fit loaded from a run directory, whose ``wells`` and ``curves`` tables are read
+        back from ``wells.csv`` and ``curves.csv`` instead.
+    datatree : ArviZ DataTree: posterior (``log10_ic50`` (chain, draw, curve),
+        ``fold_shift``, ...), posterior_predictive, observed_data, constant_data,
+        sample_stats.
+    diagnostics : convergence figures and the verdict (``diagnostics.passed``).
+    settings : the sampler settings used.
+    priors : the prior scales used.
+    margin : practical fold shift; ``p_beyond_margin`` = P(shift < 1 / margin).
+    title : title of the report.
+    record : the run.json dict, once saved or loaded (None before).
+    timings : seconds spent compiling, sampling, ... (from the fit).
+    read_options : how the wells were read (columns, controls, unit, response_kind).
+    started : when the fit started (ISO 8601, UTC).
+    run_dir : the run directory it was last saved to or loaded from (None before).
+    report_error : why the last ``save`` could not draw the report (None if it could).
+    """
+
+    assay: ClassVar[str] = "dose-response"
+
+    data: DoseResponseData | None
+    datatree: DataTree
+    diagnostics: Diagnostics
+    settings: SamplerSettings
+    priors: DoseResponsePriors
+    margin: float = DEFAULT_MARGIN
+    title: str | None = None
+    record: dict | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    read_options: dict = field(default_factory=dict)
+    started: str = field(default_factory=files.now)
+    run_dir: Path | None = None
+    report_error: str | None = None
+    _saved_wells: pd.DataFrame | None = field(default=None, init=False)
+    _saved_curves: pd.DataFrame | None = field(default=None, init=False)
+
+    # -- what the fit was made from -------------------------------------------------------
+
+    @property
+    def wells(self) -> pd.DataFrame:
+        """The wells as modelled, one row per well (see ``DoseResponseData.wells``)."""
+        return self.data.wells if self.data is not None else self._saved_wells
+
+    @property
+    def curves(self) -> pd.DataFrame:
+        """One row per curve in the model's curve order (see ``DoseResponseData.curves``)."""
+        return self.data.curves if self.data is not None else self._saved_curves
+
+    @property
+    def keys(self) -> list[str]:
+        """The key columns the input had (``cell_line``, ``drug``, ``treatment``)."""
+        if self.data is not None:
+            return list(self.data.keys_present)
+        return list(self.record["data"]["keys_present"])
+
+    @property
+    def unit(self) -> str:
+        """Concentration unit of the IC50s."""
+        return self.data.unit if self.data is not None else self.record["data"]["unit"]
+
+    @property
+    def response_kind(self) -> str:
+        if self.data is not None:
+            return self.data.response_kind
+        return self.record["data"]["response_kind"]
+
+    # -- tables and figures, as the report shows them -------------------------------------
+
+    def ic50(self) -> pd.DataFrame:
+        """The IC50 table (as ``summary.csv``): one row per curve and quantity
+        (``ic50_relative``, ``ic50_absolute``) with median, 95% intervals and
+        ``p_beyond_range``, in ``unit``."""
+        return summary_table(self.datatree, self.curves, self.keys, self.unit)
+
+    def shifts(self) -> pd.DataFrame:
+        """The fold-shift table (as ``shifts.csv``): one row per comparison, IC50(treatment)
+        / IC50(control) with 95% interval, ``p_sensitised`` and ``p_beyond_margin``; pooled
+        rows read ``all`` in the pooled key. Empty when no treatment has a control."""
+        return shifts_table(self.datatree, self.curves, self.keys, self.margin)
+
+    def plot_curves(self, drugs: list[str] | None = None) -> Figure:
+        """Wells, posterior median curve and 95% band per arm, one panel per cell line x
+        drug (at most 16 panels; ``drugs`` picks which drugs to draw)."""
+        if drugs is not None:
+            drugs = [drugs] if isinstance(drugs, str) else list(drugs)
+            known = list(pd.unique(self.curves.drug))
+            unknown = [d for d in drugs if d not in known]
+            if unknown:
+                raise ValueError(f"drug(s) {unknown} not in this fit; its drugs are {known}")
+        return figures.curve_panels(self.datatree, self.wells, self.curves, self.unit,
+                                    RESPONSE_LABELS.get(self.response_kind, "response"),
+                                    drugs=drugs, max_panels=MAX_PANELS)
+
+    def plot_shifts(self) -> Figure:
+        """Forest plot of the fold shifts (median, 95% interval) on a log axis, pooled rows
+        in red, the practical margin dashed."""
+        shifts = self.shifts()
+        if shifts.empty:
+            fig = Figure(figsize=(6, 1.2))
+            fig.text(0.5, 0.5, "No treatment has a matched control: no shifts to plot.",
+                     ha="center", va="center")
+            return fig
+        curve_keys = [k for k in self.keys if k != "treatment"]
+        return figures.shift_forest(shifts, curve_keys, self.margin, max_rows=MAX_FOREST_ROWS)
+
+    # -- run directories ------------------------------------------------------------------
+
+    def save(self, run_dir: str | Path) -> Path:
+        """Write a complete run directory (posterior.nc, wells.csv, curves.csv, run.json,
+        summary.csv, shifts.csv, report.html) and return its path.
+
+        The folder must be new, empty or an earlier run directory; it is written beside
+        and renamed into place whole. A report that fails does not cost the fit: the
+        run is kept with a short report.html saying why (``report_error``, a warning).
+        """
+        from chemoshift.pipeline import save_run  # the pipeline knows every assay: import late
+
+        return save_run(self, Path(run_dir))
+
+    def report(self) -> Path:
+        """Rewrite ``report.html`` in the run directory this fit was saved to or loaded
+        from, and return its path."""
+        if self.run_dir is None:
+            raise ValueError("this fit has no run directory yet: call .save(run_dir), which "
+                             "writes the report too")
+        from chemoshift.registry import ASSAYS  # the registry names this class: import late
+
+        return ASSAYS[self.assay].write_report(self.run_dir, self.datatree)
+
+    @classmethod
+    def from_run_dir(cls, run_dir: str | Path) -> DoseResponseFit:
+        """Read a dose-response run directory back (no model, no sampler)."""
+        run_dir = Path(run_dir)
+        missing = [n for n in (files.RECORD, files.POSTERIOR, "wells.csv", "curves.csv")
+                   if not (run_dir / n).is_file()]
+        if missing:
+            raise InputError([Problem(str(run_dir), None, None, f"{', '.join(missing)} missing",
+                                      "a complete dose-response run directory")])
+        record = files.read_record(run_dir)
+        settings = record["settings"]
+        loaded = cls(
+            data=None,
+            datatree=files.read_datatree(run_dir),
+            diagnostics=_known_fields(Diagnostics, record["diagnostics"]),
+            settings=_known_fields(SamplerSettings, settings["sampler"]),
+            priors=_known_fields(DoseResponsePriors, settings["priors"]),
+            margin=settings["margin"],
+            title=record.get("title"),
+            record=record,
+            timings=record.get("timings", {}),
+            read_options=settings.get("read", {}),
+            started=record.get("started", ""),
+            run_dir=run_dir,
+        )
+        loaded._saved_wells = _read_text_keyed(run_dir / "wells.csv")
+        loaded._saved_curves = _read_text_keyed(run_dir / "curves.csv")
+        return loaded
+
+    def __repr__(self) -> str:
+        n_curves = len(self.curves)
+        shifts = self.shifts()
+        if "quantity" in shifts:  # the headline shifts are those of the relative IC50
+            shifts = shifts[shifts.quantity == "ic50_relative"]
+        comparisons = shifts[shifts.level == "curve"] if "level" in shifts else shifts
+        lines = [f"DoseResponseFit {self.title or ''!r}: {n_curves} curve"
+                 f"{'' if n_curves == 1 else 's'}, {len(comparisons)} comparison"
+                 f"{'' if len(comparisons) == 1 else 's'}, {len(self.wells)} wells",
+                 f"  diagnostics: {self.diagnostics.verdict}"]
+        pooled = _pooled(shifts, [k for k in self.keys if k != "treatment"])
+        if pooled.empty:
+            lines.append("  no treatment has a matched control: no shifts")
+        else:
+            lines.append("  pooled fold shifts, treatment / control (95% interval):")
+            for _, row in pooled.head(MAX_REPR_SHIFTS).iterrows():
+                where = " · ".join(str(row[k]) for k in self.keys if k != "treatment")
+                lines.append(f"    {where + ' · ' if where else ''}{row.treatment} vs "
+                             f"{row.control}: {row['median']:.3g} ({row['q2.5']:.3g}-"
+                             f"{row['q97.5']:.3g}), P(sensitised) {row.p_sensitised:.2f}")
+            if len(pooled) > MAX_REPR_SHIFTS:
+                lines.append(f"    ... {len(pooled) - MAX_REPR_SHIFTS} more in .shifts()")
+        if self.run_dir is not None:
+            lines.append(f"  run directory: {self.run_dir}")
+        return "\n".join(lines)
+
+
+def fit_dose_response(
+    source: str | Path | pd.DataFrame,
+    *,
+    columns: Mapping[str, Any] | None = None,
+    controls: Mapping[str, str] | None = None,
+    unit: str = "uM",
+    response_kind: str = "absorbance",
+    priors: DoseResponsePriors | Mapping[str, float] | None = None,
+    settings: SamplerSettings | None = None,
+    margin: float = DEFAULT_MARGIN,
+    title: str | None = None,
+) -> DoseResponseFit:
+    """Read wells, build the hierarchical dose-response model, sample it.
+
+    Parameters
+    ----------
+    source : a CSV file of wells (one row per well; schema in
+        :mod:`chemoshift.data.dose_response`) or a DataFrame with the same columns.
+    columns : package column name -> your column name, e.g.
+        ``{"concentration": "conc", "response": "rootl"}``.
+    controls : treatment -> its matched control treatment (overrides a ``control`` column).
+    unit : concentration unit when there is no ``unit`` column.
+    response_kind : ``absorbance``, ``percent_viability`` or ``other``.
+    priors : a :class:`~chemoshift.models.DoseResponsePriors`, or overrides by name,
+        e.g. ``{"shift_mean_sd": 0.3}``.
+    settings : sampler settings (default: ``SamplerSettings()``, 4 chains x 1000 draws).
+    margin : practical fold shift (> 1): ``p_beyond_margin`` = P(shift < 1 / margin).
+    title : title of the report (default: the file's name).
+
+    Returns
+    -------
+    DoseResponseFit; ``fit.diagnostics.passed`` says whether the sampler can be trusted.
+
+    Raises
+    ------
+    InputError (a ValueError) listing every problem of the input at once; ValueError for
+    an unknown prior name or a margin not above 1.
+    """
+    started = files.now()
+    priors = resolve_priors(priors)
+    if not margin > 1:
+        raise ValueError(f"margin {margin}: expected a fold change above 1 (1.5 asks for "
+                         "P(shift < 1/1.5))")
+    settings = settings if settings is not None else SamplerSettings()
+    read_options = dict(columns=dict(columns or {}), controls=dict(controls) if controls else None,
+                        unit=unit, response_kind=response_kind)
+    if isinstance(source, pd.DataFrame):
+        data = _validate_frame(source, **read_options)
+        title = title or "dose-response fit"
+    else:
+        data = read_dose_response(source, **read_options)
+        title = title or Path(source).stem
+    result = fit(build_model(data, priors), settings)
+    return DoseResponseFit(data=data, datatree=result.datatree, diagnostics=result.diagnostics,
+                           settings=settings, priors=priors, margin=margin, title=title,
+                           timings=result.timings, read_options=read_options, started=started)
+
+
+def resolve_priors(priors: DoseResponsePriors | Mapping[str, float] | None) -> DoseResponsePriors:
+    """Priors as given, or the defaults with overrides by name (unknown names refused)."""
+    if priors is None:
+        return DoseResponsePriors()
+    if isinstance(priors, DoseResponsePriors):
+        return priors
+    if not isinstance(priors, Mapping):
+        raise TypeError(f"priors: expected DoseResponsePriors or a dict of overrides by name, "
+                        f"got {type(priors).__name__}")
+    known = [f.name for f in dataclasses.fields(DoseResponsePriors)]
+    unknown = sorted(set(priors) - set(known))
+    if unknown:
+        raise ValueError(f"unknown prior(s) {unknown}; the priors of the dose-response model "
+                         f"are {known} (see DoseResponsePriors)")
+    try:
+        values = {name: float(value) for name, value in priors.items()}
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"priors: every override must be a number ({error})") from error
+    return dataclasses.replace(DoseResponsePriors(), **values)
+
+
+def _validate_frame(frame: pd.DataFrame, *, columns: dict, controls, unit: str,
+                    response_kind: str) -> DoseResponseData:
+    """A frame of wells, its columns renamed to the package's, validated."""
+    known = (*REQUIRED, *OPTIONAL)
+    problems = []
+    for ours, theirs in columns.items():
+        if ours not in known:
+            problems.append(Problem(FRAME_NAME, None, str(theirs),
+                                    f"columns maps to unknown name {ours!r}",
+                                    f"one of {sorted(known)}"))
+        elif not isinstance(theirs, str):
+            problems.append(Problem(FRAME_NAME, None, ours, f"several columns {theirs!r}",
+                                    "one column per name (melt replicate columns into rows "
+                                    "first, or read the file by its path)"))
+        elif theirs not in frame.columns:
+            problems.append(Problem(FRAME_NAME, None, theirs, "column not in the frame",
+                                    f"one of its columns {list(frame.columns)}"))
+        elif ours in frame.columns and ours != theirs:
+            problems.append(Problem(FRAME_NAME, None, ours,
+                                    f"columns maps {theirs!r} onto {ours!r}, which the frame "
+                                    "already has", f"to rename or drop the frame's own {ours!r}"))
+    if problems:
+        raise InputError(problems)
+    frame = frame.rename(columns={theirs: ours for ours, theirs in columns.items()})
+    data = validate_wells(frame, FRAME_NAME, controls=controls, unit=unit,
+                          response_kind=response_kind)
+    digest = hashlib.sha256(frame.to_csv(index=False).encode("utf-8")).hexdigest()
+    return dataclasses.replace(data, sources={FRAME_NAME: digest})
+
+
+def _pooled(shifts: pd.DataFrame, curve_keys: list[str]) -> pd.DataFrame:
+    """The pooled rows of a shifts table, most pooled first (all rows if nothing pools)."""
+    if shifts.empty or not curve_keys:
+        return shifts
+    pooled = shifts[shifts[curve_keys].eq("all").any(axis=1)]
+    order = pooled[curve_keys].eq("all").sum(axis=1).sort_values(ascending=False, kind="stable")
+    return pooled.loc[order.index]
+
+
+def _known_fields(cls, values: dict):
+    """A dataclass from a run.json dict, ignoring fields this version does not know."""
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def _read_text_keyed(path: Path) -> pd.DataFrame:
+    """A table written by a run, names as text and empty cells as empty names, numbers as
+    numbers (an empty ``log10_concentration`` is a vehicle well: NaN)."""
+    return pd.read_csv(path, dtype=dict.fromkeys(TEXT_COLUMNS, str), keep_default_na=False,
+                       na_values={"log10_concentration": [""]})
