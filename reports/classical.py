@@ -8,6 +8,7 @@ and is the baseline of the accuracy benchmark.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.stats import t as student_t
 
 from chemoshift.data.curve import four_parameter_fraction
+from chemoshift.reports.dose_response_inputs import with_shared_vehicles
 
 
 def _curve(x, bottom, top, log10_ic50, hill):
@@ -31,10 +33,12 @@ def fit_curve(log10_concentration: np.ndarray, response: np.ndarray) -> dict:
     x = np.asarray(log10_concentration, dtype=float)
     y = np.asarray(response, dtype=float)
     tested = x[np.isfinite(x)]
-    start = [np.min(y), np.max(y), float(np.median(tested)), 1.0]
-    bounds = ([-np.inf, -np.inf, tested.min() - 6, 0.01], [np.inf, np.inf, tested.max() + 6, 50])
     out = dict(log10_ic50=np.nan, log10_low=np.nan, log10_high=np.nan, hill=np.nan,
                bottom=np.nan, top=np.nan, converged=False)
+    if len(np.unique(tested)) < 2 or np.isnan(y).any() or len(y) < 4:
+        return out  # too few doses for four parameters
+    start = [np.min(y), np.max(y), float(np.median(tested)), 1.0]
+    bounds = ([-np.inf, -np.inf, tested.min() - 6, 0.01], [np.inf, np.inf, tested.max() + 6, 50])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizeWarning)
@@ -50,11 +54,19 @@ def fit_curve(log10_concentration: np.ndarray, response: np.ndarray) -> dict:
     return out
 
 
-def fit_curves(wells: pd.DataFrame) -> pd.DataFrame:
+def fit_curves(wells: pd.DataFrame, curves: Iterable[int] | None = None) -> pd.DataFrame:
     """Fit every curve of a wells table (columns ``curve``, ``log10_concentration``,
-    ``response``; NaN log10 concentration for vehicle wells). One row per curve code."""
+    ``response``, ``top_group``; NaN log10 concentration for vehicle wells). Shared vehicle
+    wells (``curve`` = -1) count as vehicle wells of every curve of their top group.
+
+    ``curves``: the curve codes to fit (default all). One row per curve code, sorted.
+    """
+    wanted = None if curves is None else set(int(c) for c in curves)
     rows = []
-    for curve, group in wells.groupby("curve", sort=True):
+    for curve, group in with_shared_vehicles(wells).groupby("curve", sort=True):
+        if wanted is not None and curve not in wanted:
+            continue
         x = group.log10_concentration.fillna(-np.inf).to_numpy()
         rows.append({"curve": curve, **fit_curve(x, group.response.to_numpy())})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["curve", "log10_ic50", "log10_low", "log10_high", "hill",
+                                       "bottom", "top", "converged"])

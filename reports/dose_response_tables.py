@@ -3,15 +3,40 @@
 ``summary.csv``: one row per curve and quantity (``ic50_relative``, the inflection;
 ``ic50_absolute``, where viability crosses half the vehicle reading), with the
 posterior median, 95% equal-tailed interval, 95% highest-density interval (found on
-the log10 scale, then exponentiated) and the probability that the IC50 lies outside
-the tested concentrations. An absolute IC50 that is more likely than not outside the
-tested range has no number: its ``note`` says which side, ``p_beyond_range`` how sure.
+the log10 scale, then exponentiated), the curve's own concentration unit and the
+probability that the IC50 lies outside the tested concentrations
+(``p_beyond_range`` = ``p_below_range`` + ``p_above_range``).
 
-``shifts.csv``: one row per comparison, fold shift = IC50(treatment) / IC50(control)
-of the relative IC50, so a shift below 1 means the treatment sensitises. Pooled rows
-read ``all`` in the pooled key: (all cell lines, one drug) and (all, all) are the
-model's population-level shifts; (one cell line, all drugs) is the mean of that cell
-line's per-drug log shifts.
+* A relative IC50 always keeps its numbers, even far beyond the tested range: the
+  model (partial pooling across curves) still says where the inflection lies; its
+  ``note`` and ``p_beyond_range`` say it is an extrapolation.
+* An absolute IC50 that is more likely than not beyond the tested range has no number
+  (median and intervals blank): it is +inf in every draw where the curve never reaches
+  half its top, and otherwise rests on a curve nobody measured there. ``note`` says which
+  side, ``p_beyond_range`` how sure.
+
+``shifts.csv``: fold shift = IC50(treatment) / IC50(control), so a shift below 1 means
+the treatment sensitises. All ``quantity = ic50_relative`` rows come first (per
+comparison, then pooled), then the ``ic50_absolute`` rows (per comparison only).
+
+* Relative rows are the model's shift parameters (``log10_shift``, ``log10_shift_drug``,
+  ``log10_shift_pooled``). Pooled rows read ``all`` in the pooled key: (all cell lines,
+  one drug) and (all, all) are the model's population-level shifts; (one cell line, all
+  drugs) is the mean of that cell line's per-drug log shifts.
+* Absolute rows are computed per draw from ``log10_ic50_absolute`` of the treated curve
+  and of its matched control curve. A draw where the treated curve never reaches half
+  its top (+inf) is a shift of +inf (not sensitised); a draw where only the control never
+  does is a shift of 0 (sensitised); a draw where neither does has no shift and counts as
+  not sensitised (``p_sensitised`` and ``p_beyond_margin`` are therefore conservative).
+  The median and 95% interval are blank, with a ``note``, when either curve's absolute
+  IC50 is more likely than not beyond the tested range (the same rule that blanks it in
+  summary.csv) or when the 95% interval is not finite (too many draws never reach half).
+* There are no pooled absolute rows: the model has no population-level parameter for
+  absolute IC50s, and averaging per-curve log ratios that are infinite or undefined in
+  some draws would give a number with no honest meaning.
+
+Every shift row has ``p_extrapolated``: the larger of the two curves' P(IC50 beyond the
+tested range) for that quantity; for a pooled row, the largest over the curves it pools.
 """
 
 from __future__ import annotations
@@ -23,6 +48,10 @@ from xarray import DataTree
 CI_PROB = 0.95
 QUANTILES = (0.025, 0.5, 0.975)
 ALL = "all"
+RELATIVE, ABSOLUTE = "ic50_relative", "ic50_absolute"
+VARIABLE = {RELATIVE: "log10_ic50", ABSOLUTE: "log10_ic50_absolute"}
+SHIFT_COLUMNS = ["quantity", "treatment", "control", "median", "q2.5", "q97.5", "p_sensitised",
+                 "p_beyond_margin", "margin", "p_extrapolated", "level", "note"]
 
 
 def draws(datatree: DataTree, name: str) -> np.ndarray:
@@ -31,113 +60,222 @@ def draws(datatree: DataTree, name: str) -> np.ndarray:
     return values.reshape(-1, *values.shape[2:])
 
 
+def curve_units(curves: pd.DataFrame, unit: str) -> np.ndarray:
+    """Each curve's concentration unit: curves.csv's ``unit`` column, else ``unit``."""
+    if "unit" not in curves.columns:
+        return np.full(len(curves), unit, dtype=object)
+    own = curves["unit"].astype(str).str.strip()
+    return np.where(own.isin(["", "nan"]), unit, own).astype(object)
+
+
+def tested_range(curves: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """log10 of each curve's lowest and highest tested (non-zero) concentration."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (np.log10(curves.min_concentration.to_numpy(dtype=float)),
+                np.log10(curves.max_concentration.to_numpy(dtype=float)))
+
+
+def beyond_range(log10_values: np.ndarray, low: np.ndarray, high: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """P(below) and P(above) the tested range per curve; draws (sample, curve).
+    +inf (never reaches half) and NaN count as above."""
+    below = np.mean(log10_values < low, axis=0)
+    above = np.mean(~(log10_values <= high), axis=0)
+    return below, above
+
+
 def summary_table(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
                   unit: str) -> pd.DataFrame:
     """IC50 table: one row per curve and quantity (see module docstring).
 
     Parameters
     ----------
-    datatree : posterior with ``log10_ic50`` and ``log10_ic50_absolute`` (sample, curve).
+    datatree : posterior with ``log10_ic50`` and ``log10_ic50_absolute`` (chain, draw, curve).
     curves : one row per curve, in the model's curve order, with the key columns and
-        ``min_concentration`` / ``max_concentration`` (``unit``).
+        ``min_concentration`` / ``max_concentration`` (in the curve's unit); an optional
+        ``unit`` column gives each curve its own unit.
     keys : the key columns to keep (those the input file had).
+    unit : the unit of curves without a ``unit`` of their own.
     """
-    low = np.log10(curves.min_concentration.to_numpy())
-    high = np.log10(curves.max_concentration.to_numpy())
-    rows = []
-    for quantity, name in (("ic50_relative", "log10_ic50"),
-                           ("ic50_absolute", "log10_ic50_absolute")):
-        samples = draws(datatree, name)
-        for c, curve in curves.reset_index(drop=True).iterrows():
-            rows.append({k: curve[k] for k in keys} | {"quantity": quantity}
-                        | _ic50_row(samples[:, c], low[c], high[c], unit))
-    return pd.DataFrame(rows)
+    low, high = tested_range(curves)
+    units = curve_units(curves, unit)
+    frames = []
+    for quantity, name in VARIABLE.items():
+        frame = curves[keys].reset_index(drop=True).copy() if keys else pd.DataFrame(
+            index=range(len(curves)))
+        frame["quantity"] = quantity
+        ic50 = _ic50_columns(draws(datatree, name), low, high, blank_beyond=quantity == ABSOLUTE)
+        frame = pd.concat([frame, ic50], axis=1)
+        frame.insert(frame.columns.get_loc("p_beyond_range"), "unit", units)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
 
 
-def _ic50_row(log10_values: np.ndarray, low: float, high: float, unit: str) -> dict:
-    below = float(np.mean(log10_values < low))
-    above = float(np.mean(~(log10_values <= high)))  # +inf (never reaches half) counts above
+def _ic50_columns(log10_values: np.ndarray, low: np.ndarray, high: np.ndarray, *,
+                  blank_beyond: bool) -> pd.DataFrame:
+    """Per-curve columns from (sample, curve) draws of a log10 IC50; vectorised over curves."""
+    below, above = beyond_range(log10_values, low, high)
     beyond = below + above
-    q_low, median, q_high = np.quantile(log10_values, QUANTILES, method="inverted_cdf")
-    finite = np.isfinite(log10_values).all()
-    hdi_low, hdi_high = _hdi(log10_values) if finite else (np.nan, np.nan)
-    note = ""
-    if beyond > 0.5:
-        note = f"beyond tested range ({'above' if above >= below else 'below'})"
-    row = dict(median=10**median, **{"q2.5": 10**q_low, "q97.5": 10**q_high},
-               hdi_low=10**hdi_low, hdi_high=10**hdi_high)
-    if beyond > 0.5 or not np.isfinite(median):
-        row = dict.fromkeys(row, np.nan)
-    return row | dict(unit=unit, p_beyond_range=beyond, p_below_range=below,
-                      p_above_range=above, min_tested=10**low, max_tested=10**high,
-                      log10_median=median, note=note)
+    q_low, median, q_high = np.quantile(log10_values, QUANTILES, method="inverted_cdf", axis=0)
+    hdi_low, hdi_high = _hdi(log10_values)
+    side = np.where(above >= below, "above", "below")
+    prefix = "" if blank_beyond else "extrapolated: "
+    note = np.where(beyond > 0.5, np.char.add(f"{prefix}beyond tested range (",
+                                              np.char.add(side, ")")), "")
+    with np.errstate(over="ignore"):
+        numbers = pd.DataFrame({"median": 10**median, "q2.5": 10**q_low, "q97.5": 10**q_high,
+                                "hdi_low": 10**hdi_low, "hdi_high": 10**hdi_high})
+    blank = ~np.isfinite(median) | ((beyond > 0.5) if blank_beyond else False)
+    numbers[blank] = np.nan
+    note = np.where(blank & (note == ""), "no finite median", note)
+    with np.errstate(over="ignore"):
+        return numbers.assign(p_beyond_range=beyond, p_below_range=below, p_above_range=above,
+                              min_tested=10**low, max_tested=10**high, log10_median=median,
+                              note=note)
 
 
-def _hdi(values: np.ndarray, prob: float = CI_PROB) -> tuple[float, float]:
-    """Narrowest interval holding ``prob`` of the draws (one mode assumed)."""
-    ordered = np.sort(values)
-    n_inside = int(np.ceil(prob * len(ordered)))
-    widths = ordered[n_inside - 1:] - ordered[: len(ordered) - n_inside + 1]
-    start = int(np.argmin(widths))
-    return float(ordered[start]), float(ordered[start + n_inside - 1])
+def _hdi(values: np.ndarray, prob: float = CI_PROB) -> tuple[np.ndarray, np.ndarray]:
+    """Narrowest interval holding ``prob`` of the draws (one mode assumed), per column of
+    (sample, curve) draws; NaN where any draw is not finite."""
+    ordered = np.sort(values, axis=0)
+    n = len(ordered)
+    n_inside = int(np.ceil(prob * n))
+    with np.errstate(invalid="ignore"):
+        widths = ordered[n_inside - 1:] - ordered[: n - n_inside + 1]
+    start = np.argmin(np.nan_to_num(widths, nan=np.inf), axis=0)
+    columns = np.arange(ordered.shape[1])
+    finite = np.isfinite(values).all(axis=0)
+    return (np.where(finite, ordered[start, columns], np.nan),
+            np.where(finite, ordered[start + n_inside - 1, columns], np.nan))
 
 
 def shifts_table(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
                  margin: float) -> pd.DataFrame:
-    """Fold-shift table: per comparison, per drug, per cell line, pooled.
+    """Fold-shift table: relative rows (per comparison, per drug, per cell line, pooled),
+    then absolute rows (per comparison); see the module docstring.
 
     Parameters
     ----------
+    curves : curves.csv in the model's curve order; treated rows (non-empty ``control``)
+        are the comparisons, in order.
     margin : practical fold change; ``p_beyond_margin`` = P(shift < 1 / margin).
     """
     posterior = datatree["posterior"]
-    if "log10_shift" not in posterior:
-        return pd.DataFrame(columns=[*[k for k in keys if k != "treatment"], "treatment",
-                                     "control", "median", "q2.5", "q97.5", "p_sensitised",
-                                     "p_beyond_margin"])
     curve_keys = [k for k in keys if k != "treatment"]
-    treated = curves[curves.control != ""].reset_index(drop=True)
+    columns = [*curve_keys, *SHIFT_COLUMNS]
+    if "log10_shift" not in posterior:
+        return pd.DataFrame(columns=columns)
+    curves = curves.reset_index(drop=True)
+    treated = curves[curves.control != ""]
+    control_curve = _control_curves(curves, treated)
+    low, high = tested_range(curves)
+    beyond = {q: sum(beyond_range(draws(datatree, v), low, high)) for q, v in VARIABLE.items()}
+    rel_beyond = beyond[RELATIVE]
+
+    def extrapolated(rows: pd.Index) -> float:  # curve rows of treated, and their controls
+        controls = control_curve[treated.index.get_indexer(rows)]
+        pooled = np.r_[rows.to_numpy(), controls[controls >= 0]]
+        return float(rel_beyond[pooled].max())
+
     per_comparison = draws(datatree, "log10_shift")
     rows = []
-    for i, row in treated.iterrows():
-        rows.append(_shift_row({k: row[k] for k in curve_keys}, row.treatment, row.control,
-                               "curve", per_comparison[:, i], margin))
+    for i, (c, row) in enumerate(treated.iterrows()):
+        rows.append(_shift_row({k: row[k] for k in curve_keys}, RELATIVE, row.treatment,
+                               row.control, "curve", per_comparison[:, i], margin,
+                               extrapolated(pd.Index([c]))))
     control_of = dict(zip(treated.treatment, treated.control, strict=False))
-    treated_levels = list(posterior["log10_shift_drug"].coords["treated"].values)
-    drugs = list(posterior["log10_shift_drug"].coords["drug"].values)
-    if {"cell_line", "drug"} <= set(curve_keys) and treated.cell_line.nunique() > 1:
-        by_drug = draws(datatree, "log10_shift_drug")
+    pooled_keys = {"cell_line", "drug"} <= set(curve_keys)
+    if pooled_keys and treated.cell_line.nunique() > 1 and "log10_shift_drug" in posterior:
+        by_drug = posterior["log10_shift_drug"]
+        treated_levels = list(by_drug.coords["treated"].values)
+        drugs = list(by_drug.coords["drug"].values)
+        values = draws(datatree, "log10_shift_drug")
         for t, treatment in enumerate(treated_levels):
             for d, drug in enumerate(drugs):
-                if ((treated.treatment == treatment) & (treated.drug == drug)).any():
-                    rows.append(_shift_row(_keys(curve_keys, ALL, drug), treatment,
+                pooled = treated.index[(treated.treatment == treatment) & (treated.drug == drug)]
+                if len(pooled):
+                    rows.append(_shift_row(_keys(curve_keys, ALL, drug), RELATIVE, treatment,
                                            control_of[treatment], "drug, pooled over cell lines",
-                                           by_drug[:, t, d], margin))
-    if {"cell_line", "drug"} <= set(curve_keys) and treated.drug.nunique() > 1:
+                                           values[:, t, d], margin, extrapolated(pooled)))
+    if pooled_keys and treated.drug.nunique() > 1:
+        position = pd.Series(np.arange(len(treated)), index=treated.index)
         for (line, treatment), group in treated.groupby(["cell_line", "treatment"], sort=False):
-            mean_shift = per_comparison[:, group.index].mean(axis=1)
-            rows.append(_shift_row(_keys(curve_keys, line, ALL), treatment,
+            mean_shift = per_comparison[:, position[group.index]].mean(axis=1)
+            rows.append(_shift_row(_keys(curve_keys, line, ALL), RELATIVE, treatment,
                                    control_of[treatment], "cell line, mean over drugs",
-                                   mean_shift, margin))
-    pooled = draws(datatree, "log10_shift_pooled")
-    for t, treatment in enumerate(treated_levels):
-        rows.append(_shift_row(_keys(curve_keys, ALL, ALL), treatment, control_of[treatment],
-                               "pooled over drugs and cell lines", pooled[:, t], margin))
-    return pd.DataFrame(rows)
+                                   mean_shift, margin, extrapolated(group.index)))
+    if "log10_shift_pooled" in posterior:
+        pooled_draws = draws(datatree, "log10_shift_pooled")
+        levels = list(posterior["log10_shift_pooled"].coords["treated"].values)
+        for t, treatment in enumerate(levels):
+            pooled = treated.index[treated.treatment == treatment]
+            if len(pooled):
+                rows.append(_shift_row(_keys(curve_keys, ALL, ALL), RELATIVE, treatment,
+                                       control_of[treatment], "pooled over drugs and cell lines",
+                                       pooled_draws[:, t], margin, extrapolated(pooled)))
+    absolute = draws(datatree, VARIABLE[ABSOLUTE])
+    for c, row in treated.iterrows():
+        k = control_curve[treated.index.get_loc(c)]
+        if k < 0:
+            continue
+        p_beyond = max(float(beyond[ABSOLUTE][c]), float(beyond[ABSOLUTE][k]))
+        rows.append(_absolute_shift_row({k_: row[k_] for k_ in curve_keys}, row, absolute[:, c],
+                                        absolute[:, k], margin, p_beyond))
+    return pd.DataFrame(rows, columns=[*columns, "log10_median", "log10_q2_5", "log10_q97_5"])
+
+
+def _control_curves(curves: pd.DataFrame, treated: pd.DataFrame) -> np.ndarray:
+    """Row of each treated curve's matched control curve (same keys but treatment), -1 if none."""
+    match = [k for k in curves.columns if k in ("cell_line", "drug", "experiment")]
+    index = {(*(r[k] for k in match), r["treatment"]): i for i, r in curves.iterrows()}
+    return np.array([index.get((*(r[k] for k in match), r["control"]), -1)
+                     for _, r in treated.iterrows()], dtype=int)
 
 
 def _keys(curve_keys: list[str], cell_line: str, drug: str) -> dict:
-    return {k: {"cell_line": cell_line, "drug": drug}[k] for k in curve_keys}
+    return {k: {"cell_line": cell_line, "drug": drug}.get(k, ALL) for k in curve_keys}
 
 
-def _shift_row(keys: dict, treatment: str, control: str, level: str, log10_shift: np.ndarray,
-               margin: float) -> dict:
+def _shift_row(keys: dict, quantity: str, treatment: str, control: str, level: str,
+               log10_shift: np.ndarray, margin: float, p_extrapolated: float) -> dict:
     q_low, median, q_high = np.quantile(log10_shift, QUANTILES)
+    note = "extrapolated: an IC50 likely beyond the tested range" if p_extrapolated > 0.5 else ""
     return keys | dict(
-        treatment=treatment, control=control, median=10**median,
+        quantity=quantity, treatment=treatment, control=control, median=10**median,
         **{"q2.5": 10**q_low, "q97.5": 10**q_high},
         p_sensitised=float(np.mean(log10_shift < 0)),
         p_beyond_margin=float(np.mean(log10_shift < -np.log10(margin))),
-        margin=margin, level=level, log10_median=median,
-        log10_q2_5=q_low, log10_q97_5=q_high,
+        margin=margin, p_extrapolated=p_extrapolated, level=level, note=note,
+        log10_median=median, log10_q2_5=q_low, log10_q97_5=q_high,
+    )
+
+
+def _absolute_shift_row(keys: dict, curve: pd.Series, treated: np.ndarray, control: np.ndarray,
+                        margin: float, p_extrapolated: float) -> dict:
+    """Shift of the absolute IC50 from the two curves' draws (+inf = never reaches half)."""
+    with np.errstate(invalid="ignore"):
+        log10_shift = treated - control  # inf - inf = NaN: no shift in that draw
+    defined = ~np.isnan(log10_shift)
+    p_sensitised = float(np.mean(log10_shift < 0))  # NaN compares False: conservative
+    p_margin = float(np.mean(log10_shift < -np.log10(margin)))
+    # Undefined draws rank with +inf (as p_sensitised counts them: not sensitised); any
+    # infinite quantile blanks the row below.
+    ranked = np.where(defined, log10_shift, np.inf)
+    q_low, median, q_high = np.quantile(ranked, QUANTILES, method="inverted_cdf")
+    note = ""
+    if p_extrapolated > 0.5:
+        note = "beyond tested range: an absolute IC50 is more likely than not outside it"
+    elif not np.isfinite([q_low, median, q_high]).all():
+        note = (f"interval not finite: an absolute IC50 is never reached in "
+                f"{np.mean(~np.isfinite(log10_shift)):.0%} of draws")
+    with np.errstate(over="ignore"):
+        values = dict(median=10**median, **{"q2.5": 10**q_low, "q97.5": 10**q_high})
+    if note:
+        values = dict.fromkeys(values, np.nan)
+        q_low = median = q_high = np.nan
+    return keys | dict(
+        quantity=ABSOLUTE, treatment=curve.treatment, control=curve.control, **values,
+        p_sensitised=p_sensitised, p_beyond_margin=p_margin, margin=margin,
+        p_extrapolated=p_extrapolated, level="curve", note=note,
+        log10_median=median, log10_q2_5=q_low, log10_q97_5=q_high,
     )

@@ -30,7 +30,7 @@ def posterior(log10_ic50: np.ndarray, absolute: np.ndarray, shifts: np.ndarray |
                      coords={"treated": ["mimic"], "drug": ["d1"]})
 
 
-def test_ic50_quantiles_and_beyond_range_probability():
+def test_ic50_quantiles_and_absolute_ic50_mostly_beyond_range_is_blank():
     rng = np.random.default_rng(0)
     inside = rng.normal(0.0, 0.1, (4000, 4))  # IC50 around 1 (tested 0.01-10)
     absolute = inside.copy()
@@ -46,17 +46,74 @@ def test_ic50_quantiles_and_beyond_range_probability():
     assert list(table.columns[:3]) == ["cell_line", "treatment", "quantity"]
 
 
+def test_relative_ic50_beyond_range_keeps_its_numbers():
+    rng = np.random.default_rng(3)
+    far = rng.normal(2.0, 0.1, (4000, 4))  # IC50 around 100, tested 0.01-10: extrapolated
+    table = summary_table(posterior(far, far.copy()), CURVES, ["cell_line", "treatment"], "uM")
+    relative = table[table.quantity == "ic50_relative"].iloc[0]
+    assert relative["median"] == pytest.approx(100, rel=0.05)  # a number, not blank
+    assert relative["q2.5"] < relative["median"] < relative["q97.5"]
+    assert relative.hdi_low < relative.hdi_high
+    assert relative.p_beyond_range == pytest.approx(1.0) and "beyond tested range" in relative.note
+    absolute = table[table.quantity == "ic50_absolute"].iloc[0]
+    assert np.isnan(absolute["median"])  # only the absolute IC50 goes blank
+
+
+def test_unit_is_the_curves_own():
+    rng = np.random.default_rng(4)
+    values = rng.normal(0.0, 0.1, (400, 4))
+    curves = CURVES.assign(unit=["uM", "uM", "ug/mL", ""])  # empty: fall back to the run's
+    table = summary_table(posterior(values, values), curves, ["cell_line"], "uM")
+    assert list(table.unit[:4]) == ["uM", "uM", "ug/mL", "uM"]
+
+
 def test_shift_table_has_curve_and_pooled_rows_with_probabilities():
     rng = np.random.default_rng(1)
     shifts = rng.normal(-0.3, 0.1, (4000, 2))
     table = shifts_table(posterior(np.zeros((4000, 4)), np.zeros((4000, 4)), shifts), CURVES,
                          ["cell_line", "drug", "treatment"], margin=1.5)
-    assert list(table.cell_line) == ["A", "B", "all", "all"]  # 2 curves, per drug, pooled
-    assert list(table.drug) == ["d1", "d1", "d1", "all"]
+    relative = table[table.quantity == "ic50_relative"]
+    assert list(relative.cell_line) == ["A", "B", "all", "all"]  # 2 curves, per drug, pooled
+    assert list(relative.drug) == ["d1", "d1", "d1", "all"]
     first = table.iloc[0]
     assert first["median"] == pytest.approx(10**-0.3, rel=0.02)
     assert first.p_sensitised == pytest.approx(1.0, abs=0.005)  # 3 sd below 0
     assert first.p_beyond_margin == pytest.approx(0.89, abs=0.03)  # P(z < (0.3-0.176)/0.1)
+
+
+def test_absolute_shift_rows_follow_the_relative_rows_with_p_extrapolated():
+    rng = np.random.default_rng(5)
+    relative = rng.normal(0.0, 0.05, (4000, 4))
+    relative[:, 3] += 1.5  # treated curve of line B: relative IC50 ~32, beyond 10
+    absolute = relative + 0.2
+    shifts = relative[:, [1, 3]] - relative[:, [0, 2]]
+    table = shifts_table(posterior(relative, absolute, shifts), CURVES,
+                         ["cell_line", "drug", "treatment"], margin=1.5)
+    assert list(table.quantity) == ["ic50_relative"] * 4 + ["ic50_absolute"] * 2  # relative first
+    absolute_rows = table[table.quantity == "ic50_absolute"]
+    assert list(absolute_rows.cell_line) == ["A", "B"]  # no pooled absolute rows
+    assert absolute_rows["median"].iloc[0] == pytest.approx(1.0, rel=0.03)  # same +0.2 on both
+    assert table.p_extrapolated.iloc[0] == pytest.approx(0.0)
+    assert table.p_extrapolated.iloc[1] == pytest.approx(1.0)  # line B treated is beyond range
+    assert table.p_extrapolated.iloc[3] == pytest.approx(1.0)  # pooled: the largest it pools
+    assert absolute_rows.note.iloc[1].startswith("beyond tested range")  # blank, said why
+    assert np.isnan(absolute_rows["median"].iloc[1])
+    assert not np.isnan(table["median"].iloc[1])  # the relative shift keeps its numbers
+
+
+def test_absolute_shift_with_infinite_draws_is_blank_unless_its_interval_is_finite():
+    rng = np.random.default_rng(6)
+    relative = rng.normal(0.0, 0.05, (4000, 4))
+    absolute = relative.copy()
+    absolute[:, 1] = np.where(rng.random(4000) < 0.3, np.inf, absolute[:, 1])  # 30% never
+    absolute[:, 3] = np.where(rng.random(4000) < 0.01, np.inf, absolute[:, 3])  # 1% never
+    table = shifts_table(posterior(relative, absolute, relative[:, [1, 3]] - relative[:, [0, 2]]),
+                         CURVES, ["cell_line", "drug", "treatment"], margin=1.5)
+    line_a, line_b = table[table.quantity == "ic50_absolute"].to_dict("records")
+    assert np.isnan(line_a["median"]) and "interval not finite" in line_a["note"]
+    assert line_a["p_sensitised"] == pytest.approx(0.7 * 0.5, abs=0.03)  # +inf draws: not
+    assert line_b["q2.5"] <= line_b["median"] <= line_b["q97.5"] < np.inf  # 1%: inside the tail
+    assert line_b["note"] == ""
 
 
 def test_without_a_cell_line_column_no_pooled_row_is_ambiguous():
@@ -64,4 +121,5 @@ def test_without_a_cell_line_column_no_pooled_row_is_ambiguous():
     shifts = rng.normal(-0.3, 0.1, (4000, 2))
     table = shifts_table(posterior(np.zeros((4000, 4)), np.zeros((4000, 4)), shifts), CURVES,
                          ["drug", "treatment"], margin=1.5)
-    assert list(table.level) == ["curve", "curve", "pooled over drugs and cell lines"]
+    relative = table[table.quantity == "ic50_relative"]
+    assert list(relative.level) == ["curve", "curve", "pooled over drugs and cell lines"]
