@@ -98,16 +98,20 @@ def simulate(design: ScreenDesign, seed: int) -> tuple[DoseResponseData, dict]:
 
 
 def sampler_settings(args: argparse.Namespace, sampler: str) -> SamplerSettings:
-    return SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
-                           sampler=sampler, cores=args.cores, progress=False,
-                           posterior_predictive=False)
+    """The package's defaults (a chain per core, extended until the ESS target is met)
+    unless draws / tune / chains are given, which fix them."""
+    defaults = SamplerSettings()
+    return SamplerSettings(draws=args.draws or defaults.draws, tune=args.tune or defaults.tune,
+                           chains=args.chains, seed=args.seed, sampler=sampler,
+                           cores=args.cores, progress=False, posterior_predictive=False,
+                           extend=args.draws is None)
 
 
 def curve_form(model) -> str:
     """Which curve parameterisation a built model uses (``auto`` resolves to one of them)."""
-    if "curve_z" in model.named_vars:
+    if "curve_effect_z" in model.named_vars:
         return "non_centred"
-    return "centred" if "curve_effect" in model.named_vars else "none"
+    return "centred" if model["log10_ic50"] in model.free_RVs else "none"
 
 
 # --- speed ---------------------------------------------------------------------------------
@@ -560,9 +564,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="curves per screen: 24 (study), 400, 3600 (default all three)")
     parser.add_argument("--samplers", type=lambda s: s.split(","), default=["nutpie", "pymc"],
                         help="comma separated; pymc (PyMC's default NUTS) is the baseline")
-    parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--tune", type=int, default=1000)
-    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--draws", type=int, default=None,
+                        help="fixed draws per chain (default: the package's, extended to ESS)")
+    parser.add_argument("--tune", type=int, default=None)
+    parser.add_argument("--chains", type=int, default=None,
+                        help="chains (default: the package's, a chain per core)")
     parser.add_argument("--cores", type=int, default=len(os.sched_getaffinity(0)),
                         help="cores for both samplers (default: all available; PyMC's own "
                              "default would be half the CPU count)")

@@ -23,6 +23,7 @@ import matplotlib
 import pandas as pd
 
 from chemoshift.data.errors import InputError
+from chemoshift.inference.diagnostics import MIN_ESS
 from chemoshift.inference.fit import SamplerSettings
 from chemoshift.pipeline import DEFAULT_MARGIN, ReportFailedWarning, run_assay
 from chemoshift.registry import ASSAYS, assay_of_run
@@ -84,9 +85,12 @@ def _parser() -> argparse.ArgumentParser:
 def _sampler_options(parser: argparse.ArgumentParser) -> None:
     defaults = SamplerSettings()
     group = parser.add_argument_group("sampler")
-    group.add_argument("--draws", type=int, default=defaults.draws)
+    group.add_argument("--draws", type=int, default=None,
+                       help=f"draws per chain, exactly (default: {defaults.draws}, extended in "
+                            f"batches until bulk and tail ESS reach {MIN_ESS})")
     group.add_argument("--tune", type=int, default=defaults.tune)
-    group.add_argument("--chains", type=int, default=defaults.chains)
+    group.add_argument("--chains", type=int, default=defaults.chains,
+                       help="chains per batch (default: the machine's cores, 2-4)")
     group.add_argument("--seed", type=int, default=defaults.seed)
     group.add_argument("--sampler", choices=["nutpie", "pymc"], default=defaults.sampler)
     group.add_argument("--target-accept", type=float, default=defaults.target_accept)
@@ -96,9 +100,11 @@ def _sampler_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> SamplerSettings:
-    return SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
-                           sampler=args.sampler, target_accept=args.target_accept,
-                           cores=args.cores, progress=args.progress)
+    fixed = args.draws is not None  # the user asked for exactly this many draws
+    return SamplerSettings(draws=args.draws if fixed else SamplerSettings.draws, tune=args.tune,
+                           chains=args.chains, seed=args.seed, sampler=args.sampler,
+                           target_accept=args.target_accept, cores=args.cores,
+                           progress=args.progress, extend=not fixed)
 
 
 def _mapping(text: str) -> dict[str, str]:

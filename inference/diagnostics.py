@@ -11,6 +11,7 @@ from xarray import DataTree
 MAX_RHAT = 1.01
 MIN_ESS = 400
 MIN_BFMI = 0.3
+EXTENDABLE_RHAT = 1.05  # chains this close agree; more draws settle the rest
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,13 @@ class Diagnostics:
     @property
     def passed(self) -> bool:
         return not self.failures
+
+    @property
+    def only_short_of_ess(self) -> bool:
+        """Failing only for want of draws (more draws would fix it): ESS short, R-hat no
+        worse than short chains give (<= ``EXTENDABLE_RHAT``), no divergences, E-BFMI fine."""
+        return (not self.passed and self.divergences == 0 and self.max_rhat <= EXTENDABLE_RHAT
+                and not self.min_bfmi < MIN_BFMI)
 
     @property
     def verdict(self) -> str:

@@ -49,7 +49,7 @@ def test_demo_recovers_the_stored_true_shifts(demo_run):
         row = pooled.loc[treatment]
         assert row["q2.5"] <= 10**log10_shift <= row["q97.5"], treatment
         assert row.p_sensitised > 0.95  # both arms were simulated to sensitise
-    curves = shifts[shifts.level == "curve"]
+    curves = shifts[(shifts.level == "curve") & (shifts.quantity == "ic50_relative")]
     true_curve = {(c["cell_line"], c["drug"], c["treatment"]): c["log10_shift"]
                   for c in truth["comparisons"]}
     inside = [r["q2.5"] <= 10 ** true_curve[r.cell_line, r.drug, r.treatment] <= r["q97.5"]

@@ -44,8 +44,8 @@ def test_quantities_users_ask_for_are_deterministics_with_dims(study_model):
 
 def test_study_design_has_every_hierarchical_term(study_model):
     assert {"drug_mean", "cell_line_effect", "cell_line_drug_effect", "control_effect",
-            "shift_mean", "shift_drug_sd", "shift_cell_line_effect", "curve_effect_sd",
-            "log10_ic50", "hill_curve_sd", "bottom_curve_sd", "top_group_sd", "noise_floor",
+            "shift_mean", "log10_shift_drug_z", "shift_cell_line_effect", "log10_ic50",
+            "hill_curve_sd", "bottom_curve_sd", "top_group_sd", "noise_floor",
             "noise_cv", "nu_minus_two"} <= free_names(study_model)
     assert isinstance(study_model["response"].owner.op, type(pm.StudentT.dist(1).owner.op))
     assert "vehicle_response" in study_model.named_vars  # vehicle wells are data
@@ -53,14 +53,15 @@ def test_study_design_has_every_hierarchical_term(study_model):
 
 def test_scales_of_factors_with_few_levels_are_fixed_not_learnt(study_wells):
     terms = model_terms(validate_wells(study_wells))
-    # two cell lines, two control arms: a scale learnt from two values is a funnel
+    # two cell lines, two control arms, 3 drugs per treatment, 9 identified curve
+    # deviations: a scale learnt from so few values is a funnel
     for name in ("cell_line_effect", "cell_line_drug_effect", "control_effect",
-                 "shift_cell_line"):
+                 "shift_cell_line", "shift_drug", "curve_effect"):
         assert terms[name]["scale"] == "fixed", name
     assert terms["hill_curve"]["scale"] == "learnt"  # 21 curve slopes around 3 drug means
-    wide, _ = simulate_screen(screen_design(6, 2, replicates=1), seed=0)
+    wide, _ = simulate_screen(screen_design(10, 2, replicates=1), seed=0)
     wide_terms = model_terms(validate_wells(wide.astype(str)))
-    assert wide_terms["cell_line_effect"]["scale"] == "learnt"  # six cell lines
+    assert wide_terms["cell_line_effect"]["scale"] == "learnt"  # ten cell lines
     assert wide_terms["shift_cell_line"]["scale"] == "learnt"
 
 
