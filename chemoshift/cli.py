@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", type=Path, required=True, help="run directory to write")
     fit.add_argument("--columns", type=_mapping, default={},
                      help="package name=your column, comma separated, "
-                          "e.g. concentration=conc,response=rootl")
+                          "e.g. concentration=conc,response=rootl; replicate columns of a "
+                          "wide file: response=rep1+rep2+rep3")
     fit.add_argument("--control", action="append", default=[], metavar="TREATMENT=CONTROL",
                      help="the arm a treatment is compared with (repeat for each treatment)")
     fit.add_argument("--unit", default="uM",

@@ -134,3 +134,15 @@ def test_malformed_options_exit_2(tmp_path, capsys, study_wells):
     assert main(["fit", "dose-response", str(data), "--out", out, "--prior", "curve_sd=x"]) == 2
     assert main(["fit", "dose-response", str(data), "--out", out, "--margin", "0.5"]) == 2
     assert not (tmp_path / "run").exists()
+
+
+def test_wide_replicate_columns_are_read_as_wells_from_the_command_line(tmp_path):
+    from chemoshift.cli import _mapping
+    from chemoshift.data import read_dose_response
+
+    wide = tmp_path / "wide.csv"
+    wide.write_text("conc;rep1;rep2;rep3\n0;1,20;1,18;1,25\n1;1,10;1,05;\n"
+                    "10;0,60;0,62;0,58\n100;0,15;0,18;0,16\n", encoding="utf-8")
+    data = read_dose_response(wide, columns=_mapping("concentration=conc,response=rep1+rep2+rep3"))
+    assert len(data.wells) == 11  # 4 rows x 3 replicates, one empty cell: a missing well
+    assert any("decimal comma" in note for note in data.notes)

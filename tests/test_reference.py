@@ -1,6 +1,13 @@
-"""Real public data with published answers (../shared/reference/doseresponse)."""
+"""Real public data with published answers: drc's data sets, fitted at the defaults.
+
+ryegrass and G.aparine come from ../shared/reference/doseresponse; S.alba, spinach and
+acidiq from tests/data/drc (SOURCES.md there says where each file and each drc number
+comes from). benchmarks/reference_fits.py fits all fourteen on two seeds.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -9,16 +16,24 @@ from chemoshift.inference.fit import SamplerSettings
 from chemoshift.pipeline import run_assay
 
 SETTINGS = SamplerSettings(progress=False, seed=7)
+DRC = Path(__file__).resolve().parent / "data" / "drc"
+
+
+def fit(path: Path, run_dir: Path, **read_options):
+    result = run_assay("dose-response", path, run_dir, read_options=read_options,
+                       settings=SETTINGS)
+    assert result.diagnostics.passed, result.diagnostics.verdict  # converged at the defaults
+    assert result.diagnostics.divergences == 0
+    summary = pd.read_csv(run_dir / "summary.csv", keep_default_na=False, dtype={"drug": str})
+    shifts = pd.read_csv(run_dir / "shifts.csv", keep_default_na=False)
+    return summary[summary.quantity == "ic50_relative"], shifts
 
 
 @pytest.mark.slow
 def test_ryegrass_ed50_matches_drc_ll4(reference, tmp_path):
-    result = run_assay(
-        "dose-response", reference / "doseresponse" / "ryegrass.csv", tmp_path,
-        read_options={"columns": {"concentration": "conc", "response": "rootl"}, "unit": "mM"},
-        settings=SETTINGS)
-    assert result.diagnostics.passed, result.diagnostics.verdict
-    row = pd.read_csv(tmp_path / "summary.csv").query("quantity == 'ic50_relative'").iloc[0]
+    relative, _ = fit(reference / "doseresponse" / "ryegrass.csv", tmp_path,
+                      columns={"concentration": "conc", "response": "rootl"}, unit="mM")
+    row = relative.iloc[0]
     ed50_mm = row["median"] / 1000  # reported in uM
     assert ed50_mm == pytest.approx(3.058, rel=0.03)  # drc LL.4: 3.058 (SE 0.186)
     assert row["q2.5"] / 1000 == pytest.approx(2.67, rel=0.06)  # drc 95% CI 2.67-3.45; the
@@ -28,16 +43,39 @@ def test_ryegrass_ed50_matches_drc_ll4(reference, tmp_path):
 @pytest.mark.slow
 def test_g_aparine_potency_ratio_agrees_with_drc(reference, tmp_path):
     # the herbicide applied two ways: ED50(1) / ED50(2); drc (common top) 0.544, 95% 0.359-0.729.
-    result = run_assay(
-        "dose-response", reference / "doseresponse" / "G.aparine.csv", tmp_path,
-        read_options={"columns": {"concentration": "dose", "response": "drymatter"},
-                      "controls": {"1": "2"}, "unit": "g/ha"},
-        settings=SETTINGS)
-    assert result.diagnostics.passed, result.diagnostics.verdict
-    shift = pd.read_csv(tmp_path / "shifts.csv").iloc[0]
+    _, shifts = fit(reference / "doseresponse" / "G.aparine.csv", tmp_path,
+                    columns={"concentration": "dose", "response": "drymatter"},
+                    controls={"1": "2"}, unit="g/ha")
+    shift = shifts[shifts.quantity == "ic50_relative"].iloc[0]
     # inside drc's interval (our two tops are pooled, not forced equal as in drc's fit)
     assert 0.359 <= shift["median"] <= 0.729
     assert shift["q2.5"] < 0.544 < shift["q97.5"]  # drc's estimate inside ours
     summary = pd.read_csv(tmp_path / "summary.csv")
     absolute_1 = summary.query("treatment == 1 and quantity == 'ic50_absolute'").iloc[0]
     assert absolute_1.p_beyond_range > 0.5  # treatment 1 bottoms out near 53% of its top
+
+
+@pytest.mark.slow
+def test_s_alba_potency_ratio_agrees_with_drc(tmp_path):
+    # two herbicides, 7 doses, zero-dose controls per herbicide: 39-60 divergences in 0.1
+    _, shifts = fit(DRC / "S.alba.csv", tmp_path,
+                    columns={"concentration": "Dose", "treatment": "Herbicide",
+                             "response": "DryMatter"},
+                    controls={"Glyphosate": "Bentazone"}, unit="g/ha", response_kind="other")
+    ratio = shifts[shifts.quantity == "ic50_relative"].iloc[0]
+    drc_ratio = 66.890545 / 28.632355  # drc LL.4 (common limits): ED50 glyphosate / bentazone
+    assert ratio["q2.5"] < drc_ratio < ratio["q97.5"]
+    assert ratio["median"] == pytest.approx(drc_ratio, rel=0.15)  # drc forces common limits
+
+
+@pytest.mark.slow
+def test_spinach_curves_as_experiments_give_drcs_ed50s(tmp_path):
+    # five curves (three bentazon, two diuron): the repeats are experiments of a herbicide
+    relative, _ = fit(DRC / "spinach.csv", tmp_path,
+                      columns={"concentration": "DOSE", "drug": "HERBICIDE",
+                               "experiment": "CURVE", "response": "SLOPE"},
+                      response_kind="other")
+    by_drug = relative.set_index("drug")
+    for herbicide, drc_ed50 in {"bentazon": 1.599804, "diuron": 0.203161}.items():
+        row = by_drug.loc[herbicide]  # drc LL.4 pooled by herbicide
+        assert row["q2.5"] < drc_ed50 < row["q97.5"], herbicide
