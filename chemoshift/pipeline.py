@@ -130,7 +130,7 @@ def _record(assay: Assay, result) -> dict:
                 for path, digest in result.data.sources.items()],
         settings=dict(sampler=dataclasses.asdict(result.settings), margin=result.margin,
                       priors=dataclasses.asdict(result.priors), read=result.read_options),
-        data=assay.describe(result.data),
+        data=assay.describe(result.data, result.priors),
         timings=result.timings,
         diagnostics=result.diagnostics.as_dict(),
     )

@@ -17,10 +17,10 @@ import pymc as pm
 from chemoshift.data import run_dir as files
 from chemoshift.data.dose_response import DoseResponseData, read_dose_response
 from chemoshift.dose_response import DoseResponseFit, fit_dose_response
-from chemoshift.models.dose_response import DoseResponsePriors, build_model
+from chemoshift.models.dose_response import DoseResponsePriors, build_model, model_terms
 from chemoshift.reports import dose_response_report
 
-DATA_EXTRAS = ("notes", "unknown_columns", "experiments", "has_experiments")
+DATA_EXTRAS = ("notes", "unknown_columns", "has_experiments")
 
 
 @dataclass(frozen=True)
@@ -34,17 +34,19 @@ class Assay:
     fit: Callable[..., Any]  # (path or frame, **read options, priors=, settings=, margin=,
     #                            title=) -> the fit object a script holds
     load: Callable[[Path], Any]  # run dir -> the same fit object, from the files alone
-    describe: Callable[[Any], dict]  # data -> what run.json records about it
+    describe: Callable[[Any, Any], dict]  # (data, priors) -> what run.json records about it
     save_inputs: Callable[[Any, Path], None]  # (fit object, run dir) -> validated tables written
     write_tables: Callable[..., Any]  # (run dir, posterior in memory or None) -> CSV tables
     write_report: Callable[..., Path]  # (run dir, posterior in memory or None) -> report.html
 
 
-def _describe_dose_response(data: DoseResponseData) -> dict:
+def _describe_dose_response(data: DoseResponseData, priors: DoseResponsePriors) -> dict:
     described = dict(keys_present=list(data.keys_present), unit=data.unit,
                      response_kind=data.response_kind, controls=data.controls,
                      n_wells=len(data.wells), n_curves=len(data.curves),
-                     n_plates=int(data.wells.plate.nunique()))
+                     n_plates=int(data.wells.plate.nunique()),
+                     experiments=list(data.coords["experiment"]),
+                     model_terms=model_terms(data, priors))
     for name in DATA_EXTRAS:  # what newer readers say about the data, when they say it
         value = getattr(data, name, None)
         if value is not None:
