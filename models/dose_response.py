@@ -92,7 +92,7 @@ class DoseResponsePriors:
     shift_mean_sd: float = 0.5  # a pooled shift of 3-fold either way is plausible
     shift_drug_sd: float = 0.2  # shifts differ between drugs by ~1.6-fold
     shift_cell_line_sd: float = 0.15  # a treatment works better in one cell line, ~1.4-fold
-    curve_sd: float = 0.2  # residual curve-to-curve variation
+    curve_sd: float = 0.1  # residual curve variation (arm x cell line x drug), below main effects
     experiment_sd: float = 0.15  # a curve's IC50 moves between experiments, ~1.4-fold
     experiment_shared_sd: float = 0.15  # all arms of a cell line x drug move together
     log_hill_mean: float = 0.0  # Hill slopes around 1 ...
