@@ -24,8 +24,9 @@ def fit(path: Path, run_dir: Path, **read_options):
                        settings=SETTINGS)
     assert result.diagnostics.passed, result.diagnostics.verdict  # converged at the defaults
     assert result.diagnostics.divergences == 0
-    summary = pd.read_csv(run_dir / "summary.csv", keep_default_na=False, dtype={"drug": str})
-    shifts = pd.read_csv(run_dir / "shifts.csv", keep_default_na=False)
+    names = {key: str for key in ("cell_line", "drug", "treatment", "control")}
+    summary = pd.read_csv(run_dir / "summary.csv", dtype=names)
+    shifts = pd.read_csv(run_dir / "shifts.csv", dtype=names)
     return summary[summary.quantity == "ic50_relative"], shifts
 
 
@@ -50,8 +51,8 @@ def test_g_aparine_potency_ratio_agrees_with_drc(reference, tmp_path):
     # inside drc's interval (our two tops are pooled, not forced equal as in drc's fit)
     assert 0.359 <= shift["median"] <= 0.729
     assert shift["q2.5"] < 0.544 < shift["q97.5"]  # drc's estimate inside ours
-    summary = pd.read_csv(tmp_path / "summary.csv")
-    absolute_1 = summary.query("treatment == 1 and quantity == 'ic50_absolute'").iloc[0]
+    summary = pd.read_csv(tmp_path / "summary.csv", dtype={"treatment": str})
+    absolute_1 = summary.query("treatment == '1' and quantity == 'ic50_absolute'").iloc[0]
     assert absolute_1.p_beyond_range > 0.5  # treatment 1 bottoms out near 53% of its top
 
 
