@@ -127,10 +127,12 @@ def fit(model: pm.Model, settings: SamplerSettings = DEFAULT_SETTINGS,
         posterior = datatree["posterior"].to_dataset()
         step = max(1, -(-posterior.sizes["chain"] * posterior.sizes["draw"]
                         // PREDICTIVE_DRAWS))
+        thinned = datatree.copy()  # with its constant_data: the data are the trace's own
+        thinned["posterior"] = posterior.isel(draw=slice(None, None, step))
         with model:  # replicated data sets from a thinned posterior: checks need hundreds
             predictive = pm.sample_posterior_predictive(
-                posterior.isel(draw=slice(None, None, step)),
-                random_seed=np.random.default_rng(settings.seed + 1), progressbar=False)
+                thinned, random_seed=np.random.default_rng(settings.seed + 1),
+                progressbar=False)
         datatree["posterior_predictive"] = predictive["posterior_predictive"]
         timings["posterior_predictive_seconds"] = time.perf_counter() - start
 
