@@ -40,6 +40,8 @@ from chemoshift.data.errors import InputError, Problem
 from chemoshift.inference import Diagnostics, SamplerSettings, fit
 from chemoshift.models import DoseResponsePriors, build_model
 from chemoshift.reports import dose_response_figures as figures
+from chemoshift.reports.dose_response_inputs import read_curves, read_wells
+from chemoshift.reports.dose_response_report import response_label
 from chemoshift.reports.dose_response_tables import shifts_table, summary_table
 
 DEFAULT_MARGIN = 1.5  # a practically relevant sensitisation: IC50 down by at least 1.5-fold
@@ -47,10 +49,6 @@ FRAME_NAME = "<DataFrame>"  # stands for a file name in messages about a frame o
 MAX_PANELS = 16  # curve panels in one figure; ask for drugs to see the others
 MAX_FOREST_ROWS = 60
 MAX_REPR_SHIFTS = 6
-TEXT_COLUMNS = ("cell_line", "drug", "treatment", "control", "experiment", "plate", "replicate",
-                "well", "well_type", "unit")  # names stay text when read back ('01' is a name)
-RESPONSE_LABELS = {"absorbance": "absorbance (blank-subtracted)",
-                   "percent_viability": "viability (%)"}
 
 
 @dataclass(eq=False, repr=False)
@@ -150,7 +148,7 @@ class DoseResponseFit:
             if unknown:
                 raise ValueError(f"drug(s) {unknown} not in this fit; its drugs are {known}")
         return figures.curve_panels(self.datatree, self.wells, self.curves, self.unit,
-                                    RESPONSE_LABELS.get(self.response_kind, "response"),
+                                    response_label(self.response_kind),
                                     drugs=drugs, max_panels=MAX_PANELS)
 
     def plot_shifts(self) -> Figure:
@@ -214,8 +212,8 @@ class DoseResponseFit:
             started=record.get("started", ""),
             run_dir=run_dir,
         )
-        loaded._saved_wells = _read_text_keyed(run_dir / "wells.csv")
-        loaded._saved_curves = _read_text_keyed(run_dir / "curves.csv")
+        loaded._saved_wells = read_wells(run_dir)
+        loaded._saved_curves = read_curves(run_dir)
         return loaded
 
     def __repr__(self) -> str:
@@ -368,10 +366,3 @@ def _known_fields(cls, values: dict):
     """A dataclass from a run.json dict, ignoring fields this version does not know."""
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     return cls(**{k: v for k, v in values.items() if k in names})
-
-
-def _read_text_keyed(path: Path) -> pd.DataFrame:
-    """A table written by a run, names as text and empty cells as empty names, numbers as
-    numbers (an empty ``log10_concentration`` is a vehicle well: NaN)."""
-    return pd.read_csv(path, dtype=dict.fromkeys(TEXT_COLUMNS, str), keep_default_na=False,
-                       na_values={"log10_concentration": [""]})

@@ -80,7 +80,7 @@ def write_report(run_dir: Path, datatree: DataTree | None = None) -> Path:
     keys = data["keys_present"]
     curve_keys = [k for k in keys if k != "treatment"]
     margin = record["settings"]["margin"]
-    label = _response_label(data.get("response_kind", "other"))
+    label = response_label(data.get("response_kind", "other"))
     relative_shifts = shifts[shifts.quantity == "ic50_relative"]
 
     rendered, notes = {}, {}
@@ -242,7 +242,8 @@ def _classical_rows(classical, curves, keys, summary) -> pd.DataFrame:
     return table
 
 
-def _response_label(kind: str) -> str:
+def response_label(kind: str) -> str:
+    """Axis label of the response for a run's ``response_kind``."""
     return {"absorbance": "absorbance (blank-subtracted)",
             "percent_viability": "viability (%)"}.get(kind, "response")
 
