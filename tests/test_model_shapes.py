@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pymc as pm
 import pytest
@@ -9,7 +10,7 @@ from pymc.testing import mock_sample
 
 from chemoshift.data.dose_response import validate_wells
 from chemoshift.data.simulate_dose_response import ScreenDesign, screen_design, simulate_screen
-from chemoshift.models.dose_response import build_model, model_terms
+from chemoshift.models.dose_response import _noise, build_model, model_terms
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,9 @@ def test_noise_grows_with_the_signal_and_nu_stays_off_the_cauchy_region(study_mo
     nu, sigma_floor, cv = pm.draw([study_model["nu"], study_model["noise_floor"],
                                    study_model["noise_cv"]], draws=2000, random_seed=2)
     assert nu.min() > 2.0  # finite variance in every prior draw
-    assert cv.mean() > 0 and sigma_floor.mean() > 0
+    assert sigma_floor.min() > 0 and cv.min() > 0
+    scale = _noise(np.array([0.0, 0.5, 2.0]), 0.01, 0.1).eval()
+    np.testing.assert_allclose(scale, [0.01, np.hypot(0.01, 0.05), np.hypot(0.01, 0.2)])
 
 
 def test_experiments_add_experiment_level_ic50s():
