@@ -1,0 +1,99 @@
+"""The disk-cached nutpie compile path gives nutpie's own draws, keys graphs, swaps data."""
+
+from __future__ import annotations
+
+import numpy as np
+import nutpie
+import pymc as pm
+import pytest
+
+from chemoshift.inference import nutpie_compile
+from chemoshift.inference.nutpie_compile import _Graph, compile_for_nutpie
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def small_model(y: np.ndarray, group: np.ndarray, scale: float = 1.0) -> pm.Model:
+    """A small hierarchical model with data containers, a constant and a deterministic."""
+    with pm.Model(coords={"group": range(group.max() + 1), "obs": range(len(y))}) as model:
+        index = pm.Data("group_index", group, dims="obs")
+        observed = pm.Data("y_observed", y, dims="obs")
+        mu = pm.Normal("mu", 0, scale)
+        sd = pm.HalfNormal("sd", 1)
+        effect = pm.Normal("effect", mu, sd, dims="group")
+        pm.Deterministic("effect_exp", pm.math.exp(effect), dims="group")
+        pm.Normal("y", effect[index], 0.5, observed=observed, dims="obs")
+    return model
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    group = np.repeat(np.arange(4), 5)
+    return rng.normal(group * 0.5, 0.5), group
+
+
+@pytest.fixture(scope="module")
+def nutpie_compiled(data):
+    """nutpie's own compile of the small model: the reference every path must match."""
+    return nutpie.compile_pymc_model(small_model(*data))
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(nutpie_compile, "_cache_dir", lambda: tmp_path / "cache")
+    return tmp_path / "cache"
+
+
+def draws(compiled, seed=3) -> dict[str, np.ndarray]:
+    trace = nutpie.sample(compiled, chains=2, draws=50, tune=50, progress_bar=False, seed=seed)
+    return {name: trace.posterior[name].values for name in ("mu", "sd", "effect_exp")}
+
+
+def test_same_draws_as_nutpie_compile_fresh_and_from_cache(data, cache_dir, nutpie_compiled):
+    model = small_model(*data)
+    expected = draws(nutpie_compiled)
+    fresh = draws(compile_for_nutpie(model))
+    assert len(list(cache_dir.glob("*.pkl"))) == 1
+    loaded = draws(compile_for_nutpie(small_model(*data)))  # a new model object: from disk
+    for name, values in expected.items():
+        np.testing.assert_array_equal(fresh[name], values)
+        np.testing.assert_array_equal(loaded[name], values)
+
+
+def test_loaded_functions_take_the_new_models_data(data, cache_dir, nutpie_compiled):
+    y, group = data
+    compile_for_nutpie(small_model(y, group))
+    shifted = small_model(y + 10.0, group)  # same graph and shapes, other values: a hit
+    assert _Graph(shifted, {"mu": 0, "sd_log__": 0, "effect": np.zeros(4)}).key == \
+        _Graph(small_model(y, group), {"mu": 0, "sd_log__": 0, "effect": np.zeros(4)}).key
+    expected = draws(nutpie_compiled.with_data(y_observed=y + 10.0))
+    got = draws(compile_for_nutpie(shifted))
+    np.testing.assert_array_equal(got["mu"], expected["mu"])
+    assert np.log(got["effect_exp"]).mean() > 5
+
+
+def test_key_changes_with_constants_and_shapes(data):
+    y, group = data
+    point = {"mu": 0, "sd_log__": 0, "effect": np.zeros(4)}
+    base = _Graph(small_model(y, group), point).key
+    assert _Graph(small_model(y, group, scale=2.0), point).key != base  # a prior constant
+    assert _Graph(small_model(y[:-5], group[:-5]), point).key != base  # a data shape
+    bigger = {**point, "effect": np.zeros(5)}
+    assert _Graph(small_model(y, group), bigger).key != base  # a free variable's shape
+
+
+def test_corrupt_cache_entry_is_a_miss(data, cache_dir, nutpie_compiled):
+    model = small_model(*data)
+    compile_for_nutpie(model)
+    (entry,) = cache_dir.glob("*.pkl")
+    entry.write_bytes(b"not a pickle")
+    again = draws(compile_for_nutpie(small_model(*data)))
+    np.testing.assert_array_equal(again["mu"], draws(nutpie_compiled)["mu"])
+
+
+def test_with_data_swaps_values(data, cache_dir):
+    y, group = data
+    compiled = compile_for_nutpie(small_model(y, group))
+    swapped = draws(compiled.with_data(y_observed=y + 10.0))
+    assert np.log(swapped["effect_exp"]).mean() > 5
