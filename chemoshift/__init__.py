@@ -23,20 +23,59 @@ if TYPE_CHECKING:
     from chemoshift.data.errors import InputError
     from chemoshift.dose_response import DoseResponseFit, fit_dose_response
     from chemoshift.inference.fit import SamplerSettings
+    from chemoshift.mechanism import (
+        ApoptosisFit,
+        LuciferaseFit,
+        WesternFit,
+        fit_apoptosis,
+        fit_luciferase,
+        fit_western,
+    )
+    from chemoshift.models.apoptosis import ApoptosisPriors
     from chemoshift.models.dose_response import DoseResponsePriors
+    from chemoshift.models.log_ratio import LogRatioPriors
+    from chemoshift.models.qpcr import QpcrPriors
     from chemoshift.pipeline import load
+    from chemoshift.qpcr import QpcrFit, fit_qpcr
 
-__all__ = ["DoseResponseData", "DoseResponseFit", "DoseResponsePriors", "InputError",
-           "SamplerSettings", "fit_dose_response", "load"]
+__all__ = [
+    "DoseResponseData",
+    "DoseResponseFit",
+    "DoseResponsePriors",
+    "ExpressionFit",
+    "ExpressionPriors",
+    "InputError",
+    "SamplerSettings",
+    "fit_dose_response",
+    "fit_expression",
+    "load",
+]
+__all__ += ["QpcrFit", "QpcrPriors", "fit_qpcr"]
+__all__ += ["ApoptosisFit", "ApoptosisPriors", "LogRatioPriors", "LuciferaseFit", "WesternFit",
+            "fit_apoptosis", "fit_luciferase", "fit_western"]
 
 _HOMES = {  # public name -> the module that defines it
     "DoseResponseData": "chemoshift.data.dose_response",
     "DoseResponseFit": "chemoshift.dose_response",
     "DoseResponsePriors": "chemoshift.models.dose_response",
+    "QpcrFit": "chemoshift.qpcr",  # qPCR: Ct model, ΔΔCt with intervals
+    "QpcrPriors": "chemoshift.models.qpcr",
+    "fit_qpcr": "chemoshift.qpcr",
     "InputError": "chemoshift.data.errors",
     "SamplerSettings": "chemoshift.inference.fit",
     "fit_dose_response": "chemoshift.dose_response",
     "load": "chemoshift.pipeline",
+    "ExpressionFit": "chemoshift.expression",
+    "ExpressionPriors": "chemoshift.models.expression",
+    "fit_expression": "chemoshift.expression",
+    "LuciferaseFit": "chemoshift.mechanism",  # luciferase, Western blot, apoptosis
+    "WesternFit": "chemoshift.mechanism",
+    "ApoptosisFit": "chemoshift.mechanism",
+    "fit_luciferase": "chemoshift.mechanism",
+    "fit_western": "chemoshift.mechanism",
+    "fit_apoptosis": "chemoshift.mechanism",
+    "LogRatioPriors": "chemoshift.models.log_ratio",
+    "ApoptosisPriors": "chemoshift.models.apoptosis",
 }
 
 

@@ -5,32 +5,32 @@
                    [--control TREATMENT=CONTROL ...] [--draws N --tune N --chains N --seed N]
     chemoshift report RUN_DIR
 
+``chemoshift demo --out DIR`` fits every bundled example into ``DIR/<assay>/`` (each a
+complete run directory) and writes ``DIR/report.html`` over all of them.
+
 Exit codes: 0 success; 2 bad input (nothing written); 3 the sampler did not converge
-(outputs written, and they say so at the top).
+(outputs written, and they say so at the top); 1 the demo could not fit an assay at all.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
-from importlib import resources
 from pathlib import Path
 
 import matplotlib
 import pandas as pd
 
+from chemoshift import expression_commands, mechanism, qpcr_commands
 from chemoshift.data.errors import InputError
 from chemoshift.inference.diagnostics import MIN_ESS
 from chemoshift.inference.fit import SamplerSettings
 from chemoshift.pipeline import DEFAULT_MARGIN, ReportFailedWarning, run_assay
 from chemoshift.registry import ASSAYS, assay_of_run
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED = 0, 2, 3
-DEMO_FILE = "dose_response.csv"
-DEMO_TRUTH = "dose_response_truth.json"
+EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED = 0, 1, 2, 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,12 +74,16 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--prior", action="append", default=[], metavar="NAME=VALUE",
                      help="override a prior scale by name (see DoseResponsePriors)")
     fit.add_argument("--title", help="title of the report (default: the input file's name)")
+    expression_commands.add_fit_options(fit)
+    mechanism.add_fit_options(fit)  # luciferase / western / apoptosis
+    qpcr_commands.add_fit_options(fit)  # --reference, --max-cycle, ... (and --dose COLUMN)
     _sampler_options(fit)
     fit.set_defaults(command=_fit)
 
     report = commands.add_parser("report", help="(re)write RUN_DIR/report.html from saved results")
     report.add_argument("run_dir", type=Path)
     report.set_defaults(command=_report)
+    expression_commands.add_commands(commands)
     return parser
 
 
@@ -116,6 +120,18 @@ def _mapping(text: str) -> dict[str, str]:
 
 
 def _fit(args: argparse.Namespace) -> int:
+    refused = qpcr_commands.refuse_foreign_options(args)  # qPCR's options, or others' to qpcr
+    if refused is not None:
+        return refused
+    if args.assay == "qpcr":
+        read_options = qpcr_commands.read_options(args)
+        if isinstance(read_options, int):
+            return read_options
+        priors = dict(p.split("=", 1) for p in args.prior)
+        return _run(args.assay, args.input, args.out, read_options, priors, args, args.title)
+    mechanism.refuse_misplaced_options(args)  # an option of another assay: exit 2
+    if args.assay == "expression":  # --control names a group; --pairs/--group/--top
+        return expression_commands.fit_expression(args)
     try:
         controls = _mapping(",".join(args.control)) if args.control else None
         priors = {k: float(v) for k, v in _mapping(",".join(args.prior)).items()}
@@ -133,17 +149,31 @@ def _fit(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     read_options = dict(columns=args.columns, controls=controls, unit=args.unit,
                         response_kind=args.response_kind)
+    if args.assay in mechanism.FITS:
+        read_options = mechanism.cli_read_options(args, controls)
     return _run(args.assay, args.input, args.out, read_options, priors, args, args.title)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    example = resources.files("chemoshift.data.example")
-    with resources.as_file(example / DEMO_FILE) as path:
-        code = _run("dose-response", path, args.out, {}, {}, args,
-                    "miR-379 / si-IGF1R chemosensitisation (bundled example)")
-    truth = json.loads((example / DEMO_TRUTH).read_text(encoding="utf-8"))
-    _compare_with_truth(args.out, truth)
-    return code
+    """Fit every bundled example into ``args.out/<assay>/`` and write one report over them."""
+    from chemoshift import demo
+    from chemoshift.reports.study_report import summarise_run, write_combined_report
+
+    codes, runs = [], []
+    for assay, path, options in demo.demo_inputs():
+        run_dir = args.out / assay
+        try:
+            codes.append(_run(assay, path, run_dir, options, {}, args, f"{demo.TITLE}: {assay}"))
+        except Exception as error:  # one assay's failure must not cost the others' fits
+            print(f"chemoshift: {assay} failed: {type(error).__name__}: {error}",
+                  file=sys.stderr)
+            codes.append(EXIT_ERROR)
+        runs.append(summarise_run(assay, run_dir))
+        if assay == "dose-response" and (run_dir / "shifts.csv").is_file():
+            _compare_with_truth(run_dir, demo.dose_response_truth())
+    report = write_combined_report(args.out, runs, demo.TITLE)
+    print(f"chemoshift: wrote {report} ({len(runs)} assays)", file=sys.stderr)
+    return EXIT_ERROR if EXIT_ERROR in codes else max(codes)
 
 
 def _run(assay, input_path, out, read_options, priors, args, title) -> int:
@@ -155,8 +185,9 @@ def _run(assay, input_path, out, read_options, priors, args, title) -> int:
                            prior_overrides=priors, settings=_settings(args),
                            margin=getattr(args, "margin", DEFAULT_MARGIN), title=title)
     seconds = time.perf_counter() - start
-    print(f"chemoshift: wrote {out}/ (report.html, summary.csv, shifts.csv, posterior.nc, "
-          f"run.json) in {seconds:.0f} s", file=sys.stderr)
+    tables = ", ".join(sorted(p.name for p in Path(out).glob("*.csv")))
+    print(f"chemoshift: wrote {out}/ (report.html, {tables}, posterior.nc, run.json) in "
+          f"{seconds:.0f} s", file=sys.stderr)
     if result.report_error:  # the run is complete; the exit code is convergence's alone
         print(f"chemoshift: warning: {result.report_error}", file=sys.stderr)
     if not result.diagnostics.passed:

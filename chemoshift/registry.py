@@ -14,11 +14,23 @@ from typing import Any
 
 import pymc as pm
 
+from chemoshift import expression as expression_assay
+from chemoshift import mechanism, qpcr
 from chemoshift.data import run_dir as files
 from chemoshift.data.dose_response import DoseResponseData, read_dose_response
+from chemoshift.data.geo import read_expression
+from chemoshift.data.qpcr import read_qpcr
 from chemoshift.dose_response import DoseResponseFit, fit_dose_response
 from chemoshift.models.dose_response import DoseResponsePriors, build_model, model_terms
-from chemoshift.reports import dose_response_report
+from chemoshift.models.expression import ExpressionPriors
+from chemoshift.models.qpcr import QpcrPriors
+from chemoshift.models.qpcr import build_model as qpcr_build_model
+from chemoshift.reports import (
+    dose_response_report,
+    expression_report,
+    expression_tables,
+    qpcr_report,
+)
 
 DATA_EXTRAS = ("notes", "unknown_columns", "has_experiments")
 
@@ -72,7 +84,35 @@ ASSAYS: dict[str, Assay] = {
         write_tables=dose_response_report.write_tables,
         write_report=dose_response_report.write_report,
     ),
+    "expression": Assay(
+        name="expression",
+        read=read_expression,
+        build=expression_assay.subset_model,
+        priors=ExpressionPriors,
+        fit=expression_assay.fit_expression,
+        load=expression_assay.ExpressionFit.from_run_dir,
+        describe=expression_assay.describe,
+        save_inputs=expression_assay.save_inputs,
+        write_tables=expression_tables.write_tables,
+        write_report=expression_report.write_report,
+    ),
 }
+
+ASSAYS.update({  # luciferase, western, apoptosis: see chemoshift.mechanism
+    name: Assay(name=name, read=mechanism.READERS[name], build=mechanism.build_model,
+                priors=mechanism.PRIORS[name], fit=mechanism.FITTERS[name],
+                load=mechanism.FITS[name].from_run_dir, describe=mechanism.describe,
+                save_inputs=mechanism.save_inputs,
+                write_tables=mechanism.mechanism_report.write_tables,
+                write_report=mechanism.mechanism_report.write_report)
+    for name in mechanism.FITS
+})
+
+
+ASSAYS["qpcr"] = Assay(  # Ct model: see chemoshift.qpcr
+    name="qpcr", read=read_qpcr, build=qpcr_build_model, priors=QpcrPriors, fit=qpcr.fit_qpcr,
+    load=qpcr.QpcrFit.from_run_dir, describe=qpcr.describe, save_inputs=qpcr.save_inputs,
+    write_tables=qpcr_report.write_tables, write_report=qpcr_report.write_report)
 
 
 def assay_of_run(run_dir: Path) -> Assay:

@@ -76,13 +76,15 @@ class ScreenDesign:
     noise_nu: float = 5.0
     outlier_fraction: float = 0.01
     shared_vehicle: bool = False  # one vehicle column per plate (drug DMSO), not per drug
+    duplicate_fraction: float = 0.0  # share of doses given one more well (HTS: 1-2 wells)
+    single_arm: str = "untreated"  # the one arm of a screen without treatments (no controls)
 
     @property
     def treatments(self) -> tuple[str, ...]:
         arms = []
         for treated, control in self.controls.items():
             arms += [a for a in (control, treated) if a not in arms]
-        return tuple(arms)
+        return tuple(arms) or (self.single_arm,)
 
     def concentrations(self, drug: str) -> np.ndarray:
         """Tested concentrations (uM), centred on the drug's mean IC50, ascending."""
@@ -104,6 +106,26 @@ def screen_design(n_cell_lines: int, n_drugs: int, **settings) -> ScreenDesign:
         drug_bottom=dict(zip(drugs, rng.uniform(0.02, 0.25, n_drugs).round(2), strict=True)),
         **settings,
     )
+
+
+def hts_design(**settings) -> ScreenDesign:
+    """A screen shaped like a public HTS viability screen: 8 cell lines x 27 drugs, one arm.
+
+    Nine doses over four decades, one well a dose (two for a third of them), one
+    experiment; cell lines differ widely (sd 0.5 log10) and many drugs leave a high bottom,
+    so many curves never reach 50% in the tested range.
+    """
+    rng = np.random.default_rng(2016)
+    drugs = [f"drug{i + 1:02d}" for i in range(27)]
+    values = dict(
+        cell_lines=tuple(f"line{i + 1:02d}" for i in range(8)),
+        drug_log10_ic50=dict(zip(drugs, rng.uniform(-2.0, 1.0, 27).round(2), strict=True)),
+        drug_hill=dict(zip(drugs, np.exp(rng.normal(0.0, 0.3, 27)).round(2), strict=True)),
+        drug_bottom=dict(zip(drugs, rng.uniform(0.02, 0.7, 27).round(2), strict=True)),
+        controls={}, n_concentrations=9, dilution_factor=10**0.5, replicates=1,
+        duplicate_fraction=1 / 3, cell_line_sd=0.5, cell_line_drug_sd=0.25,
+    )
+    return ScreenDesign(**(values | settings))
 
 
 def simulate_screen(design: ScreenDesign, seed: int) -> tuple[pd.DataFrame, dict]:
@@ -184,7 +206,8 @@ def simulate_screen(design: ScreenDesign, seed: int) -> tuple[pd.DataFrame, dict
                             np.log10(doses), curve["log10_ic50_by_experiment"][experiment],
                             curve["hill"], curve["bottom"], top)
                     for dose, mean in zip(doses, means, strict=True):
-                        for replicate in range(1, design.replicates + 1):
+                        extra = int(rng.random() < design.duplicate_fraction)
+                        for replicate in range(1, design.replicates + 1 + extra):
                             wells.append(_well(where, drug, dose, replicate, mean, design,
                                                position, rng))
                 for replicate in range(1, 4):

@@ -39,11 +39,17 @@ left out when the design cannot identify it, so one curve (drc's ryegrass) and a
 two-curve potency comparison (drc's G.aparine) are the same model with fewer terms.
 
 **Parameterisation.** A curve with many wells pins its own IC50: the curve level and the
-experiment level are then written centred (``log10_ic50 ~ Normal(population, curve_sd)``),
+experiment level (from eight wells a curve in an experiment) are then written centred
+(``log10_ic50 ~ Normal(population, curve_sd)``),
 which removes the ridge between drug means, shifts and curve deviations; sparse curves
 get the non-centred form. On the study design (3 experiments, 2,016 wells) the centred
 form took 23 leapfrog steps per draw where non-centred curve IC50s took 120. Slopes are
-centred with many data-rich curves per drug, bottoms always non-centred (their scale is
+centred only with many data-rich curves per drug (>= 4 curves of >= 20 wells): on the
+400-curve screen (27 wells a curve) centred slopes cut steps per draw from 21 to 20 (issue
+8's probe); on an HTS-shaped screen (216 curves of ~12 wells, one well a dose, many never
+reaching 50%) centred slopes mixed so slowly that the slope scale needed three batches of
+chains (9,000 draws for a tail ESS of 730, R-hat 1.010), non-centred ones one batch
+(3,000 draws, ESS 551, R-hat 1.006). Bottoms are always non-centred (their scale is
 often near zero). Learnt scales have a Gamma(2) prior, zero at zero, so a scale learnt
 from few values does not sit in the funnel's neck.
 
@@ -68,8 +74,13 @@ from chemoshift.data.curve import four_parameter_response
 from chemoshift.data.dose_response import DoseResponseData
 from chemoshift.models.dose_response_design import Design
 
-CENTRED_WELLS_PER_CURVE = 12  # curves (or curve x experiment) with this many wells pin their IC50
+CENTRED_WELLS_PER_CURVE = 12  # curves with this many wells pin their IC50
+# a curve's deviation in one experiment is small (sd ~0.1 log10) beside its own value: eight
+# wells (one a dose) pin it. 400 curves x 3 experiments x 8 wells: centred 31 leapfrog
+# steps per draw, non-centred 127
+CENTRED_WELLS_PER_CURVE_EXPERIMENT = 8
 CENTRED_CURVES_PER_DRUG = 4  # curves of a drug that pin its slope scale (centred slopes)
+CENTRED_SLOPE_WELLS_PER_CURVE = 20  # wells a curve needs to pin its own slope
 CENTRED_CELL_LINES = 5  # cell lines that pin a drug's shift (400 curves: ESS 30 -> 160)
 Parameterisation = Literal["auto", "centred", "non_centred"]
 
@@ -144,13 +155,14 @@ def build_model(
     coords = {**data.coords, **design.extra_coords}
     centred = _use_centred(curve_parameterisation, design.median_wells_per_curve)
     centred_experiment = _use_centred(curve_parameterisation,
-                                      design.median_wells_per_curve_experiment)
+                                      design.median_wells_per_curve_experiment,
+                                      CENTRED_WELLS_PER_CURVE_EXPERIMENT)
     # slopes: centred only with many data-rich curves per drug (a drug's few curves
     # leave its slope scale weakly identified, and the centred form then diverges)
-    centred_slopes = _use_centred(
-        shape_parameterisation,
-        design.median_wells_per_curve if design.median_curves_per_drug >= CENTRED_CURVES_PER_DRUG
-        else 0.0)
+    slope_rich = (design.median_curves_per_drug >= CENTRED_CURVES_PER_DRUG
+                  and design.median_wells_per_curve >= CENTRED_SLOPE_WELLS_PER_CURVE)
+    centred_slopes = _use_centred(shape_parameterisation,
+                                  design.median_wells_per_curve if slope_rich else 0.0)
 
     with pm.Model(coords=coords) as model:
         dosed = design.dosed
@@ -322,9 +334,10 @@ def _group_level(name: str, mean, sd, dim: str | tuple[str, ...], centred: bool)
     return pm.Deterministic(name, mean + sd * z, dims=dim)
 
 
-def _use_centred(choice: str, median_wells: float) -> bool:
+def _use_centred(choice: str, median_wells: float,
+                 threshold: float = CENTRED_WELLS_PER_CURVE) -> bool:
     if choice == "auto":
-        return median_wells >= CENTRED_WELLS_PER_CURVE
+        return median_wells >= threshold
     if choice not in ("centred", "non_centred"):
         raise ValueError(f"parameterisation {choice!r}; expected auto, centred or non_centred")
     return choice == "centred"

@@ -20,11 +20,39 @@ from conftest import REFERENCE
 CHECK = REFERENCE.parent / "checks" / "dose_response_run.py"
 
 
+DEMO_ASSAYS = ("dose-response", "qpcr", "luciferase", "western", "apoptosis", "expression")
+
+
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
+def demo_folder(tmp_path_factory):
+    """The README's demo: every bundled example, one run directory each, one report."""
     out = tmp_path_factory.mktemp("demo") / "run"
     code = main(["demo", "--out", str(out), "--no-progress"])
     return code, out
+
+
+@pytest.fixture(scope="module")
+def demo_run(demo_folder):
+    """The demo's dose-response run directory."""
+    code, out = demo_folder
+    return code, out / "dose-response"
+
+
+@pytest.mark.slow
+def test_demo_fits_every_assay_and_writes_one_report_over_them(demo_folder):
+    code, out = demo_folder
+    assert code == 0
+    html = (out / "report.html").read_text()
+    for assay in DEMO_ASSAYS:
+        record = json.loads((out / assay / "run.json").read_text())
+        assert record["assay"] == assay and record["diagnostics"]["passed"], assay
+        assert (out / assay / "report.html").is_file() and f'id="{assay}"' in html
+    assert "NO</td>" not in html  # the summary table marks no fit as unconverged
+    checks = REFERENCE.parent / "checks" / "run_outputs.py"
+    if checks.is_file():
+        finished = subprocess.run([sys.executable, str(checks), str(out)],
+                                  capture_output=True, text=True, check=False)
+        assert finished.returncode == 0, finished.stdout
 
 
 @pytest.mark.slow

@@ -1,0 +1,367 @@
+"""One object a script holds for a paired differential-expression analysis.
+
+    import chemoshift
+
+    fit = chemoshift.fit_expression("GDS507.soft.gz")          # pairs and groups from GDS
+    fit.de()                    # the table of de.csv: log2 fold changes, P(up), P(top N)
+    fit.save("runs/gds507")     # a complete run directory (report.html included)
+    chemoshift.load("runs/gds507")
+
+How the posterior is computed (say it wherever it is shown): the hierarchical model of
+:mod:`chemoshift.models.expression`, hyperparameters by empirical Bayes (maximum marginal
+likelihood over all probes), then exact independent draws of every probe from its
+conjugate posterior. No Markov chain: the "diagnostics" are the optimiser's convergence
+(plus R-hat / ESS of the draws for the record). :func:`subset_model` writes the same model
+out for NUTS on a subset of probes (hyperparameters fixed);
+:mod:`chemoshift.expression_nuts` runs that comparison (a slow test and the benchmark do).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from xarray import DataTree
+
+from chemoshift.data import run_dir as files
+from chemoshift.data.errors import InputError, Problem
+from chemoshift.data.geo import ExpressionData, read_expression
+from chemoshift.inference import Diagnostics, SamplerSettings
+from chemoshift.inference.diagnostics import diagnose
+from chemoshift.models.expression import (
+    ExpressionPriors,
+    Hyper,
+    draw_effects,
+    fit_hyper,
+    probe_stats,
+)
+from chemoshift.reports.expression_tables import DEFAULT_TOP, de_table
+
+TOTAL_DRAWS = 600  # joint posterior draws kept (all chains): P(top N) to about +-0.02
+DIAGNOSED_PROBES = 50
+METHOD = ("empirical Bayes (maximum marginal likelihood over all probes) for the variance "
+          "prior and the effect-size mixture, then exact independent draws of every probe "
+          "from its conjugate normal-inverse-gamma posterior (no Markov chain)")
+DEMO_FILE = "expression_subset.soft.gz"
+DEMO_NETWORK = "string_network_dlbcl.tsv"
+
+
+@dataclass(frozen=True)
+class ExpressionDiagnostics(Diagnostics):
+    """Diagnostics of exact draws: the verdict rests on the empirical-Bayes optimiser."""
+
+    method: str = METHOD
+
+    @property
+    def verdict(self) -> str:
+        if self.passed:
+            return ("converged: exact independent draws (no Markov chain); empirical-Bayes "
+                    "optimum found")
+        return "NOT CONVERGED: " + "; ".join(self.failures)
+
+
+@dataclass(eq=False, repr=False)
+class ExpressionFit:
+    """A fitted paired DE model: posterior draws of every probe's log2 fold change.
+
+    Attributes mirror :class:`~chemoshift.dose_response.DoseResponseFit`; ``hyper`` holds
+    the empirical-Bayes hyperparameters, ``top`` the N of P(top N).
+    """
+
+    assay: ClassVar[str] = "expression"
+
+    data: ExpressionData | None
+    datatree: DataTree
+    diagnostics: Diagnostics
+    settings: SamplerSettings
+    priors: ExpressionPriors
+    hyper: Hyper | None = None
+    top: int = DEFAULT_TOP
+    margin: float = 1.5  # unused by expression; the pipeline records it for every assay
+    title: str | None = None
+    record: dict | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    read_options: dict = field(default_factory=dict)
+    started: str = field(default_factory=files.now)
+    run_dir: Path | None = None
+    report_error: str | None = None
+    _saved_probes: pd.DataFrame | None = field(default=None, init=False)
+
+    @property
+    def probes(self) -> pd.DataFrame:
+        """probe, gene, n_pairs (pairs with both values) in model order."""
+        if self.data is None:
+            return self._saved_probes
+        stats = np.isfinite(self.data.differences).sum(axis=1)
+        return pd.DataFrame({"probe": self.data.probes, "gene": self.data.genes,
+                             "n_pairs": stats})
+
+    def de(self, top: int | None = None) -> pd.DataFrame:
+        """The de.csv table (one row per probe); ``top`` overrides N of P(top N)."""
+        probes = self.probes
+        draws = self.datatree["posterior"]["log2fc"].values
+        return de_table(draws.reshape(-1, draws.shape[-1]), probes.probe.to_numpy(str),
+                        probes.gene.to_numpy(str),
+                        self.datatree["observed_data"]["differences"].values,
+                        top=top or self.top)
+
+    def save(self, run_dir: str | Path) -> Path:
+        """Write a complete run directory (posterior.nc, probes.csv, expression.csv,
+        samples.csv, run.json, de.csv, report.html)."""
+        from chemoshift.pipeline import save_run
+
+        return save_run(self, Path(run_dir))
+
+    def report(self) -> Path:
+        if self.run_dir is None:
+            raise ValueError("this fit has no run directory yet: call .save(run_dir)")
+        from chemoshift.registry import ASSAYS
+
+        return ASSAYS[self.assay].write_report(self.run_dir, self.datatree)
+
+    @classmethod
+    def from_run_dir(cls, run_dir: str | Path) -> ExpressionFit:
+        """Read an expression run directory back (no model, no fitting)."""
+        run_dir = Path(run_dir)
+        missing = [n for n in (files.RECORD, files.POSTERIOR, "probes.csv")
+                   if not (run_dir / n).is_file()]
+        if missing:
+            raise InputError([Problem(str(run_dir), None, None, f"{', '.join(missing)} missing",
+                                      "a complete expression run directory")])
+        record = files.read_record(run_dir)
+        settings = record["settings"]
+        loaded = cls(
+            data=None, datatree=files.read_datatree(run_dir),
+            diagnostics=_known(ExpressionDiagnostics, record["diagnostics"]),
+            settings=_known(SamplerSettings, settings["sampler"]),
+            priors=_known(ExpressionPriors, {**settings["priors"], "effect_grid": tuple(
+                settings["priors"].get("effect_grid", ExpressionPriors.effect_grid))}),
+            top=int(settings.get("read", {}).get("top") or DEFAULT_TOP),
+            title=record.get("title"), record=record, timings=record.get("timings", {}),
+            read_options=settings.get("read", {}), started=record.get("started", ""),
+            run_dir=run_dir)
+        loaded._saved_probes = pd.read_csv(run_dir / "probes.csv", dtype={"probe": str,
+                                           "gene": str}, keep_default_na=False)
+        return loaded
+
+    def __repr__(self) -> str:
+        probes = self.probes
+        lines = [f"ExpressionFit {self.title or ''!r}: {len(probes)} probes, "
+                 f"{self.datatree['observed_data'].sizes.get('pair', 0)} pairs",
+                 f"  diagnostics: {self.diagnostics.verdict}"]
+        table = self.de().head(5)
+        lines.append(f"  most likely in the top {self.top} (P(top N), log2 fold change, 95%):")
+        for _, row in table.iterrows():
+            lines.append(f"    {row.gene or row.probe}: {row.p_top:.2f}, "
+                         f"{row.log2fc_median:.2f} ({row['log2fc_q2.5']:.2f} to "
+                         f"{row['log2fc_q97.5']:.2f})")
+        if self.run_dir is not None:
+            lines.append(f"  run directory: {self.run_dir}")
+        return "\n".join(lines)
+
+
+def fit_expression(
+    source: str | Path | ExpressionData,
+    *,
+    pairs: str | None = None,
+    group: str | None = None,
+    control: str | None = None,
+    samples: str | Path | None = None,
+    annotation: str | Path | None = None,
+    top: int = DEFAULT_TOP,
+    priors: ExpressionPriors | Mapping[str, Any] | None = None,
+    settings: SamplerSettings | None = None,
+    margin: float = 1.5,
+    title: str | None = None,
+) -> ExpressionFit:
+    """Read an expression file, fit the paired hierarchical DE model to every probe.
+
+    Parameters
+    ----------
+    source : GEO SOFT (GDS / GSE family), series matrix or plain table (see
+        :func:`chemoshift.data.geo.read_expression`), or an ``ExpressionData``.
+    pairs, group, control, samples, annotation : as ``read_expression``.
+    top : N of P(top N) (default 300).
+    priors : :class:`~chemoshift.models.expression.ExpressionPriors` or overrides by name.
+    settings : seed and draws (``draws`` per chain is used as given when
+        ``extend=False``; otherwise 600 draws in all, split over ``chains``).
+    """
+    started = files.now()
+    settings = settings if settings is not None else SamplerSettings()
+    priors = _priors(priors)
+    if int(top) < 1:
+        raise ValueError(f"top {top}: expected a positive number of genes")
+    read_options = dict(pairs=pairs, group=group, control=control,
+                        samples=str(samples) if samples else None,
+                        annotation=str(annotation) if annotation else None, top=int(top))
+    if isinstance(source, ExpressionData):
+        data, title = source, title or "expression fit"
+    else:
+        data = read_expression(source, pairs=pairs, group=group, control=control,
+                               samples=samples, annotation=annotation)
+        title = title or Path(source).name.split(".")[0]
+    differences = data.differences
+    usable = np.isfinite(differences).sum(axis=1) >= 2
+    if not usable.all():
+        data = _drop_probes(data, usable)
+        differences = differences[usable]
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    stats = probe_stats(differences)
+    hyper = fit_hyper(stats, priors)
+    timings["empirical_bayes_seconds"] = time.perf_counter() - start
+    chains = settings.n_chains
+    per_chain = settings.draws if not settings.extend else math.ceil(TOTAL_DRAWS / chains)
+    start = time.perf_counter()
+    rng = np.random.default_rng(settings.seed)
+    draws = draw_effects(stats, hyper, chains * per_chain, rng)
+    timings["sampling_seconds"] = time.perf_counter() - start
+    datatree = _datatree(draws.reshape(chains, per_chain, -1), data, differences, hyper)
+    diagnostics = _diagnose(datatree, hyper, rng)
+    return ExpressionFit(data=data, datatree=datatree, diagnostics=diagnostics,
+                         settings=settings, priors=priors, hyper=hyper, top=int(top),
+                         margin=margin, title=title, timings=timings,
+                         read_options=read_options, started=started)
+
+
+def demo_input() -> tuple[Path, dict]:
+    """The bundled GDS507 subset and the read options that fit it (none: a GDS file)."""
+    example = resources.files("chemoshift.data.example") / DEMO_FILE
+    return Path(str(example)), {}
+
+
+def demo_network() -> Path:
+    """The bundled offline network file of the demo's hub step: a real STRING export
+    (CC BY 4.0) of 63 DLBCL immune genes, not the network of the demo's own genes (see
+    data/example/README.md: on GDS507's platform 10 of its genes are measured, none
+    linked, so the demo's hub step runs offline but finds no hubs)."""
+    return Path(str(resources.files("chemoshift.data.example") / DEMO_NETWORK))
+
+
+def demo_steps(run_dir: str | Path) -> int:
+    """The demo's steps after the fit, offline: ``enrich`` with the bundled KEGG_2016 gene
+    sets and ``network`` with :func:`demo_network`. Returns the first non-zero exit code
+    (0 when both ran); the run directory's report is rewritten by each."""
+    from chemoshift.cli import main
+
+    for argv in (["enrich", str(run_dir)],
+                 ["network", str(run_dir), "--network", str(demo_network())]):
+        code = main(argv)
+        if code:
+            return code
+    return 0
+
+
+def describe(data: ExpressionData, priors: ExpressionPriors) -> dict:
+    """What run.json records about the data."""
+    return dict(format=data.fmt, n_probes=int(data.n_probes), pairs=list(data.pairs),
+                control=data.control, treated=data.treated, unpaired=list(data.unpaired),
+                log_transformed=data.log_transformed, notes=list(data.notes),
+                n_genes=len(set(data.genes) - {""}), method=METHOD)
+
+
+def save_inputs(result: ExpressionFit, run_dir: Path) -> None:
+    """probes.csv (model order), samples.csv and expression.csv (log2, modelled samples)."""
+    files.write_csv(run_dir / "probes.csv", result.probes)
+    if result.data is not None:
+        files.write_csv(run_dir / "samples.csv", result.data.samples)
+        values = pd.DataFrame(result.data.values, columns=list(result.data.samples["sample"]))
+        values.insert(0, "probe", result.data.probes)
+        files.write_csv(run_dir / "expression.csv", values)
+    else:
+        for name in ("samples.csv", "expression.csv"):
+            if result.run_dir is not None and (Path(result.run_dir) / name).is_file():
+                files.write_text(run_dir / name, (Path(result.run_dir) / name).read_text())
+
+
+def _datatree(draws: np.ndarray, data: ExpressionData, differences: np.ndarray,
+              hyper: Hyper) -> DataTree:
+    probes = list(data.probes)
+    posterior = xr.Dataset(
+        {"log2fc": (("chain", "draw", "probe"), draws)},
+        coords={"chain": np.arange(draws.shape[0]), "draw": np.arange(draws.shape[1]),
+                "probe": probes})
+    observed = xr.Dataset({"differences": (("probe", "pair"), differences)},
+                          coords={"probe": probes, "pair": list(data.pairs)})
+    hyperparameters = xr.Dataset(
+        {"d0": hyper.d0, "s0_sq": hyper.s0_sq,
+         "weights": ("component", hyper.weights),
+         "effect_grid": ("component", hyper.effect_grid)},
+        coords={"component": np.arange(len(hyper.weights))})
+    return DataTree.from_dict({"posterior": posterior, "observed_data": observed,
+                               "hyperparameters": hyperparameters,
+                               "sample_stats": xr.Dataset()})
+
+
+def _diagnose(datatree: DataTree, hyper: Hyper, rng: np.random.Generator) -> Diagnostics:
+    probes = datatree["posterior"].sizes["probe"]
+    chosen = np.sort(rng.choice(probes, size=min(DIAGNOSED_PROBES, probes), replace=False))
+    small = DataTree.from_dict({
+        "posterior": datatree["posterior"].to_dataset().isel(probe=chosen),
+        "sample_stats": xr.Dataset()})
+    base = diagnose(small, ["log2fc"]) if datatree["posterior"].sizes["draw"] > 3 else None
+    failures = [] if hyper.converged else [f"empirical-Bayes optimiser: {hyper.message}"]
+    return ExpressionDiagnostics(
+        max_rhat=base.max_rhat if base else np.nan,
+        min_ess_bulk=base.min_ess_bulk if base else np.nan,
+        min_ess_tail=base.min_ess_tail if base else np.nan, divergences=0, min_bfmi=np.nan,
+        worst_rhat_variable="log2fc", worst_ess_variable="log2fc",
+        checked_variables=[str(p) for p in datatree["posterior"].probe.values[chosen]],
+        failures=failures)
+
+
+def _drop_probes(data: ExpressionData, keep: np.ndarray) -> ExpressionData:
+    note = (f"{int((~keep).sum())} probe(s) with fewer than two complete pairs left out "
+            "of the model")
+    return dataclasses.replace(data, values=data.values[keep], probes=data.probes[keep],
+                               genes=data.genes[keep], notes=(*data.notes, note))
+
+
+def _priors(priors) -> ExpressionPriors:
+    if priors is None:
+        return ExpressionPriors()
+    if isinstance(priors, ExpressionPriors):
+        return priors
+    known = {f.name for f in dataclasses.fields(ExpressionPriors)}
+    unknown = sorted(set(priors) - known)
+    if unknown:
+        raise ValueError(f"unknown prior(s) {unknown}; known: {sorted(known)}")
+    return dataclasses.replace(ExpressionPriors(), **dict(priors))
+
+
+def _known(cls, values: dict):
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def subset_model(data: ExpressionData, priors: ExpressionPriors | None = None,
+                 probes: np.ndarray | None = None, hyper: Hyper | None = None):
+    """The DE model written out for NUTS on a subset of probes (default: the first 200 with
+    no missing value), hyperparameters fixed at their empirical-Bayes values from all
+    probes. Returns ``(pm.Model, probe indices)``; its ``log2fc`` posterior is the one the
+    exact draws of :func:`fit_expression` come from."""
+    from chemoshift.models.expression import build_subset_model
+
+    priors = priors or ExpressionPriors()
+    differences = data.differences
+    if hyper is None:
+        complete = np.isfinite(differences).sum(axis=1) >= 2
+        hyper = fit_hyper(probe_stats(differences[complete]), priors)
+    sheet = data.samples
+    if probes is None:
+        probes = np.flatnonzero(np.isfinite(data.values).all(axis=1))[:200]
+    pair_codes = {p: i for i, p in enumerate(data.pairs)}
+    pair_index = sheet["pair"].map(pair_codes).to_numpy(int)
+    treated = (sheet["role"] == "treated").to_numpy(float)
+    model = build_subset_model(data.values[probes], pair_index, treated, hyper,
+                               list(data.probes[probes]))
+    return model, probes

@@ -1,0 +1,224 @@
+"""The expression sub-commands of ``chemoshift``: fit options, ``hubs``, ``network``, ``enrich``.
+
+    chemoshift fit expression GDS507.soft.gz --out runs/gds507 [--top 300]
+    chemoshift fit expression table.tsv --samples sheet.csv --pairs patient --group tissue
+                   --control normal --out runs/mine
+    chemoshift hubs --network string.tsv [--genes list.txt] [--score 0.7]
+                    [--evidence experiments] --out DIR              -> DIR/hubs.csv
+    chemoshift network RUN_DIR [--top 300 --hubs 20 --score 0.7] [--network FILE]
+                    -> RUN_DIR/network_hubs.csv (+ network_edges.csv, network.json)
+    chemoshift enrich --genes list.txt [--gmt FILE] [--universe FILE] --out DIR
+    chemoshift enrich RUN_DIR [--top 300] [--gmt FILE | --kegg-rest]
+                    -> enrichment.csv (RUN_DIR mode: with P(enriched at FDR 0.05))
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from chemoshift.data import run_dir as files
+from chemoshift.data.errors import InputError, Problem
+from chemoshift.data.http_cache import DEFAULT_CACHE, ServiceError
+from chemoshift.data.kegg import KeggClient, default_gmt, read_gmt
+from chemoshift.data.string_client import CHANNELS, StringClient, read_gene_list, read_network
+from chemoshift.reports import enrichment, network
+from chemoshift.reports.expression_tables import (
+    DEFAULT_TOP,
+    classical_top_genes,
+    draws_of,
+    gene_draws,
+    run_classical,
+    top_gene_sets,
+)
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_SERVICE = 0, 2, 4
+
+
+def add_fit_options(fit: argparse.ArgumentParser) -> None:
+    group = fit.add_argument_group("expression")
+    group.add_argument("--pairs", help="sample-sheet column of the pair (patient); a GDS file "
+                                       "needs none")
+    group.add_argument("--group", help="sample-sheet column of the group (tumour / normal)")
+    group.add_argument("--samples", type=Path, help="sample sheet of a plain table (default "
+                                                    "<stem>.samples.csv beside it)")
+    group.add_argument("--top", type=int, default=None,
+                       help=f"N of P(top N) (default {DEFAULT_TOP})")
+
+
+def fit_expression(args: argparse.Namespace) -> int:
+    """``chemoshift fit expression``: ``--control`` is the control group's name."""
+    from chemoshift import cli
+
+    control = args.control[-1] if args.control else None
+    read_options = dict(pairs=args.pairs, group=args.group, control=control,
+                        samples=args.samples, top=args.top or DEFAULT_TOP)
+    return cli._run("expression", args.input, args.out, read_options, {}, args, args.title)
+
+
+def add_commands(commands) -> None:
+    hubs = commands.add_parser("hubs", help="rank hub genes of a STRING network (hubs.csv)")
+    hubs.add_argument("--network", type=Path, required=True,
+                      help="STRING TSV (web export or API)")
+    hubs.add_argument("--genes", type=Path, help="keep only these genes (one a line)")
+    _network_options(hubs)
+    hubs.add_argument("--seed", type=int, default=0, help="seed of EPC's percolations")
+    hubs.add_argument("--out", type=Path, required=True)
+    hubs.set_defaults(command=run_hubs)
+
+    net = commands.add_parser("network", help="P(top-k hub) over an expression run's posterior")
+    net.add_argument("run_dir", type=Path)
+    net.add_argument("--top", type=int, default=None, help="genes per list (default: the run's)")
+    net.add_argument("--hubs", type=int, default=20)
+    net.add_argument("--measure", default="mcc", choices=list(network.MEASURES))
+    net.add_argument("--network", type=Path, help="a STRING TSV to use instead of fetching")
+    _network_options(net)
+    _service_options(net)
+    net.add_argument("--out", type=Path, help="folder to write (default: RUN_DIR)")
+    net.set_defaults(command=run_network)
+
+    enrich = commands.add_parser("enrich", help="pathway over-representation (enrichment.csv)")
+    enrich.add_argument("run_dir", type=Path, nargs="?", help="an expression run directory")
+    enrich.add_argument("--genes", type=Path, help="a gene list, one symbol a line")
+    enrich.add_argument("--gmt", type=Path, help="gene sets (default: bundled KEGG_2016, "
+                                                 "academic use only)")
+    enrich.add_argument("--kegg-rest", action="store_true",
+                        help="gene sets from the KEGG REST API instead of a GMT")
+    enrich.add_argument("--universe", type=Path, help="background genes, one a line")
+    enrich.add_argument("--top", type=int, default=None)
+    enrich.add_argument("--min-size", type=int, default=enrichment.MIN_SIZE)
+    enrich.add_argument("--max-size", type=int, default=enrichment.MAX_SIZE)
+    _service_options(enrich)
+    enrich.add_argument("--out", type=Path, help="folder to write (default: RUN_DIR)")
+    enrich.set_defaults(command=run_enrich)
+
+
+def _network_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--score", type=float, default=0.7, help="edges below are dropped (0-1)")
+    parser.add_argument("--evidence", default="combined", choices=sorted(CHANNELS),
+                        help="STRING channel that scores an edge (default: combined)")
+
+
+def _service_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--offline", action="store_true",
+                        help="use only the on-disk cache (or bundled data)")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--caller-identity", default="chemoshift")
+
+
+def run_hubs(args: argparse.Namespace) -> int:
+    edges = read_network(args.network, args.score, args.evidence)
+    if args.genes:
+        listed = set(read_gene_list(args.genes))
+        edges = edges[edges.gene_a.isin(listed) & edges.gene_b.isin(listed)]
+    table = network.hub_measures(network.graph_from_edges(edges), seed=args.seed)
+    files.write_csv(args.out / "hubs.csv", table)
+    print(f"chemoshift: wrote {args.out / 'hubs.csv'} ({len(table)} genes, {len(edges)} "
+          f"edges at score >= {args.score}, {args.evidence})", file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_lists(run_dir: Path, top: int | None):
+    """(gene names, per-draw top-N index sets, classical list, universe, N) of a run; the
+    classical list is the study's reading: the top N genes by fold change of the
+    moderated paired t analysis."""
+    record = _record(run_dir)
+    top = top or int(record.get("settings", {}).get("read", {}).get("top") or DEFAULT_TOP)
+    tree = files.read_datatree(run_dir)
+    probes, classical = run_classical(run_dir, tree)
+    genes = probes.gene.to_numpy(str)
+    names, values = gene_draws(draws_of(tree), genes)
+    return names, top_gene_sets(values, top), classical_top_genes(genes, classical, top), \
+        set(names), top
+
+
+def _record(run_dir: Path) -> dict:
+    if not (run_dir / files.RECORD).is_file():
+        raise InputError([Problem(str(run_dir), None, None, "not a run directory (no run.json)",
+                                  "an expression run directory")])
+    record = files.read_record(run_dir)
+    if record.get("assay") != "expression":
+        raise InputError([Problem(str(run_dir), None, None, f"a {record.get('assay')} run",
+                                  "an expression run directory")])
+    return record
+
+
+def run_network(args: argparse.Namespace) -> int:
+    run_dir, out = args.run_dir, args.out or args.run_dir
+    names, top_sets, classical, _, top = _run_lists(run_dir, args.top)
+    union = sorted(set(names[np.unique(top_sets)]) | set(classical))
+    if args.network:
+        edges = read_network(args.network, args.score, args.evidence)
+        edges = edges[edges.gene_a.isin(union) & edges.gene_b.isin(union)]
+        source = str(args.network)
+    else:
+        client = StringClient(caller_identity=args.caller_identity, cache_dir=args.cache,
+                              offline=args.offline)
+        try:
+            edges = client.network(union, score=args.score, evidence=args.evidence)
+        except ServiceError as error:
+            print(f"chemoshift: STRING: {error}", file=sys.stderr)
+            return EXIT_SERVICE
+        source = "STRING API " + client.base_url
+    table = network.propagate_hubs(names, top_sets, edges, classical, hubs=args.hubs,
+                                   measure=args.measure)
+    files.write_csv(out / "network_hubs.csv", table)
+    files.write_csv(out / "network_edges.csv", edges)
+    files.write_json(out / "network.json", dict(top=top, hubs=args.hubs, score=args.score,
+                                                evidence=args.evidence, measure=args.measure,
+                                                source=source, genes=len(union),
+                                                edges=len(edges), draws=len(top_sets)))
+    _refresh_report(run_dir, out)
+    print(f"chemoshift: wrote {out / 'network_hubs.csv'} ({len(union)} genes, {len(edges)} "
+          f"edges, {len(top_sets)} draws)", file=sys.stderr)
+    return EXIT_OK
+
+
+def run_enrich(args: argparse.Namespace) -> int:
+    if (args.run_dir is None) == (args.genes is None):
+        print("chemoshift enrich: give either RUN_DIR or --genes FILE", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.kegg_rest:
+        try:
+            sets = KeggClient(cache_dir=args.cache, offline=args.offline,
+                              caller_identity=args.caller_identity).gene_sets()
+        except ServiceError as error:
+            print(f"chemoshift: KEGG: {error}", file=sys.stderr)
+            return EXIT_SERVICE
+    else:
+        sets = read_gmt(args.gmt or default_gmt())
+    universe = set(read_gene_list(args.universe)) if args.universe else None
+    if args.genes:
+        if args.out is None:
+            print("chemoshift enrich --genes: --out DIR is required", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        table = enrichment.over_representation(read_gene_list(args.genes), sets, universe,
+                                               args.min_size, args.max_size)
+        out = args.out
+    else:
+        names, top_sets, classical, measured, _ = _run_lists(args.run_dir, args.top)
+        table = enrichment.propagate_enrichment(names, top_sets, sets, universe or measured,
+                                                classical, args.min_size, args.max_size)
+        out = args.out or args.run_dir
+    files.write_csv(out / "enrichment.csv", enrichment.for_csv(table))
+    if args.run_dir is not None:
+        _refresh_report(args.run_dir, out)
+    print(f"chemoshift: wrote {out / 'enrichment.csv'} ({len(table)} pathways)",
+          file=sys.stderr)
+    return EXIT_OK
+
+
+def _refresh_report(run_dir: Path, out: Path) -> None:
+    if Path(out).resolve() == Path(run_dir).resolve():
+        from chemoshift.reports.expression_report import write_report
+
+        write_report(run_dir)
+
+
+def network_settings(run_dir: Path) -> dict:
+    path = Path(run_dir) / "network.json"
+    return json.loads(path.read_text()) if path.is_file() else {}

@@ -1,0 +1,338 @@
+"""The mechanism assays as objects a script holds: luciferase, Western blot, apoptosis.
+
+    import chemoshift
+
+    fit = chemoshift.fit_luciferase("luciferase.csv", controls={"miR-379": "miR-NC"})
+    fit.table()              # the table of luciferase.csv (interaction row included)
+    fit.save("runs/luc")     # a complete run directory (report.html included)
+    chemoshift.load("runs/luc")  # the same object back, from the files alone
+
+``fit_western`` and ``fit_apoptosis`` are the same shape. Luciferase and Western blot share
+one model (:mod:`chemoshift.models.log_ratio`); apoptosis is beta-binomial
+(:mod:`chemoshift.models.apoptosis`). Tables come from ``chemoshift.reports``, so they are
+the ones the report shows; run directories are ``chemoshift.pipeline``'s job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandas as pd
+from xarray import DataTree
+
+from chemoshift.data import run_dir as files
+from chemoshift.data.apoptosis import ApoptosisData, read_apoptosis
+from chemoshift.data.errors import InputError, Problem
+from chemoshift.data.luciferase import LuciferaseData, read_luciferase
+from chemoshift.data.western import WesternData, read_western
+from chemoshift.inference import Diagnostics, SamplerSettings, fit
+from chemoshift.models import apoptosis as apoptosis_model
+from chemoshift.models import log_ratio
+from chemoshift.reports import mechanism_report
+
+DEFAULT_MARGIN = 1.5  # practically relevant repression / decrease: at least 1.5-fold
+EXAMPLES = {"luciferase": "luciferase.csv", "western": "western.csv",
+            "apoptosis": "apoptosis.csv"}
+# command-line option (argparse dest) -> read option, per assay
+CLI_OPTIONS = {"luciferase": {"construct_control": "construct_control",
+                              "background": "background"},
+               "western": {"dose": "columns"},
+               "apoptosis": {"drug_control": "drug_control"}}
+
+
+@dataclass(eq=False, repr=False)
+class MechanismFit:
+    """A fitted mechanism model: the posterior, what it was fitted from, and how.
+
+    ``data`` is the validated input (None for a fit loaded from a run directory, whose
+    inputs are read back from its CSV files); ``datatree`` the ArviZ DataTree;
+    ``diagnostics.passed`` whether the sampler can be trusted; the rest as for
+    :class:`~chemoshift.dose_response.DoseResponseFit`.
+    """
+
+    assay: ClassVar[str] = ""
+
+    data: Any
+    datatree: DataTree
+    diagnostics: Diagnostics
+    settings: SamplerSettings
+    priors: Any
+    margin: float = DEFAULT_MARGIN
+    title: str | None = None
+    record: dict | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    read_options: dict = field(default_factory=dict)
+    started: str = field(default_factory=files.now)
+    run_dir: Path | None = None
+    report_error: str | None = None
+
+    def table(self) -> pd.DataFrame:
+        """The assay's table (as luciferase.csv / western.csv / apoptosis.csv)."""
+        record = self.record or {"data": describe(self.data, self.priors),
+                                 "settings": {"margin": self.margin}}
+        inputs = (self._input_tables() if self.data is not None
+                  else mechanism_report.read_inputs(self.run_dir, self.assay))
+        return mechanism_report.make_table(self.assay, self.datatree, inputs, record)
+
+    def save(self, run_dir: str | Path) -> Path:
+        """Write a complete run directory and return its path (see ``DoseResponseFit.save``)."""
+        from chemoshift.pipeline import save_run  # the pipeline knows every assay
+
+        return save_run(self, Path(run_dir))
+
+    def report(self) -> Path:
+        """Rewrite ``report.html`` in the run directory this fit was saved to or loaded from."""
+        if self.run_dir is None:
+            raise ValueError("this fit has no run directory yet: call .save(run_dir)")
+        return mechanism_report.write_report(self.run_dir, self.datatree)
+
+    @classmethod
+    def demo_input(cls) -> tuple[Path, dict]:
+        """The bundled example of this assay and the read options to fit it with."""
+        return demo_input(cls.assay)
+
+    def _input_tables(self) -> list[pd.DataFrame]:
+        return [table for _, table in input_tables(self.data)]
+
+    @classmethod
+    def from_run_dir(cls, run_dir: str | Path) -> MechanismFit:
+        """Read a run directory of this assay back (no model, no sampler)."""
+        run_dir = Path(run_dir)
+        needed = (files.RECORD, files.POSTERIOR, *mechanism_report.INPUT_FILES[cls.assay])
+        missing = [n for n in needed if not (run_dir / n).is_file()]
+        if missing:
+            raise InputError([Problem(str(run_dir), None, None, f"{', '.join(missing)} missing",
+                                      f"a complete {cls.assay} run directory")])
+        record = files.read_record(run_dir)
+        settings = record["settings"]
+        return cls(data=None, datatree=files.read_datatree(run_dir),
+                   diagnostics=_known(Diagnostics, record["diagnostics"]),
+                   settings=_known(SamplerSettings, settings["sampler"]),
+                   priors=_known(PRIORS[cls.assay], settings["priors"]),
+                   margin=settings["margin"], title=record.get("title"), record=record,
+                   timings=record.get("timings", {}), read_options=settings.get("read", {}),
+                   started=record.get("started", ""), run_dir=run_dir)
+
+    def __repr__(self) -> str:
+        table = self.table()
+        lines = [f"{type(self).__name__} {self.title or ''!r}",
+                 f"  diagnostics: {self.diagnostics.verdict}"]
+        shown = table[mechanism_report.effect_rows(table)] if self.assay == "apoptosis" else table
+        lines.append(shown.head(8).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        if self.run_dir is not None:
+            lines.append(f"  run directory: {self.run_dir}")
+        return "\n".join(lines)
+
+
+class LuciferaseFit(MechanismFit):
+    """A fitted dual-luciferase model (log firefly/Renilla with experiment effects)."""
+
+    assay: ClassVar[str] = "luciferase"
+
+
+class WesternFit(MechanismFit):
+    """A fitted Western blot model (log target/loading with blot and experiment effects)."""
+
+    assay: ClassVar[str] = "western"
+
+
+class ApoptosisFit(MechanismFit):
+    """A fitted beta-binomial apoptosis model."""
+
+    assay: ClassVar[str] = "apoptosis"
+
+
+PRIORS = {"luciferase": log_ratio.LogRatioPriors, "western": log_ratio.LogRatioPriors,
+          "apoptosis": apoptosis_model.ApoptosisPriors}
+READERS = {"luciferase": read_luciferase, "western": read_western,
+           "apoptosis": read_apoptosis}
+FITS = {"luciferase": LuciferaseFit, "western": WesternFit, "apoptosis": ApoptosisFit}
+
+
+def build_model(data, priors=None):
+    """The model of validated data of any of the three assays (the registry's ``build``)."""
+    if isinstance(data, ApoptosisData):
+        return apoptosis_model.build_model(data, priors or apoptosis_model.ApoptosisPriors())
+    return log_ratio.build_model(data.log_ratio_table(), priors or log_ratio.LogRatioPriors())
+
+
+def _fit(assay: str, source, *, priors=None, settings: SamplerSettings | None = None,
+         margin: float = DEFAULT_MARGIN, title: str | None = None, **read_options
+         ) -> MechanismFit:
+    started = files.now()
+    priors = resolve_priors(assay, priors)
+    if not margin > 1:
+        raise ValueError(f"margin {margin}: expected a fold change above 1")
+    settings = settings if settings is not None else SamplerSettings()
+    data = READERS[assay](source, **read_options)
+    if isinstance(source, pd.DataFrame):
+        title = title or f"{assay} fit"
+    else:
+        title = title or Path(source).stem
+    result = fit(build_model(data, priors), settings)
+    recorded = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in read_options.items()}
+    return FITS[assay](data=data, datatree=result.datatree, diagnostics=result.diagnostics,
+                       settings=settings, priors=priors, margin=margin, title=title,
+                       timings=result.timings, read_options=recorded, started=started)
+
+
+def fit_luciferase(source: str | Path | pd.DataFrame, *, columns: Mapping[str, str] | None = None,
+                   controls: Mapping[str, str] | None = None,
+                   construct_control: str | None = None, background: float | None = None,
+                   saturation: float | None = None, **options) -> LuciferaseFit:
+    """Read luciferase wells (:mod:`chemoshift.data.luciferase`), fit, return the fit.
+
+    ``options``: ``priors`` (a :class:`~chemoshift.models.log_ratio.LogRatioPriors` or
+    overrides by name), ``settings``, ``margin`` (p_beyond_margin = P(ratio < 1/margin)),
+    ``title``. Raises InputError for a bad input.
+    """
+    return _fit("luciferase", source, columns=columns, controls=controls,
+                construct_control=construct_control, background=background,
+                saturation=saturation, **options)
+
+
+def fit_western(source: str | Path | pd.DataFrame, *, columns: Mapping[str, str] | None = None,
+                controls: Mapping[str, str] | None = None, dose_unit: str = "nM",
+                **options) -> WesternFit:
+    """Read Western blot lanes (:mod:`chemoshift.data.western`), fit, return the fit."""
+    return _fit("western", source, columns=columns, controls=controls, dose_unit=dose_unit,
+                **options)
+
+
+def fit_apoptosis(source: str | Path | pd.DataFrame, *, columns: Mapping[str, str] | None = None,
+                  controls: Mapping[str, str] | None = None, drug_control: str | None = None,
+                  **options) -> ApoptosisFit:
+    """Read apoptosis samples (:mod:`chemoshift.data.apoptosis`), fit, return the fit."""
+    return _fit("apoptosis", source, columns=columns, controls=controls,
+                drug_control=drug_control, **options)
+
+
+def resolve_priors(assay: str, priors):
+    """Priors as given, or the defaults with overrides by name (unknown names refused)."""
+    kind = PRIORS[assay]
+    if priors is None:
+        return kind()
+    if isinstance(priors, kind):
+        return priors
+    known = [f.name for f in dataclasses.fields(kind)]
+    unknown = sorted(set(priors) - set(known))
+    if unknown:
+        raise ValueError(f"unknown prior(s) {unknown}; the priors of the {assay} model are "
+                         f"{known}")
+    return dataclasses.replace(kind(), **{k: float(v) for k, v in priors.items()})
+
+
+def describe(data, priors) -> dict:
+    """What run.json records about the data."""
+    described = dict(keys_present=list(data.keys_present), experiments=data.experiments,
+                     notes=list(data.notes), unknown_columns=list(data.unknown_columns),
+                     has_experiments=data.has_experiments, controls=dict(data.controls))
+    if isinstance(data, ApoptosisData):
+        described.update(n_samples=len(data.samples), drug_control=data.drug_control,
+                         drugs=list(data.drugs),
+                         model_terms=apoptosis_model.model_terms(data, priors))
+        return described
+    table = data.log_ratio_table()
+    described["model_terms"] = log_ratio.model_terms(table, priors)
+    if isinstance(data, LuciferaseData):
+        described.update(n_wells=len(data.wells), reference_construct=data.reference_construct)
+    else:
+        described.update(n_lanes=len(data.lanes), has_dose=data.has_dose,
+                         dose_unit=data.dose_unit)
+    return described
+
+
+def input_tables(data) -> list[tuple[str, pd.DataFrame]]:
+    """The validated inputs as saved in a run directory (file name, table)."""
+    if isinstance(data, LuciferaseData):
+        return [("wells.csv", data.wells), ("contrasts.csv", data.contrasts)]
+    if isinstance(data, WesternData):
+        return [("lanes.csv", data.lanes), ("contrasts.csv", data.contrasts)]
+    return [("samples.csv", data.samples), ("groups.csv", data.groups),
+            ("effects.csv", data.effects())]
+
+
+def save_inputs(result: MechanismFit, run_dir: Path) -> None:
+    """Write the validated inputs of a fit (a loaded fit copies its saved ones)."""
+    if result.data is not None:
+        for name, table in input_tables(result.data):
+            files.write_csv(run_dir / name, table)
+        return
+    for name in mechanism_report.INPUT_FILES[result.assay]:
+        files.write_text(run_dir / name, (result.run_dir / name).read_text(encoding="utf-8"))
+
+
+def demo_input(assay: str) -> tuple[Path, dict]:
+    """The bundled example of ``assay`` (a path inside the installed package) and the
+    read options to fit it with, e.g. ``fit_luciferase(path, **options)``."""
+    example = resources.files("chemoshift.data.example") / EXAMPLES[assay]
+    options = {"luciferase": dict(controls={"miR-379": "miR-NC"},
+                                  construct_control="IGF1R-3'UTR-MUT"),
+               "western": dict(controls={"miR-379": "miR-NC"}),
+               "apoptosis": dict(controls={"miR-379": "miR-NC"}, drug_control="vehicle")}
+    return Path(str(example)), options[assay]
+
+
+def _known(cls, values: dict):
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    return cls(**{k: v for k, v in values.items() if k in names})
+
+
+FITTERS = {"luciferase": fit_luciferase, "western": fit_western, "apoptosis": fit_apoptosis}
+
+
+def add_fit_options(fit_parser) -> None:
+    """The options of ``chemoshift fit luciferase|western|apoptosis`` (argparse)."""
+    group = fit_parser.add_argument_group("luciferase, western, apoptosis")
+    group.add_argument("--construct-control", metavar="CONSTRUCT",
+                       help="luciferase: the reference (mutant) construct (default: the one "
+                            "construct named MUT/mutant)")
+    group.add_argument("--background", type=float, metavar="RLU",
+                       help="luciferase: readings below this luminescence are refused")
+    group.add_argument("--drug-control", metavar="LEVEL",
+                       help="apoptosis: the drug level without drug (default: the level named "
+                            "vehicle, control, DMSO or none)")
+    group.add_argument("--dose", metavar="COLUMN",
+                       help="western: the column holding each lane's dose, e.g. dose_nM "
+                            "(default: a column named dose; doses in nM); qpcr: the column "
+                            "holding each condition's dose (e.g. mimic 0/40/80 nM), whose "
+                            "fold per dose step goes to dose.csv")
+
+
+def refuse_misplaced_options(args) -> None:
+    """An option given for an assay it does not apply to is an InputError (exit 2)."""
+    problems = []
+    applies = CLI_OPTIONS.get(args.assay, {})
+    for dest in ("construct_control", "background", "drug_control", "dose"):
+        if getattr(args, dest, None) is not None and dest not in applies:
+            owner = [a for a, options in CLI_OPTIONS.items() if dest in options]
+            problems.append(Problem("command line", None, "--" + dest.replace("_", "-"),
+                                    f"given for assay {args.assay!r}",
+                                    f"it only with chemoshift fit {' | '.join(owner)}"))
+    if args.assay in FITS:
+        for dest, default in (("unit", "uM"), ("response_kind", "absorbance")):
+            if getattr(args, dest, default) != default:
+                problems.append(Problem("command line", None, "--" + dest.replace("_", "-"),
+                                        f"given for assay {args.assay!r}",
+                                        "it only with chemoshift fit dose-response"))
+    if problems:
+        raise InputError(problems)
+
+
+def cli_read_options(args, controls: dict | None) -> dict:
+    """Read options of a mechanism assay from parsed command-line arguments."""
+    options = dict(columns=dict(args.columns), controls=controls)
+    for dest, name in CLI_OPTIONS[args.assay].items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if dest == "dose":  # --dose COLUMN is --columns dose=COLUMN
+            options["columns"].setdefault("dose", value)
+        else:
+            options[name] = value
+    return options

@@ -1,0 +1,205 @@
+"""Apoptosis counts (PI or annexin V staining, flow cytometry): schema, validation, table.
+
+Schema (one row per sample):
+
+===========  ==========================================================================
+column       meaning
+===========  ==========================================================================
+apoptotic    PI-positive (or annexin-positive) cells counted, an integer >= 0
+total        cells acquired (e.g. 20,000), an integer >= apoptotic and > 0
+treatment    transfection arm, e.g. ``miR-379`` / ``miR-NC``
+drug         drug arm, e.g. ``DOX 0.5 µM`` / ``vehicle``
+cell_line    optional: cell line (e.g. Huh7, HepG2)
+experiment   optional: independent repeat; absent: one
+===========  ==========================================================================
+
+The drug control (``drug_control``; default: the drug level named vehicle, control,
+DMSO or none) and the treatment control (``controls``; default: the one level named like a
+control, e.g. ``miR-NC``) define the 2 x 2 per cell line: miR effect without the drug,
+with it, and their interaction. Every cell line needs every cell of that 2 x 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from chemoshift.data.mechanism_files import Checker, read_rows, resolve_controls, unknown_note
+
+REQUIRED = ("apoptotic", "total", "treatment", "drug")
+OPTIONAL = ("cell_line", "experiment", "sample")
+DRUG_CONTROLS = ("vehicle", "control", "dmso", "none")
+
+
+@dataclass(frozen=True)
+class ApoptosisData:
+    """Validated apoptosis samples.
+
+    Attributes
+    ----------
+    samples : DataFrame, one row per sample: ``cell_line, treatment, drug, experiment,
+        apoptotic, total`` (integers), ``group`` (code into ``groups``), ``batch`` (code
+        into ``batches``: experiment x cell line), ``source_row``.
+    groups : DataFrame, one row per cell line x treatment x drug.
+    batches : list of ``experiment | cell_line`` names.
+    controls : treatment -> its control treatment.
+    drug_control : the drug level without the drug; ``drugs`` the others.
+    """
+
+    samples: pd.DataFrame
+    groups: pd.DataFrame
+    batches: list[str]
+    controls: dict[str, str]
+    drug_control: str
+    drugs: list[str]
+    keys_present: tuple[str, ...] = ()
+    sources: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    unknown_columns: tuple[str, ...] = ()
+    has_experiments: bool = False
+
+    @property
+    def experiments(self) -> list[str]:
+        return list(pd.unique(self.samples.experiment))
+
+    @property
+    def group_names(self) -> list[str]:
+        return [" | ".join(r) for r in self.groups.itertuples(index=False)]
+
+    def effects(self) -> pd.DataFrame:
+        """One row per effect: ``name, cell_line, treatment, control, drug, effect`` and the
+        group codes ``a, b, c, d`` it compares: logit a - logit b (miR vs control at one
+        drug level), minus (logit c - logit d) for the interaction (-1 where unused)."""
+        code = {tuple(r): i for i, r in enumerate(self.groups.itertuples(index=False))}
+        rows = []
+        for cell_line in dict.fromkeys(self.groups.cell_line):
+            for treatment, control in self.controls.items():
+                def arm(t, d, cell_line=cell_line):
+                    return code[cell_line, t, d]
+                base = (arm(treatment, self.drug_control), arm(control, self.drug_control))
+                rows.append((cell_line, treatment, control, self.drug_control,
+                             "mir_without_drug", *base, -1, -1))
+                for drug in self.drugs:
+                    with_drug = (arm(treatment, drug), arm(control, drug))
+                    rows.append((cell_line, treatment, control, drug, "mir_with_drug",
+                                 *with_drug, -1, -1))
+                    rows.append((cell_line, treatment, control, drug, "interaction",
+                                 *with_drug, *base))
+        table = pd.DataFrame(rows, columns=["cell_line", "treatment", "control", "drug",
+                                            "effect", "a", "b", "c", "d"])
+        table.insert(0, "name", [f"{i}: {r.cell_line} | {r.treatment} | {r.drug} | {r.effect}"
+                                 for i, r in enumerate(table.itertuples())])
+        return table
+
+
+def read_apoptosis(
+    source: str | Path | pd.DataFrame,
+    *,
+    columns: Mapping[str, str] | None = None,
+    controls: Mapping[str, str] | None = None,
+    drug_control: str | None = None,
+) -> ApoptosisData:
+    """Read and validate a file (or DataFrame) of apoptosis samples.
+
+    Parameters
+    ----------
+    source : CSV file, one row per sample; or a frame with the same columns.
+    columns : package column name -> your column, e.g. ``{"apoptotic": "PI_pos"}``.
+    controls : treatment -> control treatment, e.g. ``{"miR-379": "miR-NC"}``.
+    drug_control : the drug level without drug (default: vehicle, control, DMSO or none).
+
+    Raises
+    ------
+    InputError listing every problem as ``file:row:column: found; expected ...``.
+    """
+    rows = read_rows(source, columns, known=(*REQUIRED, *OPTIONAL), numeric=("apoptotic",
+                                                                             "total"))
+    check = Checker(rows)
+    check.require(REQUIRED)
+    frame = rows.frame
+    table = pd.DataFrame(index=frame.index)
+    table["cell_line"] = check.text("cell_line")
+    table["treatment"] = check.text("treatment", required=True)
+    table["drug"] = check.text("drug", required=True)
+    table["experiment"] = check.text("experiment", default="1")
+    whole = "a whole number of cells"
+    table["apoptotic"] = check.number("apoptotic", f"{whole} >= 0",
+                                      lambda v: (v >= 0) & (v == np.round(v)))
+    table["total"] = check.number("total", f"{whole} acquired, > 0",
+                                  lambda v: (v > 0) & (v == np.round(v)))
+    over = np.isfinite(table.apoptotic) & np.isfinite(table.total) & (
+        table.apoptotic > table.total)
+    for i in np.flatnonzero(over.to_numpy()):
+        check.add(i, "apoptotic", f"{table.apoptotic[i]:g} apoptotic of {table.total[i]:g} "
+                  "cells acquired", "a count no larger than total")
+    check.raise_if_any()
+
+    controls = resolve_controls(list(pd.unique(table.treatment)), controls, "treatment",
+                                "--control", check)
+    drug_control = _drug_control(list(pd.unique(table.drug)), drug_control, check)
+    check.raise_if_any()
+    groups = table[["cell_line", "treatment", "drug"]].drop_duplicates().reset_index(drop=True)
+    present = set(groups.itertuples(index=False, name=None))
+    drugs = [d for d in pd.unique(table.drug) if d != drug_control]
+    for cell_line in pd.unique(groups.cell_line):
+        for treatment, control in controls.items():
+            for drug in (drug_control, *drugs):
+                for arm in (treatment, control):
+                    if (cell_line, arm, drug) not in present:
+                        where = f"cell line {cell_line!r}, " if "cell_line" in frame else ""
+                        check.add(None, "treatment", f"no samples of {where}treatment {arm!r} "
+                                  f"with drug {drug!r}", "every treatment x drug cell of the "
+                                  "design (miR and its control, with and without the drug)")
+    check.raise_if_any()
+    table["group"] = pd.MultiIndex.from_frame(groups).get_indexer(
+        pd.MultiIndex.from_frame(table[["cell_line", "treatment", "drug"]]))
+    batch_label = table.experiment + " | " + table.cell_line
+    batches = list(pd.unique(batch_label))
+    table["batch"] = pd.Categorical(batch_label, batches).codes.astype("int64")
+    table["apoptotic"] = table.apoptotic.astype("int64")
+    table["total"] = table.total.astype("int64")
+    table["source_row"] = rows.lines[table.index.to_numpy()]
+    unknown = check.unknown_columns((*REQUIRED, *OPTIONAL))
+    notes = list(rows.notes) + unknown_note(unknown)
+    if table.experiment.nunique() == 1:
+        notes.append("one experiment: samples are the only replicates")
+    samples = table[["cell_line", "treatment", "drug", "experiment", "apoptotic", "total",
+                     "group", "batch", "source_row"]].reset_index(drop=True)
+    return ApoptosisData(
+        samples=samples, groups=groups, batches=batches, controls=controls,
+        drug_control=drug_control, drugs=drugs,
+        keys_present=("cell_line",) if "cell_line" in frame.columns else (),
+        sources={rows.name: rows.sha256}, notes=tuple(notes), unknown_columns=unknown,
+        has_experiments="experiment" in frame.columns)
+
+
+def _drug_control(levels: list[str], given: str | None, check: Checker) -> str:
+    if given is not None:
+        if given not in levels:
+            check.add(None, "drug", f"--drug-control {given!r} is not a drug level of the input",
+                      f"one of {levels}")
+        return given
+    named = [level for level in levels if level.lower() in DRUG_CONTROLS]
+    if len(named) != 1 or len(levels) < 2:
+        check.add(None, "drug", f"drug levels {levels}: {'no' if not named else 'several'} "
+                  f"level named {' / '.join(DRUG_CONTROLS)}" if len(levels) >= 2
+                  else f"one drug level {levels}",
+                  "a drug level and its control (name it: --drug-control LEVEL)")
+        return ""
+    return named[0]
+
+
+def effect_weights(effects: pd.DataFrame, n_groups: int) -> np.ndarray:
+    """(effect, group) weights: logit a - logit b - (logit c - logit d)."""
+    weights = np.zeros((len(effects), n_groups))
+    for k, (a, b, c, d) in enumerate(effects[["a", "b", "c", "d"]].itertuples(index=False)):
+        weights[k, a] += 1
+        weights[k, b] -= 1
+        if c >= 0:
+            weights[k, c] -= 1
+            weights[k, d] += 1
+    return weights

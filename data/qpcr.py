@@ -1,0 +1,294 @@
+"""qPCR Cts: the schema, its validation, and the typed table the model reads.
+
+One row per reaction (long: ``gene`` and ``ct``/``cq`` columns) or one Ct column per
+gene (wide; read by :mod:`chemoshift.data.qpcr_files`). Keys: ``condition`` (required;
+``condition=COLUMN`` maps yours), ``sample`` (biological replicate; absent: each row is
+one sample, as in Livak & Schmittgen's tables), ``technical_replicate``, ``replicate``,
+``plate``, ``experiment``, ``well`` and ``dose`` (a number per condition).
+
+A Ct cell reading ``Undetermined``, ``No Ct``, ``N/A``, ``NA``, ``NaN``, ``-`` or empty
+is a missing Ct (status ``undetermined``), and a Ct above ``max_cycle`` a non-detect
+(``above_limit``): neither is an error nor replaced by a number; the model reads each as
+censored or as a failed reaction. Negative, non-numeric or absurd (< 5) Cts are errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from chemoshift.data.errors import InputError, Problem
+from chemoshift.data.qpcr_files import read_ct_file
+from chemoshift.data.qpcr_references import Dilutions, parse_references, read_dilutions
+
+__all__ = ["Dilutions", "QpcrData", "read_qpcr", "validate_qpcr"]
+MISSING = {"", "undetermined", "no ct", "noct", "n/a", "na", "nan", "-", "none", "no cq"}
+MIN_CT = 5.0  # a Ct below this is no amplification curve anyone measured
+MAX_CYCLE = 40.0
+EFFICIENCY_RANGE = (1.0, 2.2)  # fold per cycle; 2 is perfect doubling
+
+
+@dataclass(frozen=True)
+class QpcrData:
+    """Validated Cts.
+
+    Attributes
+    ----------
+    reactions : one row per reaction: ``line`` (file line), ``sample``, ``condition``,
+        ``gene``, ``ct`` (cycles; NaN when missing), ``status`` (``detected``,
+        ``undetermined``, ``above_limit``), ``plate``, ``experiment``.
+    samples : one row per biological sample: ``sample``, ``condition``, ``experiment``,
+        ``label`` (how the user names it).
+    genes : one row per gene: ``gene``, ``role`` (``target`` / ``reference``), ``group``
+        (genes normalised together; one loading per sample and group), ``reference``
+        (the group's first reference: the classical ΔCt's), ``efficiency`` (given, or
+        NaN: estimated from the dilutions, or 2).
+    conditions : condition levels in file order; ``comparisons`` (condition, control) pairs.
+    doses : condition -> dose (only with a dose column).
+    dilutions : a dilution series for joint efficiency estimation, or None.
+    """
+
+    reactions: pd.DataFrame
+    samples: pd.DataFrame
+    genes: pd.DataFrame
+    conditions: tuple[str, ...]
+    comparisons: tuple[tuple[str, str], ...]
+    max_cycle: float = MAX_CYCLE
+    doses: dict[str, float] = field(default_factory=dict)
+    dilutions: Dilutions | None = None
+    notes: tuple[str, ...] = ()
+    layout: str = "long"
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def coords(self) -> dict[str, list[str]]:
+        """Model coordinates (``bio_sample``: a dimension named ``sample`` beside
+        chain/draw makes ArviZ warn that dimensions may be misnamed)."""
+        groups = list(dict.fromkeys(self.genes.group))
+        return {"gene": list(self.genes.gene), "condition": list(self.conditions),
+                "bio_sample": list(self.samples["sample"]), "group": groups,
+                "comparison": [f"{c} vs {k}" for c, k in self.comparisons],
+                "experiment": sorted(set(self.samples.experiment)),
+                "plate": sorted(set(self.reactions.plate))}
+
+
+def read_qpcr(
+    path: str | Path,
+    *,
+    references: str | Sequence[str] | Mapping[str, str] | None = None,
+    condition: str | None = None,
+    controls: Mapping[str, str] | None = None,
+    columns: Mapping[str, str] | None = None,
+    genes: Sequence[str] | None = None,
+    max_cycle: float = MAX_CYCLE,
+    efficiency: Mapping[str, float] | None = None,
+    dilutions: str | Path | None = None,
+    dose: str | None = None,
+) -> QpcrData:
+    """Read and validate a Ct file; raise :class:`InputError` listing every problem.
+
+    ``references``: ``"GAPDH"``, ``["GAPDH", "ACTB"]`` (every other gene is a target of
+    them) or per target ``"miR-379:RNU48,IGF1R:GAPDH"`` / ``{"miR-379": "RNU48"}``.
+    ``condition`` / ``dose``: your condition and dose columns. ``controls``: condition ->
+    its control (default: every condition against the first in the file).
+    """
+    columns = dict(columns or {})
+    for ours, theirs in (("condition", condition), ("dose", dose)):
+        if theirs:
+            columns[ours] = theirs
+    file = read_ct_file(path, columns, list(genes) if genes else None)
+    data = validate_qpcr(file.frame, str(path), lines=file.lines, source=file.source,
+                         layout=file.layout, references=references, controls=controls,
+                         max_cycle=max_cycle, efficiency=efficiency)
+    sources = {str(path): file.sha256}
+    if dilutions is not None:
+        series = read_dilutions(dilutions)
+        fixed = set(data.genes.gene[data.genes.efficiency.notna()])
+        given = [g for g in series.genes if g in fixed]
+        if given:
+            raise InputError([Problem(str(dilutions), None, "gene", f"{given} have both a "
+                                      "dilution series and --efficiency",
+                                      "one source of efficiency per gene")])
+        sources[str(dilutions)] = series.sha256
+        data = dataclasses.replace(data, dilutions=series)
+    return dataclasses.replace(data, sources=sources, notes=(*file.notes, *data.notes))
+
+
+def validate_qpcr(frame: pd.DataFrame, name: str, *, lines=None, source=None, layout="long",
+                  references=None, controls=None, max_cycle: float = MAX_CYCLE,
+                  efficiency=None) -> QpcrData:
+    """Validate a frame of text cells with our column names (one row per reaction)."""
+    source = dict(source or {})
+    frame = frame.astype(str).apply(lambda s: s.str.strip()).reset_index(drop=True)
+    lines = np.arange(2, len(frame) + 2) if lines is None else np.asarray(lines)
+    problems: list[Problem] = []
+
+    def label(column: str) -> str:
+        return f"{source[column]} ({column})" if column in source else column
+
+    for column in ("condition", "gene", "ct"):
+        if column not in frame.columns:
+            problems.append(Problem(name, None, column, "column missing",
+                                    f"a {column!r} column (or --columns {column}=YOURS"
+                                    f"{'; or --condition COLUMN' if column == 'condition' else ''})"
+                                    f"; the file has {list(frame.columns)}"))
+    if problems:
+        raise InputError(problems)
+    if not max_cycle > MIN_CT:
+        raise InputError([Problem(name, None, None, f"--max-cycle {max_cycle}",
+                                  f"a cycle limit above {MIN_CT}, e.g. 40")])
+    if frame.empty:
+        raise InputError([Problem(name, None, None, "no reactions", "one row per reaction")])
+    for i in np.flatnonzero(frame["condition"].to_numpy() == ""):
+        problems.append(Problem(name, int(lines[i]), label("condition"), "empty",
+                                "the condition of every reaction"))
+    ct, status = _read_cts(frame["ct"], max_cycle, lines, name, label("ct") if layout == "long"
+                           else None, frame["gene"], problems)
+    table = pd.DataFrame({"line": lines, "condition": frame["condition"], "gene": frame["gene"],
+                          "ct": ct, "status": status})
+    for key in ("plate", "experiment"):
+        table[key] = frame[key].replace("", "1") if key in frame else "1"
+    table["label"], table["sample"] = _samples(frame, lines, layout)
+    doses = _doses(frame, table, lines, name, label, problems)
+    _check_sample_conditions(table, name, problems)
+    conditions = tuple(dict.fromkeys(table.condition))
+    if len(conditions) < 2 and not problems:
+        problems.append(Problem(name, None, label("condition"), f"one condition {conditions}",
+                                "at least two conditions to compare"))
+    gene_names = list(dict.fromkeys(table.gene))
+    genes = parse_references(references, gene_names, name, problems)
+    comparisons = _comparisons(controls, conditions, name, problems)
+    _add_efficiencies(genes, efficiency, name, problems)
+    if problems:
+        raise InputError(problems)
+    samples = (table.drop_duplicates("sample")[["sample", "condition", "experiment", "label"]]
+               .reset_index(drop=True))
+    notes = _notes(table, conditions, controls)
+    return QpcrData(reactions=table.drop(columns="label"), samples=samples, genes=genes,
+                    conditions=conditions, comparisons=comparisons, max_cycle=float(max_cycle),
+                    doses=doses, notes=tuple(notes), layout=layout)
+
+
+def _read_cts(cells: pd.Series, max_cycle, lines, name, column, genes, problems):
+    """Ct numbers (NaN when missing) and each reaction's status."""
+    ct = np.full(len(cells), np.nan)
+    status = np.full(len(cells), "detected", dtype=object)
+    for i, cell in enumerate(cells):
+        where = column or f"{genes.iloc[i]} (ct)"
+        if cell.lower() in MISSING:
+            status[i] = "undetermined"
+            continue
+        try:
+            value = float(cell)
+        except ValueError:
+            problems.append(Problem(name, int(lines[i]), where, repr(cell),
+                                    "a Ct (cycles), or Undetermined / empty for no Ct"))
+            continue
+        if not np.isfinite(value) or value < MIN_CT:
+            problems.append(Problem(name, int(lines[i]), where, repr(cell),
+                                    f"a Ct of at least {MIN_CT:g} cycles (negative or tiny Cts "
+                                    "are no amplification curve)"))
+        elif value > max_cycle:
+            status[i] = "above_limit"
+        else:
+            ct[i] = value
+    return ct, status
+
+
+def _samples(frame: pd.DataFrame, lines: np.ndarray, layout: str):
+    """Each reaction's sample label and its key (unique across conditions and experiments).
+
+    Without a sample column a wide row is one sample (named by its ``replicate`` when
+    there is one), and so is a long row without sample and replicate columns.
+    """
+    if "sample" in frame:
+        label = frame["sample"]
+    elif "replicate" in frame and layout == "wide":
+        label = frame["condition"] + " " + frame["replicate"]
+    else:
+        label = "line " + pd.Series(lines, index=frame.index).astype(str)
+    experiment = frame["experiment"] if "experiment" in frame else pd.Series("", index=frame.index)
+    key = experiment + "/" + frame["condition"] + "/" + label
+    return label.to_numpy(), key.to_numpy()
+
+
+def _doses(frame, table, lines, name, label, problems) -> dict[str, float]:
+    if "dose" not in frame:
+        return {}
+    doses: dict[str, float] = {}
+    for i, cell in enumerate(frame["dose"]):
+        if cell == "":
+            continue
+        try:
+            value = float(cell)
+        except ValueError:
+            value = np.nan
+        condition = table.condition.iat[i]
+        if not np.isfinite(value) or value < 0:
+            problems.append(Problem(name, int(lines[i]), label("dose"), repr(cell),
+                                    "a dose >= 0 (e.g. 0, 40, 80) or empty"))
+        elif doses.setdefault(condition, value) != value:
+            problems.append(Problem(name, int(lines[i]), label("dose"), f"{cell!r} for "
+                                    f"{condition!r}, which has dose {doses[condition]:g} "
+                                    "elsewhere", "one dose per condition"))
+    return doses
+
+
+def _check_sample_conditions(table, name, problems) -> None:
+    for _sample, rows in table.groupby("sample", sort=False):
+        if rows.experiment.nunique() > 1:
+            problems.append(Problem(name, int(rows.line.iloc[0]), "experiment",
+                                    f"sample {rows.label.iloc[0]!r} in several experiments",
+                                    "each sample in one experiment"))
+
+
+def _comparisons(controls, conditions, name, problems):
+    if not controls:
+        return tuple((c, conditions[0]) for c in conditions[1:])
+    pairs = []
+    for condition, control in dict(controls).items():
+        for level in (condition, control):
+            if level not in conditions:
+                problems.append(Problem(name, None, "condition", f"--control names {level!r}",
+                                        f"one of the file's conditions {list(conditions)}"))
+        if condition == control:
+            problems.append(Problem(name, None, "condition", f"--control {condition}={control}",
+                                    "a condition compared with another condition"))
+        pairs.append((condition, control))
+    return tuple(pairs)
+
+
+def _add_efficiencies(genes: pd.DataFrame, efficiency, name, problems) -> None:
+    genes["efficiency"] = np.nan
+    low, high = EFFICIENCY_RANGE
+    for gene, value in dict(efficiency or {}).items():
+        if gene not in set(genes.gene):
+            problems.append(Problem(name, None, "gene", f"--efficiency names {gene!r}",
+                                    f"one of the file's genes {list(genes.gene)}"))
+            continue
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            value = np.nan
+        if not low < value <= high:
+            problems.append(Problem(name, None, gene, f"--efficiency {gene}={value}",
+                                    f"fold per cycle in ({low:g}, {high:g}], 2 = perfect"))
+        genes.loc[genes.gene == gene, "efficiency"] = value
+
+
+def _notes(table, conditions, controls) -> list[str]:
+    notes = []
+    if not controls and len(conditions) > 1:
+        notes.append(f"no --control given: every condition is compared with {conditions[0]!r}"
+                     " (the file's first)")
+    missing = table[table.status != "detected"]
+    for gene, rows in missing.groupby("gene", sort=False):
+        above = int((rows.status == "above_limit").sum())
+        notes.append(f"{gene}: {len(rows)} missing Ct(s) ({above} above the cycle limit); the "
+                     "model reads each as censored (non-detect) or as a failed reaction")
+    return notes

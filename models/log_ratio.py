@@ -1,0 +1,123 @@
+"""Log ratio with batch and experiment effects: dual luciferase and Western blot alike.
+
+For observation ``i`` (a well: log firefly/Renilla; a lane: log target/loading) in group
+``g`` (construct x treatment; condition x dose), batch ``b`` (experiment; blot) and cell
+``c`` (group g in experiment e)::
+
+    log_ratio_i ~ StudentT(nu, group_mean[g] + batch_effect[b] + deviation[c], sigma)
+    group_mean[g]   ~ Normal(centre, group_sd)
+    batch_effect[b] ~ Normal(0, batch_sd)              (absent with one batch; sampled
+                                                        as in split_batches)
+    deviation[c]    = deviation_sd * z_c, z_c ~ Normal(0, 1)   (see has_deviation)
+    log_contrast[k] = sum_g weights[k, g] * group_mean[g];  ratio[k] = exp(log_contrast[k])
+
+Why the log of the ratio, not the two channels jointly: transfection efficiency (and
+lysate or protein loading) multiplies both channels of a well (lane) alike, so their log
+ratio cancels it exactly, with no latent efficiency per well to sample; a joint two-channel
+model (Repele & Manu 2019) earns its extra parameters only when the normaliser is near
+background, which the reader refuses (``--background``). The batch effect moves every ratio
+of an experiment (a blot's exposure) together and cancels in a contrast (Normal, not
+zero-sum: a group mean is its value across experiments, with that uncertainty); the deviation
+moves one group in one experiment and does not, so a contrast's interval widens with the
+experiments' disagreement: the experiment, not the well, is the unit of replication.
+
+``batch_sd`` is learnt (Gamma(2) prior) only from ``MIN_BATCHES`` or more batches, fixed
+at its prior value below (a scale learnt from three values is a funnel); ``deviation_sd``
+is learnt (Gamma(2)), non-centred (three wells per cell pin little). ``nu`` is fixed at 5:
+an outlier well is down-weighted, not dropped. Log scale: natural logs throughout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pymc as pm
+
+from chemoshift.data.log_ratio_files import LogRatioTable
+
+MIN_BATCHES = 5
+
+
+@dataclass(frozen=True)
+class LogRatioPriors:
+    """Prior scales, natural-log units of the ratio."""
+
+    group_sd: float = 2.0  # group log ratios within ~e^±4 of the data's centre: weak
+    batch_sd: float = 0.3  # experiment / blot offsets ~30%; fixed below MIN_BATCHES batches
+    deviation_sd: float = 0.1  # prior mean of a group's move between experiments (Gamma(2))
+    sigma: float = 0.3  # prior mean of the observation noise (Gamma(2)): ~30% well to well
+    nu: float = 5.0  # Student-t degrees of freedom (fixed)
+
+
+def build_model(table: LogRatioTable, priors: LogRatioPriors = LogRatioPriors()) -> pm.Model:
+    """The log-ratio model of ``table`` (see the module docstring).
+
+    Returns a model with coords ``group``, ``batch``, ``cell``, ``contrast``, ``obs`` and
+    deterministics ``log_contrast`` / ``ratio`` (contrast); ``log_ratio`` is observed (obs).
+    """
+    coords = {"group": table.groups, "batch": table.batches, "cell": table.cells,
+              "contrast": list(table.contrasts.name), "obs": np.arange(len(table.log_ratio))}
+    centre = float(np.median(table.log_ratio))
+    with pm.Model(coords=coords) as model:
+        group = pm.Data("group_index", table.group, dims="obs")
+        if len(table.batches) > 1:
+            batch = pm.Data("batch_index", table.batch, dims="obs")
+            scale = (pm.Gamma("batch_sd", alpha=2, beta=2 / priors.batch_sd)
+                     if len(table.batches) >= MIN_BATCHES else priors.batch_sd)
+            in_sample = pm.Normal("group_in_sample", centre, priors.group_sd, dims="group")
+            batch_effect, stratum_mean = split_batches(
+                pm.Normal("batch_raw", 0, scale, dims="batch"), table.batch_stratum)
+            pm.Deterministic("batch_effect", batch_effect, dims="batch")
+            group_mean = pm.Deterministic(
+                "group_mean", in_sample - stratum_mean[table.group_stratum], dims="group")
+            mu = in_sample[group] + batch_effect[batch]
+        else:
+            group_mean = pm.Normal("group_mean", centre, priors.group_sd, dims="group")
+            mu = group_mean[group]
+        if has_deviation(table):
+            cell = pm.Data("cell_index", table.cell, dims="obs")
+            deviation_sd = pm.Gamma("deviation_sd", alpha=2, beta=2 / priors.deviation_sd)
+            z = pm.Normal("deviation_z", 0, 1, dims="cell")
+            mu = mu + (deviation_sd * z)[cell]
+        sigma = pm.Gamma("sigma", alpha=2, beta=2 / priors.sigma)
+        observed = pm.Data("observed_log_ratio", table.log_ratio, dims="obs")  # swappable
+        pm.StudentT("log_ratio", nu=priors.nu, mu=mu, sigma=sigma, observed=observed,
+                    dims="obs")
+        log_contrast = pm.Deterministic("log_contrast", pm.math.dot(
+            table.weights, group_mean), dims="contrast")
+        pm.Deterministic("ratio", pm.math.exp(log_contrast), dims="contrast")
+    return model
+
+
+def split_batches(raw, stratum: np.ndarray):
+    """Batch effects ``raw`` (iid Normal) as their stratum means and the deviations from
+    them (zero-sum within each stratum). The same model, sampled without the ridge between
+    group means and batch effects: only the deviations enter the likelihood, and the
+    stratum mean (its posterior is its prior, N(0, batch_sd^2 / n)) moves the population
+    group means, so they keep the uncertainty of having seen only a few batches."""
+    n_strata = int(stratum.max()) + 1
+    averaging = np.zeros((n_strata, len(stratum)))
+    averaging[stratum, np.arange(len(stratum))] = 1.0
+    averaging /= averaging.sum(axis=1, keepdims=True)
+    stratum_mean = pm.math.dot(averaging, raw)
+    return raw - stratum_mean[stratum], stratum_mean
+
+
+def has_deviation(table: LogRatioTable) -> bool:
+    """A group's move between experiments is a term only with several experiments and a
+    cell of two or more observations: with one per cell it is the noise itself."""
+    return table.experiments > 1 and np.bincount(table.cell).max() >= 2
+
+
+def model_terms(table: LogRatioTable, priors: LogRatioPriors = LogRatioPriors()) -> dict:
+    """Which terms the design has and whether their scales are learnt (for run.json)."""
+    terms = {"group_mean": {"scale": "fixed", "sd": priors.group_sd, "values": len(table.groups)}}
+    if len(table.batches) > 1:
+        terms["batch_effect"] = {"scale": "learnt" if len(table.batches) >= MIN_BATCHES
+                                 else "fixed", "sd": priors.batch_sd,
+                                 "values": len(table.batches)}
+    if has_deviation(table):
+        terms["deviation"] = {"scale": "learnt", "sd": priors.deviation_sd,
+                              "values": len(table.cells)}
+    return terms

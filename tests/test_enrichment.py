@@ -1,0 +1,78 @@
+"""Over-representation: exact hypergeometric tails (as R's phyper), BH, the enrich command."""
+
+from __future__ import annotations
+
+import math
+import random
+from decimal import Decimal, getcontext
+
+import pandas as pd
+import pytest
+
+from chemoshift.cli import main
+from chemoshift.reports.enrichment import (
+    ENRICHMENT_COLUMNS,
+    format_log_p,
+    log_bh,
+    log_upper_tail,
+    over_representation,
+)
+from chemoshift.reports.expression_tables import bh
+
+
+def _exact_log_tail(k, n_universe, m, n):
+    getcontext().prec = 80
+    num = sum(math.comb(m, x) * math.comb(n_universe - m, n - x) for x in range(k, min(m, n) + 1))
+    return Decimal(num).ln() - Decimal(math.comb(n_universe, n)).ln()
+
+
+def test_tails_equal_the_exact_sum_to_1e12_relative():
+    random.seed(11)
+    cases = [(400, 20000, 500, 500), (250, 20000, 300, 300), (2, 22000, 15, 300),
+             (1, 100, 10, 10), (3, 20000, 50, 300)]
+    for _ in range(150):
+        n_universe = random.randint(20, 25000)
+        m, n = random.randint(1, min(n_universe, 600)), random.randint(1, min(n_universe, 600))
+        low, high = max(1, n - (n_universe - m)), min(m, n)
+        cases.append((random.randint(low, high), n_universe, m, n))
+    tiny = 0
+    for case in cases:
+        exact = _exact_log_tail(*case)
+        ours = Decimal(log_upper_tail(*case))
+        tiny += exact < Decimal(-700)
+        # relative error of p = |delta ln p| (to first order)
+        assert abs(ours - exact) <= Decimal("1e-12") * max(Decimal(1), abs(exact) / 1000), case
+    assert tiny >= 1  # tails below 1e-300 were checked
+    assert format_log_p(log_upper_tail(400, 20000, 500, 500)).endswith("e-636")
+
+
+def test_bh_in_log_space_equals_r_p_adjust():
+    p = [0.01, 0.04, 0.03, 0.005, 0.5, 0.2]
+    expected = [0.03, 0.06, 0.06, 0.03, 0.5, 0.24]  # p.adjust(p, "BH") in R
+    assert [round(math.exp(v), 12) for v in log_bh([math.log(x) for x in p])] == expected
+    assert list(bh(p).round(12)) == expected
+
+
+def test_every_set_after_the_size_filter_is_reported():
+    sets = {"a": [f"g{i}" for i in range(20)], "b": [f"h{i}" for i in range(15)],
+            "tiny": ["g1", "g2"]}
+    universe = [f"g{i}" for i in range(50)] + [f"h{i}" for i in range(50)]
+    table = over_representation(["g1", "g2", "g3", "x"], sets, universe)
+    assert set(table.pathway) == {"a", "b"}  # b has no overlap and is still there
+    row = table.set_index("pathway").loc["a"]
+    assert (row.overlap, row.set_size, row.universe_size, row.list_size) == (3, 20, 100, 3)
+    assert row.fold_enrichment == pytest.approx((3 / 3) / (20 / 100))
+    assert table.set_index("pathway").loc["b", "p_value"] == 1
+
+
+def test_enrich_command_on_a_gene_list(reference, tmp_path):
+    genes = tmp_path / "genes.txt"
+    genes.write_text("FAS\nGADD45B\nIGF1\nIGFBP3\nSERPINE1\nSTEAP3\nTHBS1\nSOCS2\nIL33\n")
+    gmt = reference / "kegg" / "KEGG_2016_Human.gmt"
+    assert main(["enrich", "--genes", str(genes), "--gmt", str(gmt), "--out",
+                 str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "enrichment.csv")
+    assert list(table.columns) == ENRICHMENT_COLUMNS
+    assert table.pathway.iloc[0].startswith("p53 signaling pathway")
+    assert table.overlap.iloc[0] == 7
+    assert main(["enrich", "--out", str(tmp_path)]) == 2  # neither RUN_DIR nor --genes

@@ -1,0 +1,94 @@
+"""Recovery: simulate Cts with known folds, non-detects, failed wells, experiment and plate
+effects; fit; check coverage, that the nuisance effects are recovered and do not bias
+the folds, and that a failed reference well is read as failed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chemoshift.data.qpcr import validate_qpcr
+from chemoshift.data.simulate_qpcr import QpcrDesign, simulate_qpcr
+from chemoshift.inference import SamplerSettings, fit
+from chemoshift.inference.fit import compile_model
+from chemoshift.models.qpcr import DEFAULT_PRIORS, build_model, model_terms, zero_sum_basis
+from chemoshift.qpcr import _failure_probability
+
+DATASETS = 4
+SETTINGS = SamplerSettings(draws=300, tune=300, chains=2, progress=False, extend=False,
+                           posterior_predictive=False, target_accept=0.9)
+DESIGN = QpcrDesign(conditions=("NC", "A", "B", "C"), genes={
+    "REF1": ("reference", "REF1+REF2", 20.0), "REF2": ("reference", "REF1+REF2", 24.0),
+    **{f"T{i}": ("target", "REF1+REF2", 24.0 + 2 * i) for i in range(1, 6)},
+    "LOW": ("target", "REF1+REF2", 38.5)},  # near the limit: non-detects
+    n_biological=3, failure_rate=0.03,
+    n_experiments=2, experiment_sd=0.3, n_plates=3, plate_sd=0.3)
+
+
+def read(frame):
+    return validate_qpcr(frame, "simulated", references="REF1,REF2")
+
+
+def test_zero_sum_basis_is_orthonormal_and_sums_to_zero_within_levels():
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    basis = zero_sum_basis(labels)
+    assert basis.shape == (6, 3)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(3), atol=1e-12)
+    for level in (0, 1, 2):
+        np.testing.assert_allclose(basis[labels == level].sum(axis=0), 0.0, atol=1e-12)
+
+
+def test_model_terms_and_shapes():
+    data = read(simulate_qpcr(DESIGN, seed=0)[0])
+    terms = model_terms(data)
+    assert terms["technical_replicates"] and not terms["reference_sd_learnt"]
+    assert terms["experiments"] and terms["plates"] and terms["loading_sd_learnt"]
+    model = build_model(data)
+    assert model.named_vars_to_dims["log2_fold"] == ("gene", "comparison")
+    assert model.named_vars_to_dims["loading"] == ("bio_sample", "group")
+    assert "sample" not in model.coords  # beside chain/draw ArviZ warns about it
+    assert model["ct"].get_value().shape == (len(data.reactions),)
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    """One compile for every fit of this design (the data are swapped in)."""
+    return compile_model(build_model(read(simulate_qpcr(DESIGN, seed=0)[0])))
+
+
+@pytest.mark.slow
+def test_recovery_with_non_detects_failed_wells_experiments_and_plates(compiled):
+    covered, total, missing, errors, plate_errors = 0, 0, 0, [], []
+    for seed in range(DATASETS):
+        frame, truth = simulate_qpcr(DESIGN, seed=100 + seed)
+        if seed == 0:  # one failed reference well beside replicates at ~20 cycles
+            failed = frame.index[(frame.gene == "REF1") & (frame.ct != "")][0]
+            frame.loc[failed, "ct"] = ""
+        data = read(frame)
+        missing += int((data.reactions.status != "detected").sum())
+        result = fit(build_model(data), SETTINGS, reuse=compiled)
+        assert result.diagnostics.divergences <= 2, result.diagnostics.verdict
+        posterior = result.datatree["posterior"]
+        fold = posterior["log2_fold"]
+        for gene in data.genes.gene:
+            for comparison, (condition, _) in zip(fold.comparison.values, data.comparisons,
+                                                  strict=True):
+                draws = fold.sel(gene=gene, comparison=comparison).values.ravel()
+                low, high = np.quantile(draws, [0.05, 0.95])
+                true = truth["log2_fold"][gene][condition]
+                covered += low <= true <= high
+                errors.append(np.median(draws) - true)
+                total += 1
+        plate = posterior["plate_effect"].median(("chain", "draw"))
+        true_plate = np.asarray(truth["plate"]) - np.mean(truth["plate"])
+        plate_errors.extend(plate.sel(plate=["P1", "P2", "P3"]).values - true_plate)
+        if seed == 0:
+            p_failed = _failure_probability(data, DEFAULT_PRIORS, result.datatree)
+            assert p_failed[failed] > 0.9, f"P(failed) of the blank REF1 well {p_failed[failed]}"
+    coverage, bias = covered / total, float(np.mean(errors))
+    assert missing >= 2 * DATASETS  # the data had non-detects and failed wells to read
+    assert 0.85 <= coverage <= 0.95, f"90% intervals covered {covered}/{total} = {coverage:.3f}"
+    # plate offsets (sd 0.3 cycles) are recovered to a few hundredths of a cycle, and the
+    # experiment shifts (sd 0.3 log2) do not bias the folds
+    assert np.sqrt(np.mean(np.square(plate_errors))) < 0.1, plate_errors
+    assert abs(bias) < 0.05, f"mean error of log2 folds {bias:.3f} over {total}"
