@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from xarray import DataTree
 
 from chemoshift.data import run_dir as files
@@ -155,6 +155,7 @@ def _forest(folds: pd.DataFrame, margin: float) -> Figure:
     ax.set_xscale("log")
     # plain tick labels: the default 10^k labels go through mathtext, whose parser costs
     # seconds to build in every process
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(y, [f"{r.gene}: {r.condition} vs {r.control}" for r in shown.itertuples()],

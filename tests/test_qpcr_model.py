@@ -58,7 +58,7 @@ def compiled():
 
 @pytest.mark.slow
 def test_recovery_with_non_detects_failed_wells_experiments_and_plates(compiled):
-    covered, total, missing, errors, plate_errors = 0, 0, 0, [], []
+    covered, total, missing, errors, plate_errors, experiment_errors = 0, 0, 0, [], [], []
     for seed in range(DATASETS):
         frame, truth = simulate_qpcr(DESIGN, seed=100 + seed)
         if seed == 0:  # one failed reference well beside replicates at ~20 cycles
@@ -79,6 +79,11 @@ def test_recovery_with_non_detects_failed_wells_experiments_and_plates(compiled)
                 covered += low <= true <= high
                 errors.append(np.median(draws) - true)
                 total += 1
+        experiment = posterior["experiment_effect"].median(("chain", "draw"))
+        contrast = (experiment.sel(experiment="E1") - experiment.sel(experiment="E2")).values
+        true = np.array([e1 - e2 for e1, e2 in (truth["experiment"][g]
+                                                for g in experiment.gene.values)])
+        experiment_errors.extend(contrast - (true - true.mean()))  # one group: genes centred
         plate = posterior["plate_effect"].median(("chain", "draw"))
         true_plate = np.asarray(truth["plate"]) - np.mean(truth["plate"])
         plate_errors.extend(plate.sel(plate=["P1", "P2", "P3"]).values - true_plate)
@@ -86,9 +91,15 @@ def test_recovery_with_non_detects_failed_wells_experiments_and_plates(compiled)
             p_failed = _failure_probability(data, DEFAULT_PRIORS, result.datatree)
             assert p_failed[failed] > 0.9, f"P(failed) of the blank REF1 well {p_failed[failed]}"
     coverage, bias = covered / total, float(np.mean(errors))
+    plate_rmse = float(np.sqrt(np.mean(np.square(plate_errors))))
+    experiment_rmse = float(np.sqrt(np.mean(np.square(experiment_errors))))
+    print(f"coverage {covered}/{total} = {coverage:.3f}, mean log2 fold error {bias:.3f}, "
+          f"plate offset rmse {plate_rmse:.3f} cycles, experiment contrast rmse "
+          f"{experiment_rmse:.3f} log2, {missing} missing Cts")
     assert missing >= 2 * DATASETS  # the data had non-detects and failed wells to read
     assert 0.85 <= coverage <= 0.95, f"90% intervals covered {covered}/{total} = {coverage:.3f}"
-    # plate offsets (sd 0.3 cycles) are recovered to a few hundredths of a cycle, and the
-    # experiment shifts (sd 0.3 log2) do not bias the folds
-    assert np.sqrt(np.mean(np.square(plate_errors))) < 0.1, plate_errors
-    assert abs(bias) < 0.05, f"mean error of log2 folds {bias:.3f} over {total}"
+    # plate offsets (sd 0.3 cycles) and each gene's E1 - E2 contrast (sd 0.42 log2) are
+    # recovered, and the folds are not shifted by them
+    assert plate_rmse < 0.1, f"plate offsets off by {plate_rmse:.3f} cycles (rmse)"
+    assert experiment_rmse < 0.2, f"experiment contrasts off by {experiment_rmse:.3f} (rmse)"
+    assert abs(bias) < 0.1, f"mean error of log2 folds {bias:.3f} over {total}"
