@@ -429,7 +429,7 @@ def run_accuracy(args: argparse.Namespace) -> dict:
 
 # --- demo ----------------------------------------------------------------------------------
 
-def time_demo(env: dict[str, str]) -> dict:
+def time_demo(env: dict[str, str], cold: bool = False) -> dict:
     """Seconds for ``chemoshift demo`` end to end (every bundled assay: import, fit, tables,
     reports) and for its dose-response part alone (``chemoshift fit dose-response`` on the
     bundled example), each in a subprocess."""
@@ -439,6 +439,8 @@ def time_demo(env: dict[str, str]) -> dict:
                        ("dose-response", ["fit", "dose-response", str(example)])):
         with tempfile.TemporaryDirectory(prefix="chemoshift-demo-") as folder:
             run = Path(folder) / "run"
+            if cold:
+                env = _cold_env(env, Path(folder) / "cache")
             command = [sys.executable, "-m", "chemoshift.cli", *args, "--out", str(run),
                        "--no-progress"]
             start = time.perf_counter()
@@ -460,14 +462,15 @@ def run_demo(cold: bool) -> dict:
     log("demo: warm run ...")
     out = {"first": first, "warm": time_demo(dict(os.environ))}
     if cold:
-        with tempfile.TemporaryDirectory(prefix="chemoshift-cold-") as cache:
-            env = dict(os.environ)
-            flags = [f for f in [env.get("PYTENSOR_FLAGS", ""), f"base_compiledir={cache}/pytensor"]
-                     if f]
-            env.update(PYTENSOR_FLAGS=",".join(flags), NUMBA_CACHE_DIR=f"{cache}/numba")
-            log("demo: cold run (empty PyTensor and Numba caches) ...")
-            out["cold"] = time_demo(env)
+        log("demo: cold runs (empty PyTensor and Numba caches) ...")
+        out["cold"] = time_demo(dict(os.environ), cold=True)
     return out
+
+
+def _cold_env(env: dict[str, str], cache: Path) -> dict[str, str]:
+    """``env`` pointing PyTensor (and chemoshift's compile cache in it) and Numba at ``cache``."""
+    flags = [f for f in [env.get("PYTENSOR_FLAGS", ""), f"base_compiledir={cache}/pytensor"] if f]
+    return {**env, "PYTENSOR_FLAGS": ",".join(flags), "NUMBA_CACHE_DIR": f"{cache}/numba"}
 
 
 # --- targets, tables, output ---------------------------------------------------------------

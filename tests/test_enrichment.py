@@ -76,3 +76,23 @@ def test_enrich_command_on_a_gene_list(reference, tmp_path):
     assert table.pathway.iloc[0].startswith("p53 signaling pathway")
     assert table.overlap.iloc[0] == 7
     assert main(["enrich", "--out", str(tmp_path)]) == 2  # neither RUN_DIR nor --genes
+
+
+def test_tails_equal_r_phyper_where_r_is_installed():
+    """R's own phyper (upper tail, log scale) on the same cases, tails below 1e-300 too."""
+    import shutil
+    import subprocess
+
+    if shutil.which("Rscript") is None:
+        pytest.skip("R is not installed (CI installs r-base-core to run this)")
+    cases = [(400, 20000, 500, 500), (250, 20000, 300, 300), (2, 22000, 15, 300),
+             (1, 100, 10, 10), (3, 20000, 50, 300), (30, 5000, 40, 200), (7, 22645, 120, 300)]
+    calls = ",".join(f"phyper({k - 1}, {m}, {u - m}, {n}, lower.tail=FALSE, log.p=TRUE)"
+                     for k, u, m, n in cases)
+    script = f"options(digits=17); cat(sprintf('%.17g', c({calls})), sep='\\n')"
+    printed = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True,
+                             check=True, timeout=60).stdout.split()
+    for case, r_log_p in zip(cases, map(float, printed), strict=True):
+        ours = log_upper_tail(*case)
+        assert abs(ours - r_log_p) <= 1e-12, (case, ours, r_log_p)  # |d ln p| = relative error of p
+    assert min(map(float, printed)) < math.log(1e-300)
