@@ -20,7 +20,7 @@ from chemoshift.reports.dose_response_tables import draws
 N_DATASETS = 8  # 8 x (24 IC50s + 12 shifts): enough to tell 90% from 75% or 99%
 REAL_LAB = ScreenDesign(experiments=3, experiment_sd=0.1, experiment_shared_sd=0.1,
                         cell_line_brightness=(1.0, 3.0), noise_cv=0.08)
-SETTINGS = SamplerSettings(draws=1000, tune=1000, chains=2, progress=False,
+SETTINGS = SamplerSettings(draws=1000, tune=500, chains=2, progress=False,
                            posterior_predictive=False)
 
 
@@ -101,7 +101,7 @@ def test_shift_interval_widens_when_experiments_disagree():
                               experiment_shared_sd=0.0, outlier_fraction=0.0)
         wells, _ = simulate_screen(design, seed=11)
         result = fit(build_model(validate_wells(wells.astype(str))),
-                     dataclasses.replace(SETTINGS, draws=600, tune=600))
+                     dataclasses.replace(SETTINGS, draws=600, tune=500))
         low, high = np.quantile(draws(result.datatree, "log10_shift")[:, 0], [0.05, 0.95])
         widths[experiment_sd] = high - low
     # 0.3 log10 of disagreement between three experiments: the shift's sd is at least

@@ -57,6 +57,7 @@ def test_g_aparine_potency_ratio_agrees_with_drc(reference, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # CI's budget: ryegrass and G.aparine above; benchmarks fit all 14
 def test_s_alba_potency_ratio_agrees_with_drc(tmp_path):
     # two herbicides, 7 doses, zero-dose controls per herbicide: 39-60 divergences in 0.1
     _, shifts = fit(DRC / "S.alba.csv", tmp_path,
@@ -70,6 +71,7 @@ def test_s_alba_potency_ratio_agrees_with_drc(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_spinach_curves_as_experiments_give_drcs_ed50s(tmp_path):
     # five curves (three bentazon, two diuron): the repeats are experiments of a herbicide
     relative, _ = fit(DRC / "spinach.csv", tmp_path,
