@@ -15,8 +15,13 @@ layers ``chemoshift.data`` <- ``chemoshift.models`` <- ``chemoshift.inference`` 
 
 from __future__ import annotations
 
-from importlib import import_module
+from importlib import import_module, metadata
 from typing import TYPE_CHECKING
+
+try:
+    __version__ = metadata.version("chemoshift")
+except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+    __version__ = "unknown"
 
 if TYPE_CHECKING:
     from chemoshift.data.dose_response import DoseResponseData

@@ -1,15 +1,18 @@
 """The ``chemoshift`` command line.
 
     chemoshift demo [--out DIR]
+    chemoshift study STUDY.toml --out DIR [--jobs N] [--refit] [--draws N --seed N ...]
     chemoshift fit dose-response INPUT.csv --out RUN_DIR [--columns name=column,...]
                    [--control TREATMENT=CONTROL ...] [--draws N --tune N --chains N --seed N]
     chemoshift report RUN_DIR
 
-``chemoshift demo --out DIR`` fits every bundled example into ``DIR/<assay>/`` (each a
-complete run directory) and writes ``DIR/report.html`` over all of them.
+``chemoshift study STUDY.toml --out DIR`` fits every assay the study file names into
+``DIR/<assay>/`` (each a complete run directory; unchanged fits are reused), evaluates its
+claims into ``DIR/claims.csv`` and writes ``DIR/report.html``. ``chemoshift demo`` runs the
+bundled example study.
 
 Exit codes: 0 success; 2 bad input (nothing written); 3 the sampler did not converge
-(outputs written, and they say so at the top); 1 the demo could not fit an assay at all.
+(outputs written, and they say so at the top); 1 a study could not fit an assay at all.
 """
 
 from __future__ import annotations
@@ -48,11 +51,19 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chemoshift", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="fit the bundled example study and write its report")
+    demo = commands.add_parser("demo", help="run the bundled example study and write its report")
     demo.add_argument("--out", type=Path, default=Path("chemoshift-demo"),
-                      help="run directory to write (default: ./chemoshift-demo)")
-    _sampler_options(demo)
+                      help="study folder to write (default: ./chemoshift-demo)")
+    _study_options(demo)
     demo.set_defaults(command=_demo)
+
+    study = commands.add_parser("study", help="fit a study file's assays, evaluate its claims, "
+                                              "write one report (docs/study.md)")
+    study.add_argument("study_file", type=Path, metavar="STUDY.toml")
+    study.add_argument("--out", type=Path, required=True,
+                       help="study folder to write (an earlier run's unchanged fits are reused)")
+    _study_options(study)
+    study.set_defaults(command=_study)
 
     fit = commands.add_parser("fit", help="fit an assay file into a run directory")
     fit.add_argument("assay", choices=sorted(ASSAYS))
@@ -102,6 +113,67 @@ def _sampler_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cores", type=int, default=None)
     group.add_argument("--progress", action=argparse.BooleanOptionalAction,
                        default=sys.stderr.isatty(), help="show the sampler's progress bar")
+
+
+def _study_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("study")
+    group.add_argument("--jobs", type=int, default=None,
+                       help="fits at a time (default: the study file's jobs, else one per core)")
+    group.add_argument("--refit", action="store_true",
+                       help="refit every assay even where inputs and settings are unchanged")
+    group.add_argument("--check", action="store_true",
+                       help="validate the study file and its assay files, fit nothing")
+    sampler = parser.add_argument_group("sampler (overrides the study file's [sampler])")
+    sampler.add_argument("--draws", type=int, default=None,
+                         help="draws per chain, exactly (default: extended until bulk and "
+                              f"tail ESS reach {MIN_ESS})")
+    sampler.add_argument("--tune", type=int, default=None)
+    sampler.add_argument("--chains", type=int, default=None)
+    sampler.add_argument("--seed", type=int, default=None,
+                         help="seed of every fit (default: the study file's seed)")
+    sampler.add_argument("--target-accept", type=float, default=None)
+    sampler.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                         default=sys.stderr.isatty(),
+                         help="show the sampler's progress bar (with --jobs 1)")
+
+
+def _study(args: argparse.Namespace) -> int:
+    """``chemoshift study``: validate, fit (reusing unchanged fits), claims, report."""
+    from chemoshift.study import load_study
+
+    return _run_study(load_study(args.study_file), args)
+
+
+def _run_study(study, args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from chemoshift.study_run import default_workers, run_study, sampler_settings
+
+    if args.check:
+        print(f"chemoshift: {study.path} is valid: {len(study.assays)} assay(s), "
+              f"{len(study.claims)} claim(s)", file=sys.stderr)
+        return EXIT_OK
+    if args.seed is not None:
+        study = dataclasses.replace(study, seed=args.seed)
+    workers = args.jobs or study.jobs or default_workers(len(study.assays))
+    settings = sampler_settings(study, progress=bool(args.progress and workers == 1),
+                                draws=args.draws, tune=args.tune, chains=args.chains,
+                                target_accept=args.target_accept)
+    start = time.perf_counter()
+    code, report = run_study(study, args.out, settings=settings, workers=workers,
+                             reuse=not args.refit)
+    seconds = time.perf_counter() - start
+    if code == EXIT_NOT_CONVERGED:
+        banner = "!" * 78
+        print(f"{banner}\nchemoshift: at least one fit did NOT converge; every claim resting "
+              f"on it is marked UNRELIABLE in {args.out}/claims.csv and the report.\n"
+              f"Run longer (--tune / --draws) or see the report's diagnostics.\n{banner}",
+              file=sys.stderr)
+    elif code == EXIT_ERROR:
+        print("chemoshift: at least one fit failed outright (see above); the others are "
+              f"complete in {args.out}", file=sys.stderr)
+    print(f"chemoshift: study done in {seconds:.0f} s; open {report}", file=sys.stderr)
+    return code
 
 
 def _settings(args: argparse.Namespace) -> SamplerSettings:
@@ -155,25 +227,15 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """Fit every bundled example into ``args.out/<assay>/`` and write one report over them."""
+    """Run the bundled example study into ``args.out`` and check it against its truth."""
     from chemoshift import demo
-    from chemoshift.reports.study_report import summarise_run, write_combined_report
+    from chemoshift.study import bundled_study, load_study
 
-    codes, runs = [], []
-    for assay, path, options in demo.demo_inputs():
-        run_dir = args.out / assay
-        try:
-            codes.append(_run(assay, path, run_dir, options, {}, args, f"{demo.TITLE}: {assay}"))
-        except Exception as error:  # one assay's failure must not cost the others' fits
-            print(f"chemoshift: {assay} failed: {type(error).__name__}: {error}",
-                  file=sys.stderr)
-            codes.append(EXIT_ERROR)
-        runs.append(summarise_run(assay, run_dir))
-        if assay == "dose-response" and (run_dir / "shifts.csv").is_file():
-            _compare_with_truth(run_dir, demo.dose_response_truth())
-    report = write_combined_report(args.out, runs, demo.TITLE)
-    print(f"chemoshift: wrote {report} ({len(runs)} assays)", file=sys.stderr)
-    return EXIT_ERROR if EXIT_ERROR in codes else max(codes)
+    code = _run_study(load_study(bundled_study()), args)
+    shifts = args.out / "dose-response" / "shifts.csv"
+    if shifts.is_file() and not args.check:
+        _compare_with_truth(shifts.parent, demo.dose_response_truth())
+    return code
 
 
 def _run(assay, input_path, out, read_options, priors, args, title) -> int:

@@ -14,6 +14,7 @@ from xarray import DataTree
 from chemoshift.data.curve import four_parameter_response
 from chemoshift.reports.dose_response_inputs import top_groups_of, wells_by_curve
 from chemoshift.reports.dose_response_tables import curve_units, draws
+from chemoshift.reports.figure_style import NORMAL, SMALL, colour, styled
 
 MAX_CURVE_DRAWS = 200  # posterior draws used to draw bands; enough for a 95% band
 VEHICLE_OFFSET = 1.0  # vehicle wells are drawn this many log10 units left of the lowest dose
@@ -102,9 +103,10 @@ class CurveContext:
         facets = _facets(self.curves)
         self.by_panel = facets.groupby(["cell_line", "drug"], sort=False).groups
         arms = list(pd.unique(self.curves.treatment)) if "treatment" in self.curves else ["-"]
-        self.colours = {a: plt.get_cmap("tab10").colors[i % 10] for i, a in enumerate(arms)}
+        self.colours = {a: colour(i) for i, a in enumerate(arms)}
 
 
+@styled
 def _figure(context: CurveContext, panels: list, response_label: str, title: str | None) -> Figure:
     n = max(len(panels), 1)
     columns = min(COLUMNS, n)
@@ -125,16 +127,16 @@ def _figure(context: CurveContext, panels: list, response_label: str, title: str
             lowest = min(lowest, _draw_curve(ax, context, int(c), handles, extent))
         if np.isfinite(lowest):
             ax.axvline(lowest - VEHICLE_OFFSET / 2, color="0.8", lw=0.6, ls=":")
-        ax.set_title(" · ".join(v for v in panel if v != "-") or "curve", fontsize=9)
+        ax.set_title(" · ".join(v for v in panel if v != "-") or "curve", fontsize=NORMAL)
         if i + columns >= len(panels):  # the lowest panel of its column
-            ax.set_xlabel(f"log10 concentration ({', '.join(sorted(units))})", fontsize=8)
+            ax.set_xlabel(f"log10 concentration ({', '.join(sorted(units))})", fontsize=SMALL)
         else:
             ax.tick_params(labelbottom=False)
         if i % columns == 0:
-            ax.set_ylabel(response_label, fontsize=8)
+            ax.set_ylabel(response_label, fontsize=SMALL)
         else:
             ax.tick_params(labelleft=False)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=SMALL)
     for ax in list(axes.flat)[: len(panels)]:
         ax.set_xlim(*extent.limits("x"))
         ax.set_ylim(*extent.limits("y"))
@@ -142,7 +144,7 @@ def _figure(context: CurveContext, panels: list, response_label: str, title: str
         ax.set_axis_off()
     if handles:
         fig.legend(list(handles.values()), list(handles.keys()), loc="center right",
-                   frameon=False, fontsize=8, bbox_to_anchor=(1.0, 0.5))
+                   frameon=False, fontsize=SMALL, bbox_to_anchor=(1.0, 0.5))
     if title:
         fig.suptitle(title, fontsize=10)
     return fig

@@ -19,6 +19,7 @@ from scipy.stats import norm, rankdata
 from xarray import DataTree
 
 from chemoshift.reports.dose_response_curves import curve_pages, curve_panels
+from chemoshift.reports.figure_style import OKABE_ITO, SMALL, styled
 
 __all__ = ["classical_comparison", "curve_pages", "curve_panels", "observed_variables",
            "posterior_predictive", "rank_plots", "shift_forest"]
@@ -30,6 +31,7 @@ MAX_RHAT_ELEMENTS = 20_000  # larger variables (per-well) are not screened for R
 MAX_RHAT_DRAWS = 500  # per chain, thinned, when screening R-hat
 
 
+@styled
 def shift_forest(shifts: pd.DataFrame, keys: list[str], margin: float, *,
                  max_rows: int = FOREST_ROWS, title: str | None = None) -> Figure:
     """Fold shifts (median, 95% interval) on a log axis; 1 = no shift, left of 1 =
@@ -50,15 +52,16 @@ def shift_forest(shifts: pd.DataFrame, keys: list[str], margin: float, *,
     fig, ax = plt.subplots(figsize=(7.5, 0.24 * len(table) + 1.4))
     y = np.arange(len(table))[::-1]
     _intervals(ax, y, table["median"], table["q2.5"], table["q97.5"],
-               np.where(is_pooled, "C3", "C0"), extra=(1.0, 1 / margin))
-    ax.set_yticks(y, labels, fontsize=7)
+               np.where(is_pooled, OKABE_ITO["vermillion"], OKABE_ITO["blue"]),
+               extra=(1.0, 1 / margin))
+    ax.set_yticks(y, labels, fontsize=SMALL)
     ax.set_ylim(-0.7, len(table) - 0.3)
     ax.axvline(1.0, color="0.3", lw=1)
     ax.axvline(1 / margin, color="0.5", lw=1, ls="--")
     ax.set_xlabel("IC50 fold shift, treatment / control (95% interval; red: pooled;\n"
-                  "grey x: no finite shift, beyond range)", fontsize=8)
+                  "grey x: no finite shift, beyond range)")
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title)
     _margins(fig, labels)
     return fig
 
@@ -82,6 +85,7 @@ def forest_pages(shifts: pd.DataFrame, keys: list[str], *, rows_per_page: int = 
     return shown, len(shifts) - sum(len(t) for _, t in shown)
 
 
+@styled
 def classical_comparison(summary: pd.DataFrame, classical: pd.DataFrame, keys: list[str], *,
                          max_rows: int = FOREST_ROWS, title: str | None = None) -> Figure:
     """Per-curve least-squares IC50 (Wald 95%) beside the hierarchical posterior (95%), for
@@ -105,13 +109,13 @@ def classical_comparison(summary: pd.DataFrame, classical: pd.DataFrame, keys: l
     _intervals(ax, y - 0.15, *ls, "C1", limits=limits, label="per-curve least squares",
                missing_label="no estimate")
     labels = [" · ".join(str(r[k]) for k in keys) or "curve" for _, r in bayes.iterrows()]
-    ax.set_yticks(y, labels, fontsize=7)
+    ax.set_yticks(y, labels, fontsize=SMALL)
     ax.set_ylim(-0.7, len(bayes) - 0.3)
     unit = ", ".join(pd.unique(bayes["unit"].astype(str))) if "unit" in bayes else ""
-    ax.set_xlabel(f"relative IC50 ({unit}); grey x: no estimate", fontsize=8)
-    ax.legend(loc="best", fontsize=7)
+    ax.set_xlabel(f"relative IC50 ({unit}, log scale); grey x: no estimate")
+    ax.legend(loc="best")
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title)
     _margins(fig, labels)
     return fig
 
@@ -125,6 +129,7 @@ def observed_variables(datatree: DataTree) -> list[str]:
     return [v for v in datatree["observed_data"].data_vars if v in predicted]
 
 
+@styled
 def posterior_predictive(datatree: DataTree) -> Figure:
     """Distribution of the observed responses against replicated data sets, one panel per
     likelihood term (e.g. dosed wells and vehicle wells)."""
@@ -135,6 +140,7 @@ def posterior_predictive(datatree: DataTree) -> Figure:
     return plot.viz["figure"].item()
 
 
+@styled
 def rank_plots(datatree: DataTree, var_names: list[str] | None = None, *,
                max_scalars: int = MAX_RANK_SCALARS,
                max_elements: int = MAX_RANK_ELEMENTS) -> Figure:

@@ -28,6 +28,7 @@ from chemoshift.reports.expression_tables import (
     read_de,
     run_classical,
 )
+from chemoshift.reports.figure_style import SMALL, TINY, figure_style
 
 HEATMAP_GENES = 40  # up- and down-regulated rows each
 TABLE_ROWS = 30
@@ -194,10 +195,10 @@ def heat_map(run_dir: Path, de: pd.DataFrame, n: int = HEATMAP_GENES) -> Figure:
     image = ax.imshow(matrix.to_numpy(), aspect="auto", cmap="RdBu_r", vmin=-limit,
                       vmax=limit, interpolation="nearest")
     labels = [g or p for g, p in zip(chosen.gene, chosen.probe, strict=True)]
-    ax.set_yticks(range(len(labels)), labels, fontsize=5)
+    ax.set_yticks(range(len(labels)), labels, fontsize=TINY)
     roles = samples.set_index("sample").loc[columns]
     ax.set_xticks(range(len(columns)), [f"{r.group}\n{r.pair}" for r in roles.itertuples()],
-                  fontsize=6)
+                  fontsize=TINY)
     fig.colorbar(image, ax=ax, label="log2 expression, row-centred")
     return fig
 
@@ -224,7 +225,7 @@ def network_plot(edges: pd.DataFrame, hubs: pd.DataFrame, k: int) -> Figure:
                            node_color=[float(p.get(g, 0)) for g in nodes], cmap="viridis",
                            vmin=0, vmax=1)
     nx.draw_networkx_labels(graph, layout, labels={g: g for g in nodes if p.get(g, 0) > 0.2},
-                            font_size=7, ax=ax)
+                            font_size=SMALL, ax=ax)
     ax.set_title(f"node size: P(top-{k} hub)")
     ax.set_axis_off()
     return fig
@@ -240,7 +241,7 @@ def pathway_dot_plot(enrichment: pd.DataFrame, n: int = 25) -> Figure:
                         s=20 + 4 * table.overlap.astype(float), cmap="viridis", vmin=0, vmax=1)
     ax.hlines(range(len(table)), table["fold_enrichment_q2.5"], table["fold_enrichment_q97.5"],
               color="grey", lw=1)
-    ax.set_yticks(range(len(table)), [str(p)[:60] for p in table.pathway], fontsize=7)
+    ax.set_yticks(range(len(table)), [str(p)[:60] for p in table.pathway], fontsize=SMALL)
     ax.set_xlabel("fold enrichment (posterior median, 95% interval)")
     fig.colorbar(points, ax=ax, label="P(enriched at FDR 0.05)")
     return fig
@@ -301,9 +302,10 @@ def _enrichment_parts(run_dir: Path) -> list[str]:
 
 def _figure(name: str, draw: Callable[[], Figure]) -> str:
     try:
-        fig = draw()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+        with figure_style():
+            fig = draw()
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
         data = base64.b64encode(buffer.getvalue()).decode("ascii")
         return (f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}">'
                 f"<figcaption>{html.escape(name)}</figcaption></figure>")

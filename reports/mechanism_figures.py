@@ -10,9 +10,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from chemoshift.reports.figure_style import GREY, OKABE_ITO, SMALL, colour, styled
+
 MAX_ROWS = 60
 
 
+@styled
 def forest(table: pd.DataFrame, labels: list[str], *, reference: float, log: bool,
            xlabel: str, title: str = "", margin: float | None = None) -> Figure:
     """Median and 95% interval per row (columns ``median``, ``q2.5``, ``q97.5``), one row
@@ -25,21 +28,22 @@ def forest(table: pd.DataFrame, labels: list[str], *, reference: float, log: boo
     y = np.arange(n)[::-1]
     median = table["median"].to_numpy(float)
     low, high = table["q2.5"].to_numpy(float), table["q97.5"].to_numpy(float)
-    ax.errorbar(median, y, xerr=[median - low, high - median], fmt="o", color="#1f4e9c",
-                ecolor="#7a9cd6", capsize=3)
-    ax.axvline(reference, color="#555", linestyle=":")
+    ax.errorbar(median, y, xerr=[median - low, high - median], fmt="o", color=OKABE_ITO["blue"],
+                ecolor=OKABE_ITO["sky_blue"], capsize=3)
+    ax.axvline(reference, color=GREY, linestyle=":")
     if margin is not None:
-        ax.axvline(margin, color="#c62828", linestyle="--", linewidth=1)
+        ax.axvline(margin, color=OKABE_ITO["vermillion"], linestyle="--", linewidth=1)
     if log:
         ax.set_xscale("log")
-    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_yticks(y, labels, fontsize=SMALL)
     ax.set_xlabel(xlabel)
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
     fig.tight_layout()
     return fig
 
 
+@styled
 def points_by_group(values: pd.Series, group_labels: pd.Series, colour_by: pd.Series, *,
                     ylabel: str, title: str = "", log: bool = True,
                     intervals: pd.DataFrame | None = None) -> Figure:
@@ -49,12 +53,12 @@ def points_by_group(values: pd.Series, group_labels: pd.Series, colour_by: pd.Se
     order = list(pd.unique(group_labels))
     fig = Figure(figsize=(max(6.0, 0.9 * len(order) + 2), 4.2))
     ax = fig.add_subplot()
-    colours = {c: f"C{i % 10}" for i, c in enumerate(pd.unique(colour_by))}
+    colours = {c: colour(i) for i, c in enumerate(pd.unique(colour_by))}
     rng = np.random.default_rng(0)
     x = pd.Categorical(group_labels, order).codes + rng.uniform(-0.12, 0.12, len(values))
-    for level, colour in colours.items():
+    for level, shade in colours.items():
         mask = (colour_by == level).to_numpy()
-        ax.scatter(x[mask], values.to_numpy(float)[mask], s=18, color=colour, alpha=0.8,
+        ax.scatter(x[mask], values.to_numpy(float)[mask], s=18, color=shade, alpha=0.8,
                    label=str(level))
     if intervals is not None:
         at = np.arange(len(intervals)) + 0.3
@@ -64,10 +68,10 @@ def points_by_group(values: pd.Series, group_labels: pd.Series, colour_by: pd.Se
                     fmt="s", color="black", capsize=3, label="posterior 95%")
     if log:
         ax.set_yscale("log")
-    ax.set_xticks(range(len(order)), order, rotation=30, ha="right", fontsize=8)
+    ax.set_xticks(range(len(order)), order, rotation=30, ha="right", fontsize=SMALL)
     ax.set_ylabel(ylabel)
     if title:
-        ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, title="experiment", title_fontsize=7, loc="best")
+        ax.set_title(title)
+    ax.legend(title="experiment", loc="best")
     fig.tight_layout()
     return fig

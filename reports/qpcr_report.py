@@ -24,6 +24,7 @@ from xarray import DataTree
 
 from chemoshift.data import run_dir as files
 from chemoshift.reports import qpcr_tables as tables
+from chemoshift.reports.figure_style import OKABE_ITO, SMALL, figure_style
 
 MAX_FOREST_ROWS = 80
 MAX_CT_GENES = 12
@@ -148,8 +149,8 @@ def _forest(folds: pd.DataFrame, margin: float) -> Figure:
     y = np.arange(len(shown))[::-1]
     ax.errorbar(shown["median"], y, xerr=[shown["median"] - shown["q2.5"],
                                           shown["q97.5"] - shown["median"]],
-                fmt="o", color="C0", label="posterior median, 95%")
-    ax.plot(shown.classical_fold, y, "x", color="C3", label="classical 2^-ΔΔCt")
+                fmt="o", color=OKABE_ITO["blue"], label="posterior median, 95%")
+    ax.plot(shown.classical_fold, y, "x", color=OKABE_ITO["vermillion"], label="classical 2^-ΔΔCt")
     ax.axvline(1, color="grey", lw=0.8)
     ax.axvline(1 / margin, color="grey", ls="--", lw=0.8)
     ax.set_xscale("log")
@@ -159,9 +160,9 @@ def _forest(folds: pd.DataFrame, margin: float) -> Figure:
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(y, [f"{r.gene}: {r.condition} vs {r.control}" for r in shown.itertuples()],
-                  fontsize=7)
-    ax.set_xlabel("fold change")
-    ax.legend(fontsize=7, loc="best")
+                  fontsize=SMALL)
+    ax.set_xlabel("fold change, condition / control (2^-ΔΔCt, log scale)")
+    ax.legend(loc="best")
     fig.tight_layout()
     return fig
 
@@ -181,7 +182,7 @@ def _ct_plot(reactions: pd.DataFrame, data: dict) -> Figure:
         ax.plot(x[~found & ~failed], np.full((~found & ~failed).sum(), limit), "^",
                 color="C1", ms=6)
         ax.plot(x[failed], np.full(failed.sum(), limit), "x", color="C3", ms=7)
-        ax.set_ylabel(f"{gene}\nCt", fontsize=8)
+        ax.set_ylabel(f"{gene}\nCt (cycles)", fontsize=SMALL)
         ax.set_xticks(range(len(samples)), [s.split("/")[-1] for s in samples], fontsize=6,
                       rotation=90)
     fig.tight_layout()
@@ -190,9 +191,10 @@ def _ct_plot(reactions: pd.DataFrame, data: dict) -> Figure:
 
 def _figure(title: str, draw: Callable[[], Figure]) -> str:
     try:
-        fig = draw()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90)
+        with figure_style():
+            fig = draw()
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=90)
         encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
         return (f"<figure><img alt=\"{html.escape(title)}\" src=\"data:image/png;base64,"
                 f"{encoded}\"><figcaption>{html.escape(title)}</figcaption></figure>")

@@ -42,3 +42,20 @@ def reference() -> Path:
     if not REFERENCE.is_dir():
         pytest.skip(f"reference data not found at {REFERENCE}")
     return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory):
+    """The README's demo, run once per session: the bundled study, every assay's run
+    directory, claims.csv and one report. (exit code, folder)."""
+    from chemoshift.cli import main
+
+    out = tmp_path_factory.mktemp("demo") / "run"
+    code = main(["demo", "--out", str(out), "--no-progress"])
+    return code, out
+
+
+@pytest.fixture(scope="session")
+def study_folder(demo_folder) -> Path:
+    """The demo's study folder (report.html, claims.csv, diagnostics.csv, run directories)."""
+    return demo_folder[1]

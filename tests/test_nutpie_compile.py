@@ -35,8 +35,12 @@ def data():
 
 @pytest.fixture(scope="module")
 def nutpie_compiled(data):
-    """nutpie's own compile of the small model: the reference every path must match."""
-    return nutpie.compile_pymc_model(small_model(*data))
+    """nutpie's own compile of the small model (strict IEEE arithmetic, as chemoshift
+    compiles): the reference every path must match."""
+    import pytensor
+
+    with pytensor.config.change_flags(numba__fastmath=False):
+        return nutpie.compile_pymc_model(small_model(*data))
 
 
 @pytest.fixture
@@ -97,3 +101,37 @@ def test_with_data_swaps_values(data, cache_dir):
     compiled = compile_for_nutpie(small_model(y, group))
     swapped = draws(compiled.with_data(y_observed=y + 10.0))
     assert np.log(swapped["effect_exp"]).mean() > 5
+
+
+COLD_WARM = """
+import sys, numpy as np, nutpie
+sys.path.insert(0, {tests!r})
+from test_nutpie_compile import small_model
+from chemoshift.inference.nutpie_compile import compile_for_nutpie
+rng = np.random.default_rng(0)
+group = np.repeat(np.arange(4), 5)
+model = small_model(rng.normal(group * 0.5, 0.5), group)
+trace = nutpie.sample(compile_for_nutpie(model), chains=2, draws=50, tune=50, seed=3,
+                      progress_bar=False)
+np.save({out!r}, trace.posterior["effect_exp"].values)
+"""
+
+
+@pytest.mark.slow
+def test_a_cold_first_process_draws_what_every_warm_one_draws(tmp_path):
+    """A machine's first run (empty caches: everything compiled in the process) and its
+    second (everything loaded from disk) give the same draws for the same seed."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp_path}/pytensor",
+           "NUMBA_CACHE_DIR": f"{tmp_path}/numba"}
+    for run in ("cold", "warm"):
+        script = COLD_WARM.format(tests=str(Path(__file__).parent),
+                                  out=str(tmp_path / f"{run}.npy"))
+        subprocess.run([sys.executable, "-c", script], env=env, check=True,
+                       capture_output=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "cold.npy"),
+                                  np.load(tmp_path / "warm.npy"))

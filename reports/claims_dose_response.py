@@ -1,0 +1,174 @@
+"""Dose-response claims: ``ic50_shift`` (a shifts.csv row beside a classical test) and
+``shift_agreement`` (two treatments' shift draws from posterior.nc).
+
+- ``ic50_shift``: relative IC50 fold shift treated / control (< 1 sensitises). Classical:
+  least-squares 4PL IC50 per curve and experiment
+  (:func:`chemoshift.reports.classical.fit_curves`); one cell line x drug: Welch t-test of
+  treated vs control log10 IC50 across experiments; a pooled row (``all``): one-sample
+  t-test of the per (cell line, drug, experiment) log10 shifts (a paired test).
+- ``shift_agreement``: estimate = fold ratio shift_A / shift_B, probability =
+  P(|log10 ratio| < log10 factor), from :func:`shift_draws`.
+
+Each evaluator takes the claim dict and its :class:`~chemoshift.reports.claims_run.Run`
+and returns the claims.csv fields it knows; :mod:`chemoshift.reports.claims` adds the rest.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from xarray import DataTree
+
+from chemoshift.reports.claims_run import NotEvaluable, Run, interval, number, one_row
+from chemoshift.reports.classical import fit_curves
+from chemoshift.reports.dose_response_inputs import read_curves, read_wells
+from chemoshift.reports.dose_response_tables import ALL, RELATIVE, draws
+
+
+def ic50_shift(claim: dict, run: Run) -> dict:
+    """An ``ic50_shift`` claim: its shifts.csv ``ic50_relative`` row and the classical test."""
+    treatment = str(claim["treatment"])
+    cell_line, drug = str(claim.get("cell_line", ALL)), str(claim.get("drug", ALL))
+    shifts = run.table("shifts.csv", ("quantity", "treatment", "median", "p_sensitised",
+                                      "p_beyond_margin"))
+    row = one_row(shifts[shifts.quantity == RELATIVE], "shifts.csv (ic50_relative)",
+                  {"treatment": treatment, "cell_line": cell_line, "drug": drug})
+    margin = number(row.get("margin"))
+    p_value, test, note = _classical_shift(run, treatment, cell_line, drug)
+    control = row.get("control", "")
+    return {**interval(row), "probability": number(row.p_sensitised),
+            "p_margin": number(row.p_beyond_margin), "classical_p": p_value,
+            "classical_test": test, "scale": "fold shift (IC50 treated / control)",
+            "direction": "down",
+            "detail": f"{cell_line} · {drug}: {treatment} vs {control} "
+                      f"({row.get('level', '')}); probability = P(shift < 1), p_margin = "
+                      f"P(shift < 1/{margin:g}); {note}"}
+
+
+def _experiment_fits(run: Run) -> pd.DataFrame:
+    """Least-squares log10 IC50 per curve and experiment (columns curve, experiment,
+    log10_ic50, converged); shared vehicle wells join the fits of their top group."""
+    if "experiment fits" not in run.cache:
+        wells = read_wells(run.folder())
+        experiment = (wells.experiment if "experiment" in wells.columns
+                      else pd.Series("", index=wells.index))
+        own = wells.curve >= 0
+        pairs = (pd.DataFrame({"curve": wells.curve[own], "experiment": experiment[own]})
+                 .drop_duplicates().sort_values(["curve", "experiment"], kind="stable")
+                 .reset_index(drop=True))
+        code = {(c, e): i for i, (c, e) in enumerate(zip(pairs.curve, pairs.experiment,
+                                                         strict=True))}
+        codes = [code[(c, e)] if c >= 0 else -1
+                 for c, e in zip(wells.curve, experiment, strict=True)]
+        fits = fit_curves(wells.assign(curve=codes))
+        run.cache["experiment fits"] = pairs.join(
+            fits.set_index("curve")[["log10_ic50", "converged"]], how="left")
+    return run.cache["experiment fits"]
+
+
+def _classical_shift(run: Run, treatment: str, cell_line: str, drug: str
+                     ) -> tuple[float, str, str]:
+    """(p-value, test name, note) of the classical IC50-shift test; p NaN with the reason
+    in the note when it cannot be computed."""
+    try:
+        for name in ("wells.csv", "curves.csv"):
+            if not (run.folder() / name).is_file():
+                raise NotEvaluable(f"the run has no {name}")
+        curves = read_curves(run.folder())
+        fits = _experiment_fits(run)
+    except (NotEvaluable, OSError, ValueError, KeyError) as error:
+        return np.nan, "", f"classical test not computed: {run.scrub(error)}"
+    treated = curves[(curves.treatment == treatment) & (curves.control != "")]
+    for column, value in (("cell_line", cell_line), ("drug", drug)):
+        if value != ALL and column in curves.columns:
+            treated = treated[treated[column] == value]
+    good = fits[fits.converged.fillna(False).astype(bool)]
+    log10_ic50 = {(c, e): v for c, e, v in zip(good.curve, good.experiment, good.log10_ic50,
+                                                strict=True)}
+    match = [k for k in ("cell_line", "drug") if k in curves.columns]
+    index = {(*(r[k] for k in match), r.treatment): i for i, r in curves.iterrows()}
+    experiments = sorted(set(fits.experiment))
+    treated_values, control_values, shifts = [], [], []
+    for c, row in treated.iterrows():
+        k = index.get((*(row[k_] for k_ in match), row.control))
+        for e in experiments:
+            a, b = log10_ic50.get((c, e)), log10_ic50.get((k, e))
+            treated_values += [] if a is None else [a]
+            control_values += [] if b is None else [b]
+            shifts += [] if a is None or b is None else [a - b]
+    failed = int((~fits.converged.fillna(False).astype(bool)).sum())
+    lost = f"; {failed} curve-experiment fit(s) of the run failed" if failed else ""
+    pooled = cell_line == ALL or drug == ALL
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # identical values: no variance
+        if pooled:
+            test = ("one-sample t-test on per-experiment log10 IC50 shifts (paired by "
+                    "experiment; least-squares 4PL)")
+            if len(shifts) < 2:
+                return np.nan, test, f"classical: {len(shifts)} paired shift(s), too few{lost}"
+            p = float(stats.ttest_1samp(shifts, 0.0).pvalue)
+            return p, test, f"classical: {len(shifts)} paired shifts{lost}"
+        test = "Welch t-test on per-experiment log10 IC50 (least-squares 4PL), treated vs control"
+        n = f"{len(treated_values)} vs {len(control_values)} experiment fits"
+        if min(len(treated_values), len(control_values)) < 2:
+            return np.nan, test, f"classical: {n}, too few{lost}"
+        p = float(stats.ttest_ind(treated_values, control_values, equal_var=False).pvalue)
+        return p, test, f"classical: {n}{lost}"
+
+
+def shift_draws(datatree: DataTree, curves: pd.DataFrame, treatment: str, cell_line: str,
+                drug: str) -> np.ndarray:
+    """Posterior draws (sample,) of the log10 relative-IC50 shift of ``treatment`` vs its
+    control, from the same variables and rules as shifts.csv's rows
+    (:func:`chemoshift.reports.dose_response_tables.shifts_table`): one comparison
+    (``log10_shift``), one drug over cell lines (``log10_shift_drug``), one cell line over
+    drugs (the mean of its per-drug shifts), all (``log10_shift_pooled``).
+
+    ``curves``: curves.csv as text, in the model's curve order.
+    """
+    posterior = datatree["posterior"]
+    if "log10_shift" not in posterior:
+        raise NotEvaluable("posterior.nc has no log10_shift")
+    treated = curves[curves.control != ""].reset_index(drop=True)
+    mine = treated.treatment == treatment
+    for column, value in (("cell_line", cell_line), ("drug", drug)):
+        if value != ALL and column in treated.columns:
+            mine &= treated[column] == value
+    if not mine.any():
+        raise NotEvaluable(f"no comparison of {treatment} in {cell_line} · {drug} in curves.csv")
+    over_lines = (cell_line == ALL and "cell_line" in treated.columns
+                  and treated.cell_line.nunique() > 1)
+    over_drugs = drug == ALL and "drug" in treated.columns and treated.drug.nunique() > 1
+    if over_lines:
+        name = "log10_shift_pooled" if over_drugs else "log10_shift_drug"
+        if name not in posterior:
+            raise NotEvaluable(f"posterior.nc has no {name}")
+        where = {"treated": treatment}
+        if not over_drugs:
+            where["drug"] = treated.drug[mine].iloc[0]
+        for dim, level in where.items():
+            if level not in posterior[name].coords[dim].values:
+                raise NotEvaluable(f"{name} of posterior.nc has no {dim} {level}")
+        return posterior[name].sel(where).values.reshape(-1)
+    return draws(datatree, "log10_shift")[:, mine.to_numpy()].mean(axis=1)
+
+
+def shift_agreement(claim: dict, run: Run) -> dict:
+    """A ``shift_agreement`` claim: the fold ratio of two treatments' shifts, per draw."""
+    first, second = (str(t) for t in claim["treatments"])
+    cell_line, drug = str(claim.get("cell_line", ALL)), str(claim.get("drug", ALL))
+    factor = float(claim["factor"])
+    curves = run.table("curves.csv", ("treatment", "control"))
+    datatree = run.posterior()
+    log10_ratio = (shift_draws(datatree, curves, first, cell_line, drug)
+                   - shift_draws(datatree, curves, second, cell_line, drug))
+    low, median, high = 10 ** np.quantile(log10_ratio, (0.025, 0.5, 0.975))
+    return {"estimate": median, "q2.5": low, "q97.5": high,
+            "probability": float(np.mean(np.abs(log10_ratio) < np.log10(factor))),
+            "scale": f"fold ratio (shift {first} / shift {second})", "direction": "within",
+            "detail": f"{cell_line} · {drug}: probability = P(the two IC50 shifts within "
+                      f"{factor:g}-fold of each other), {len(log10_ratio)} draws"}
+
