@@ -70,6 +70,17 @@ def test_demo_answers_the_studys_claims(demo_folder):
 
 
 @pytest.mark.slow
+def test_demo_report_renders_in_chromium_and_shows_the_csvs(study_folder, tmp_path):
+    """The demo's study report in a real headless browser: no console error, every figure
+    loads, the claims and diagnostics tables hold the numbers of claims.csv and
+    diagnostics.csv (skips, saying why, where Chromium is absent)."""
+    from test_report_browser import check_report_in_browser, chromium
+
+    chromium()
+    check_report_in_browser(study_folder, tmp_path / "browser")
+
+
+@pytest.mark.slow
 def test_demo_converges_and_writes_the_run_directory(demo_run):
     code, out = demo_run
     assert code == 0

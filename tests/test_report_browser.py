@@ -170,17 +170,6 @@ def test_a_page_with_a_broken_figure_fails_the_check(tmp_path):
         check_report_in_browser(folder, tmp_path / "browser")
 
 
-def test_the_real_study_folder_renders_in_chromium(request, tmp_path):
-    """On the study the lead's conftest fixture ``study_folder`` runs (the demo's output)."""
-    chromium()
-    try:
-        folder = request.getfixturevalue("study_folder")
-    except pytest.FixtureLookupError:
-        pytest.skip("no study_folder fixture in tests/conftest.py (a folder holding a "
-                    "study's report.html, claims.csv and diagnostics.csv)")
-    check_report_in_browser(Path(folder), tmp_path / "browser")
-
-
 def test_a_page_with_a_script_error_fails_the_check(tmp_path):
     chromium()
     folder = tmp_path / "study"
