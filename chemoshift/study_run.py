@@ -155,22 +155,27 @@ def run_fit(job: FitJob) -> FitOutcome:
             result = run_assay(spec.name, spec.file, job.run_dir,
                                read_options=spec.read_options, prior_overrides=spec.priors,
                                settings=job.settings, margin=spec.margin, title=job.title)
-        if spec.name == "expression":
-            _network_steps(job)
+        missed = _network_steps(job) if spec.name == "expression" else None
     except BaseException:
-        if job.run_dir.exists():  # a half-finished expression run: never reused
+        if job.run_dir.exists():  # a half-finished run: never reused
             (job.run_dir / KEY_FILE).unlink(missing_ok=True)
         raise
-    files.write_json(job.run_dir / KEY_FILE, dict(key=job.key))
+    if missed is None:  # a run whose network step failed is fitted again next time
+        files.write_json(job.run_dir / KEY_FILE, dict(key=job.key))
     if aside.exists():
         shutil.rmtree(aside)
     passed = result.diagnostics.passed
+    verdict = result.diagnostics.verdict + (f" ({missed})" if missed else "")
     return FitOutcome(spec.name, job.run_dir, False, EXIT_OK if passed else EXIT_NOT_CONVERGED,
-                      time.perf_counter() - start, result.diagnostics.verdict)
+                      time.perf_counter() - start, verdict)
 
 
-def _network_steps(job: FitJob) -> None:
-    """The expression run's enrichment and STRING hub steps, with the study's settings."""
+def _network_steps(job: FitJob) -> str | None:
+    """The expression run's enrichment and STRING hub steps, with the study's settings.
+
+    Returns None, or what failed (STRING unreachable with nothing cached, ...): the fit is
+    kept, and the claims resting on the missing table say they cannot be evaluated.
+    """
     from chemoshift.cli import main
 
     enrich = ["enrich", str(job.run_dir)]
@@ -183,10 +188,15 @@ def _network_steps(job: FitJob) -> None:
         network += ["--top", str(net.top)]
     if net.file:
         network += ["--network", str(net.file)]
+    failed = []
     for argv in (enrich, network):
-        code = main(argv)
+        try:
+            code = main(argv)
+        except Exception as error:  # the fit is saved: a step after it may not cost it
+            code = f"{type(error).__name__}: {error}"
         if code:
-            raise RuntimeError(f"`chemoshift {' '.join(argv[:2])}` exited {code}")
+            failed.append(f"`chemoshift {argv[0]}` failed ({code}); see the messages above")
+    return "; ".join(failed) or None
 
 
 def fit_all(jobs: list[FitJob], workers: int, say: Callable[[str], None], *,

@@ -178,3 +178,18 @@ def test_check_validates_without_fitting(tmp_path, capsys):
     assert main(["study", str(path), "--out", str(tmp_path / "o"), "--check"]) == 0
     assert "is valid: 2 assay(s), 2 claim(s)" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_failed_network_step_is_reported_not_raised(tmp_path):
+    """STRING unreachable or a bad network file: the expression fit is kept, the step says
+    what failed (and the run is not marked reusable, so the next run tries again)."""
+    from chemoshift.study import NetworkSpec
+    from chemoshift.study_run import FitJob, _network_steps
+
+    bad = tmp_path / "network.tsv"
+    bad.write_text("not a STRING file\n")
+    spec = load_study(_study(tmp_path, CHEAP)).assays["western"]
+    job = FitJob(spec, tmp_path / "no-run", "key", sampler_settings(load_study(
+        tmp_path / "study.toml")), NetworkSpec(file=bad), None, "t")
+    said = _network_steps(job)
+    assert "`chemoshift enrich` failed" in said and "`chemoshift network` failed" in said
