@@ -26,8 +26,8 @@ from typing import Any, ClassVar
 
 import pandas as pd
 from matplotlib.figure import Figure
-from xarray import DataTree
 
+from chemoshift import fit_object
 from chemoshift.data import run_dir as files
 from chemoshift.data.dose_response import (
     OPTIONAL,
@@ -37,14 +37,14 @@ from chemoshift.data.dose_response import (
     validate_wells,
 )
 from chemoshift.data.errors import InputError, Problem
-from chemoshift.inference import Diagnostics, SamplerSettings, fit
+from chemoshift.fit_object import DEFAULT_MARGIN, AssayFit
+from chemoshift.inference import SamplerSettings, fit
 from chemoshift.models import DoseResponsePriors, build_model
 from chemoshift.reports import dose_response_figures as figures
 from chemoshift.reports.dose_response_inputs import read_curves, read_wells
 from chemoshift.reports.dose_response_report import response_label
 from chemoshift.reports.dose_response_tables import shifts_table, summary_table
 
-DEFAULT_MARGIN = 1.5  # a practically relevant sensitisation: IC50 down by at least 1.5-fold
 FRAME_NAME = "<DataFrame>"  # stands for a file name in messages about a frame of wells
 MAX_PANELS = 16  # curve panels in one figure; ask for drugs to see the others
 MAX_FOREST_ROWS = 60
@@ -52,7 +52,7 @@ MAX_REPR_SHIFTS = 6
 
 
 @dataclass(eq=False, repr=False)
-class DoseResponseFit:
+class DoseResponseFit(AssayFit):
     """A fitted dose-response model: the posterior, what it was fitted from, and how.
 
     Attributes
@@ -79,18 +79,7 @@ class DoseResponseFit:
     assay: ClassVar[str] = "dose-response"
 
     data: DoseResponseData | None
-    datatree: DataTree
-    diagnostics: Diagnostics
-    settings: SamplerSettings
     priors: DoseResponsePriors
-    margin: float = DEFAULT_MARGIN
-    title: str | None = None
-    record: dict | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    read_options: dict = field(default_factory=dict)
-    started: str = field(default_factory=files.now)
-    run_dir: Path | None = None
-    report_error: str | None = None
     _saved_wells: pd.DataFrame | None = field(default=None, init=False)
     _saved_curves: pd.DataFrame | None = field(default=None, init=False)
 
@@ -165,53 +154,12 @@ class DoseResponseFit:
 
     # -- run directories ------------------------------------------------------------------
 
-    def save(self, run_dir: str | Path) -> Path:
-        """Write a complete run directory (posterior.nc, wells.csv, curves.csv, run.json,
-        summary.csv, shifts.csv, report.html) and return its path.
-
-        The folder must be new, empty or an earlier run directory; it is written beside
-        and renamed into place whole. A report that fails does not cost the fit: the
-        run is kept with a short report.html saying why (``report_error``, a warning).
-        """
-        from chemoshift.pipeline import save_run  # the pipeline knows every assay: import late
-
-        return save_run(self, Path(run_dir))
-
-    def report(self) -> Path:
-        """Rewrite ``report.html`` in the run directory this fit was saved to or loaded
-        from, and return its path."""
-        if self.run_dir is None:
-            raise ValueError("this fit has no run directory yet: call .save(run_dir), which "
-                             "writes the report too")
-        from chemoshift.registry import ASSAYS  # the registry names this class: import late
-
-        return ASSAYS[self.assay].write_report(self.run_dir, self.datatree)
-
     @classmethod
     def from_run_dir(cls, run_dir: str | Path) -> DoseResponseFit:
         """Read a dose-response run directory back (no model, no sampler)."""
-        run_dir = Path(run_dir)
-        missing = [n for n in (files.RECORD, files.POSTERIOR, "wells.csv", "curves.csv")
-                   if not (run_dir / n).is_file()]
-        if missing:
-            raise InputError([Problem(str(run_dir), None, None, f"{', '.join(missing)} missing",
-                                      "a complete dose-response run directory")])
-        record = files.read_record(run_dir)
-        settings = record["settings"]
-        loaded = cls(
-            data=None,
-            datatree=files.read_datatree(run_dir),
-            diagnostics=_known_fields(Diagnostics, record["diagnostics"]),
-            settings=_known_fields(SamplerSettings, settings["sampler"]),
-            priors=_known_fields(DoseResponsePriors, settings["priors"]),
-            margin=settings["margin"],
-            title=record.get("title"),
-            record=record,
-            timings=record.get("timings", {}),
-            read_options=settings.get("read", {}),
-            started=record.get("started", ""),
-            run_dir=run_dir,
-        )
+        loaded = cls(**cls.saved_fields(run_dir, ("wells.csv", "curves.csv"),
+                                        priors=DoseResponsePriors))
+        run_dir = loaded.run_dir
         loaded._saved_wells = read_wells(run_dir)
         loaded._saved_curves = read_curves(run_dir)
         return loaded
@@ -304,23 +252,7 @@ def fit_dose_response(
 
 def resolve_priors(priors: DoseResponsePriors | Mapping[str, float] | None) -> DoseResponsePriors:
     """Priors as given, or the defaults with overrides by name (unknown names refused)."""
-    if priors is None:
-        return DoseResponsePriors()
-    if isinstance(priors, DoseResponsePriors):
-        return priors
-    if not isinstance(priors, Mapping):
-        raise TypeError(f"priors: expected DoseResponsePriors or a dict of overrides by name, "
-                        f"got {type(priors).__name__}")
-    known = [f.name for f in dataclasses.fields(DoseResponsePriors)]
-    unknown = sorted(set(priors) - set(known))
-    if unknown:
-        raise ValueError(f"unknown prior(s) {unknown}; the priors of the dose-response model "
-                         f"are {known} (see DoseResponsePriors)")
-    try:
-        values = {name: float(value) for name, value in priors.items()}
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"priors: every override must be a number ({error})") from error
-    return dataclasses.replace(DoseResponsePriors(), **values)
+    return fit_object.resolve_priors(DoseResponsePriors, priors, "dose-response model's")
 
 
 def _validate_frame(frame: pd.DataFrame, *, columns: dict, controls, unit: str,
@@ -360,9 +292,3 @@ def _pooled(shifts: pd.DataFrame, curve_keys: list[str]) -> pd.DataFrame:
     pooled = shifts[shifts[curve_keys].eq("all").any(axis=1)]
     order = pooled[curve_keys].eq("all").sum(axis=1).sort_values(ascending=False, kind="stable")
     return pooled.loc[order.index]
-
-
-def _known_fields(cls, values: dict):
-    """A dataclass from a run.json dict, ignoring fields this version does not know."""
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
-    return cls(**{k: v for k, v in values.items() if k in names})

@@ -32,9 +32,10 @@ import pandas as pd
 import xarray as xr
 from xarray import DataTree
 
+from chemoshift import fit_object
 from chemoshift.data import run_dir as files
-from chemoshift.data.errors import InputError, Problem
 from chemoshift.data.geo import ExpressionData, read_expression
+from chemoshift.fit_object import DEFAULT_MARGIN, AssayFit
 from chemoshift.inference import Diagnostics, SamplerSettings
 from chemoshift.inference.diagnostics import diagnose
 from chemoshift.models.expression import (
@@ -70,7 +71,7 @@ class ExpressionDiagnostics(Diagnostics):
 
 
 @dataclass(eq=False, repr=False)
-class ExpressionFit:
+class ExpressionFit(AssayFit):
     """A fitted paired DE model: posterior draws of every probe's log2 fold change.
 
     Attributes mirror :class:`~chemoshift.dose_response.DoseResponseFit`; ``hyper`` holds
@@ -80,20 +81,9 @@ class ExpressionFit:
     assay: ClassVar[str] = "expression"
 
     data: ExpressionData | None
-    datatree: DataTree
-    diagnostics: Diagnostics
-    settings: SamplerSettings
     priors: ExpressionPriors
     hyper: Hyper | None = None
     top: int = DEFAULT_TOP
-    margin: float = 1.5  # unused by expression; the pipeline records it for every assay
-    title: str | None = None
-    record: dict | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    read_options: dict = field(default_factory=dict)
-    started: str = field(default_factory=files.now)
-    run_dir: Path | None = None
-    report_error: str | None = None
     _saved_probes: pd.DataFrame | None = field(default=None, init=False)
 
     @property
@@ -114,41 +104,16 @@ class ExpressionFit:
                         self.datatree["observed_data"]["differences"].values,
                         top=top or self.top)
 
-    def save(self, run_dir: str | Path) -> Path:
-        """Write a complete run directory (posterior.nc, probes.csv, expression.csv,
-        samples.csv, run.json, de.csv, report.html)."""
-        from chemoshift.pipeline import save_run
-
-        return save_run(self, Path(run_dir))
-
-    def report(self) -> Path:
-        if self.run_dir is None:
-            raise ValueError("this fit has no run directory yet: call .save(run_dir)")
-        from chemoshift.registry import ASSAYS
-
-        return ASSAYS[self.assay].write_report(self.run_dir, self.datatree)
-
     @classmethod
     def from_run_dir(cls, run_dir: str | Path) -> ExpressionFit:
         """Read an expression run directory back (no model, no fitting)."""
-        run_dir = Path(run_dir)
-        missing = [n for n in (files.RECORD, files.POSTERIOR, "probes.csv")
-                   if not (run_dir / n).is_file()]
-        if missing:
-            raise InputError([Problem(str(run_dir), None, None, f"{', '.join(missing)} missing",
-                                      "a complete expression run directory")])
-        record = files.read_record(run_dir)
-        settings = record["settings"]
-        loaded = cls(
-            data=None, datatree=files.read_datatree(run_dir),
-            diagnostics=_known(ExpressionDiagnostics, record["diagnostics"]),
-            settings=_known(SamplerSettings, settings["sampler"]),
-            priors=_known(ExpressionPriors, {**settings["priors"], "effect_grid": tuple(
-                settings["priors"].get("effect_grid", ExpressionPriors.effect_grid))}),
-            top=int(settings.get("read", {}).get("top") or DEFAULT_TOP),
-            title=record.get("title"), record=record, timings=record.get("timings", {}),
-            read_options=settings.get("read", {}), started=record.get("started", ""),
-            run_dir=run_dir)
+        fields = cls.saved_fields(run_dir, ("probes.csv",), priors=ExpressionPriors,
+                                  diagnostics=ExpressionDiagnostics)
+        fields["priors"] = dataclasses.replace(fields["priors"], effect_grid=tuple(
+            fields["priors"].effect_grid))  # a list in run.json
+        top = fields["read_options"].get("top") or DEFAULT_TOP
+        loaded = cls(**fields, top=int(top))
+        run_dir = loaded.run_dir
         loaded._saved_probes = pd.read_csv(run_dir / "probes.csv", dtype={"probe": str,
                                            "gene": str}, keep_default_na=False)
         return loaded
@@ -180,7 +145,7 @@ def fit_expression(
     top: int = DEFAULT_TOP,
     priors: ExpressionPriors | Mapping[str, Any] | None = None,
     settings: SamplerSettings | None = None,
-    margin: float = 1.5,
+    margin: float = DEFAULT_MARGIN,
     title: str | None = None,
 ) -> ExpressionFit:
     """Read an expression file, fit the paired hierarchical DE model to every probe.
@@ -327,20 +292,7 @@ def _drop_probes(data: ExpressionData, keep: np.ndarray) -> ExpressionData:
 
 
 def _priors(priors) -> ExpressionPriors:
-    if priors is None:
-        return ExpressionPriors()
-    if isinstance(priors, ExpressionPriors):
-        return priors
-    known = {f.name for f in dataclasses.fields(ExpressionPriors)}
-    unknown = sorted(set(priors) - known)
-    if unknown:
-        raise ValueError(f"unknown prior(s) {unknown}; known: {sorted(known)}")
-    return dataclasses.replace(ExpressionPriors(), **dict(priors))
-
-
-def _known(cls, values: dict):
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
-    return cls(**{k: v for k, v in values.items() if k in names})
+    return fit_object.resolve_priors(ExpressionPriors, priors, "expression model's")
 
 
 def subset_model(data: ExpressionData, priors: ExpressionPriors | None = None,

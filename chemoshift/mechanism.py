@@ -15,27 +15,26 @@ the ones the report shows; run directories are ``chemoshift.pipeline``'s job.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pandas as pd
-from xarray import DataTree
 
+from chemoshift import fit_object
 from chemoshift.data import run_dir as files
 from chemoshift.data.apoptosis import ApoptosisData, read_apoptosis
 from chemoshift.data.errors import InputError, Problem
 from chemoshift.data.luciferase import LuciferaseData, read_luciferase
 from chemoshift.data.western import WesternData, read_western
-from chemoshift.inference import Diagnostics, SamplerSettings, fit
+from chemoshift.fit_object import DEFAULT_MARGIN, AssayFit
+from chemoshift.inference import SamplerSettings, fit
 from chemoshift.models import apoptosis as apoptosis_model
 from chemoshift.models import log_ratio
 from chemoshift.reports import mechanism_report
 
-DEFAULT_MARGIN = 1.5  # practically relevant repression / decrease: at least 1.5-fold
 EXAMPLES = {"luciferase": "luciferase.csv", "western": "western.csv",
             "apoptosis": "apoptosis.csv"}
 # command-line option (argparse dest) -> read option, per assay
@@ -46,7 +45,7 @@ CLI_OPTIONS = {"luciferase": {"construct_control": "construct_control",
 
 
 @dataclass(eq=False, repr=False)
-class MechanismFit:
+class MechanismFit(AssayFit):
     """A fitted mechanism model: the posterior, what it was fitted from, and how.
 
     ``data`` is the validated input (None for a fit loaded from a run directory, whose
@@ -57,19 +56,6 @@ class MechanismFit:
 
     assay: ClassVar[str] = ""
 
-    data: Any
-    datatree: DataTree
-    diagnostics: Diagnostics
-    settings: SamplerSettings
-    priors: Any
-    margin: float = DEFAULT_MARGIN
-    title: str | None = None
-    record: dict | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    read_options: dict = field(default_factory=dict)
-    started: str = field(default_factory=files.now)
-    run_dir: Path | None = None
-    report_error: str | None = None
 
     def table(self) -> pd.DataFrame:
         """The assay's table (as luciferase.csv / western.csv / apoptosis.csv)."""
@@ -78,18 +64,6 @@ class MechanismFit:
         inputs = (self._input_tables() if self.data is not None
                   else mechanism_report.read_inputs(self.run_dir, self.assay))
         return mechanism_report.make_table(self.assay, self.datatree, inputs, record)
-
-    def save(self, run_dir: str | Path) -> Path:
-        """Write a complete run directory and return its path (see ``DoseResponseFit.save``)."""
-        from chemoshift.pipeline import save_run  # the pipeline knows every assay
-
-        return save_run(self, Path(run_dir))
-
-    def report(self) -> Path:
-        """Rewrite ``report.html`` in the run directory this fit was saved to or loaded from."""
-        if self.run_dir is None:
-            raise ValueError("this fit has no run directory yet: call .save(run_dir)")
-        return mechanism_report.write_report(self.run_dir, self.datatree)
 
     @classmethod
     def demo_input(cls) -> tuple[Path, dict]:
@@ -102,21 +76,8 @@ class MechanismFit:
     @classmethod
     def from_run_dir(cls, run_dir: str | Path) -> MechanismFit:
         """Read a run directory of this assay back (no model, no sampler)."""
-        run_dir = Path(run_dir)
-        needed = (files.RECORD, files.POSTERIOR, *mechanism_report.INPUT_FILES[cls.assay])
-        missing = [n for n in needed if not (run_dir / n).is_file()]
-        if missing:
-            raise InputError([Problem(str(run_dir), None, None, f"{', '.join(missing)} missing",
-                                      f"a complete {cls.assay} run directory")])
-        record = files.read_record(run_dir)
-        settings = record["settings"]
-        return cls(data=None, datatree=files.read_datatree(run_dir),
-                   diagnostics=_known(Diagnostics, record["diagnostics"]),
-                   settings=_known(SamplerSettings, settings["sampler"]),
-                   priors=_known(PRIORS[cls.assay], settings["priors"]),
-                   margin=settings["margin"], title=record.get("title"), record=record,
-                   timings=record.get("timings", {}), read_options=settings.get("read", {}),
-                   started=record.get("started", ""), run_dir=run_dir)
+        return cls(**cls.saved_fields(run_dir, tuple(mechanism_report.INPUT_FILES[cls.assay]),
+                                      priors=PRIORS[cls.assay]))
 
     def __repr__(self) -> str:
         table = self.table()
@@ -214,17 +175,7 @@ def fit_apoptosis(source: str | Path | pd.DataFrame, *, columns: Mapping[str, st
 
 def resolve_priors(assay: str, priors):
     """Priors as given, or the defaults with overrides by name (unknown names refused)."""
-    kind = PRIORS[assay]
-    if priors is None:
-        return kind()
-    if isinstance(priors, kind):
-        return priors
-    known = [f.name for f in dataclasses.fields(kind)]
-    unknown = sorted(set(priors) - set(known))
-    if unknown:
-        raise ValueError(f"unknown prior(s) {unknown}; the priors of the {assay} model are "
-                         f"{known}")
-    return dataclasses.replace(kind(), **{k: float(v) for k, v in priors.items()})
+    return fit_object.resolve_priors(PRIORS[assay], priors, f"{assay} model's")
 
 
 def describe(data, priors) -> dict:
@@ -276,11 +227,6 @@ def demo_input(assay: str) -> tuple[Path, dict]:
                "western": dict(controls={"miR-379": "miR-NC"}),
                "apoptosis": dict(controls={"miR-379": "miR-NC"}, drug_control="vehicle")}
     return Path(str(example)), options[assay]
-
-
-def _known(cls, values: dict):
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
-    return cls(**{k: v for k, v in values.items() if k in names})
 
 
 FITTERS = {"luciferase": fit_luciferase, "western": fit_western, "apoptosis": fit_apoptosis}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,15 +24,15 @@ import pandas as pd
 import pymc as pm
 from xarray import DataTree
 
+from chemoshift import fit_object
 from chemoshift.data import run_dir as files
-from chemoshift.data.errors import InputError, Problem
 from chemoshift.data.qpcr import MAX_CYCLE, QpcrData, read_qpcr
 from chemoshift.data.qpcr_references import read_dilutions
-from chemoshift.inference import Diagnostics, SamplerSettings, fit
+from chemoshift.fit_object import DEFAULT_MARGIN, AssayFit
+from chemoshift.inference import SamplerSettings, fit
 from chemoshift.models.qpcr import QpcrPriors, build_efficiency_model, build_model
 from chemoshift.reports import qpcr_tables as tables
 
-DEFAULT_MARGIN = 1.5  # a practically relevant change: fold below 1/1.5
 FAILURE_DRAWS = 200  # posterior draws used for each missing Ct's P(failed reaction)
 SMALL_DATA = 100  # reactions below which the target acceptance is 0.99 (Livak's 24 wells,
 # one per sample: the noise scale and the loadings trade off); 0.9 above (the bundled
@@ -44,7 +44,7 @@ EXAMPLE_OPTIONS = dict(references="miR-379:RNU48,IGF1R:GAPDH", dose="dose_nM",
 
 
 @dataclass(eq=False, repr=False)
-class QpcrFit:
+class QpcrFit(AssayFit):
     """A fitted qPCR model: the posterior, what it was fitted from, and how.
 
     ``reactions`` (one row per reaction, with ``p_failed``: the posterior probability
@@ -56,18 +56,7 @@ class QpcrFit:
     assay: ClassVar[str] = "qpcr"
 
     data: QpcrData | None
-    datatree: DataTree
-    diagnostics: Diagnostics
-    settings: SamplerSettings
     priors: QpcrPriors
-    margin: float = DEFAULT_MARGIN
-    title: str | None = None
-    record: dict | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    read_options: dict = field(default_factory=dict)
-    started: str = field(default_factory=files.now)
-    run_dir: Path | None = None
-    report_error: str | None = None
     reactions: pd.DataFrame | None = None
     genes: pd.DataFrame | None = None
 
@@ -93,30 +82,13 @@ class QpcrFit:
     def efficiencies(self) -> pd.DataFrame:
         return tables.efficiency_table(self.datatree, self.genes)
 
-    def save(self, run_dir: str | Path) -> Path:
-        """Write a complete run directory (report.html included) and return its path."""
-        from chemoshift.pipeline import save_run
-
-        return save_run(self, Path(run_dir))
-
     @classmethod
     def from_run_dir(cls, run_dir: str | Path) -> QpcrFit:
-        run_dir = Path(run_dir)
-        missing = [n for n in (files.RECORD, files.POSTERIOR, "reactions.csv", "genes.csv")
-                   if not (run_dir / n).is_file()]
-        if missing:
-            raise InputError([Problem(str(run_dir), None, None, f"{', '.join(missing)} missing",
-                                      "a complete qPCR run directory")])
-        record = files.read_record(run_dir)
-        settings = record["settings"]
-        return cls(data=None, datatree=files.read_datatree(run_dir),
-                   diagnostics=_known(Diagnostics, record["diagnostics"]),
-                   settings=_known(SamplerSettings, settings["sampler"]),
-                   priors=_known(QpcrPriors, settings["priors"]), margin=settings["margin"],
-                   title=record.get("title"), record=record, timings=record.get("timings", {}),
-                   read_options=settings.get("read", {}), started=record.get("started", ""),
-                   run_dir=run_dir, reactions=read_reactions(run_dir),
-                   genes=read_genes(run_dir))
+        """Read a qPCR run directory back (no model, no sampler)."""
+        fields = cls.saved_fields(run_dir, ("reactions.csv", "genes.csv"), priors=QpcrPriors,
+                                  what="qPCR")
+        return cls(**fields, reactions=read_reactions(fields["run_dir"]),
+                   genes=read_genes(fields["run_dir"]))
 
     def __repr__(self) -> str:
         folds = self.folds()
@@ -228,15 +200,8 @@ def estimate_efficiencies(dilutions: str | Path, *, priors: QpcrPriors | None = 
 
 
 def resolve_priors(priors: QpcrPriors | Mapping[str, float] | None) -> QpcrPriors:
-    if priors is None:
-        return QpcrPriors()
-    if isinstance(priors, QpcrPriors):
-        return priors
-    known = [f.name for f in dataclasses.fields(QpcrPriors)]
-    unknown = sorted(set(priors) - set(known))
-    if unknown:
-        raise ValueError(f"unknown prior(s) {unknown}; the qPCR priors are {known}")
-    return dataclasses.replace(QpcrPriors(), **{k: float(v) for k, v in priors.items()})
+    """Priors as given, or the defaults with overrides by name (unknown names refused)."""
+    return fit_object.resolve_priors(QpcrPriors, priors, "qPCR")
 
 
 def demo_input() -> tuple[Path, dict[str, Any]]:
@@ -261,8 +226,3 @@ def describe(data: QpcrData, priors: QpcrPriors) -> dict:
 def save_inputs(result: QpcrFit, run_dir: Path) -> None:
     files.write_csv(Path(run_dir) / "reactions.csv", result.reactions)
     files.write_csv(Path(run_dir) / "genes.csv", result.genes)
-
-
-def _known(cls, values: dict):
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
-    return cls(**{k: v for k, v in values.items() if k in names})

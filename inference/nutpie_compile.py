@@ -89,9 +89,6 @@ def _compile_cached(model: pm.Model):
                                    join_expanded=True,
                                    pymc_initial_point_fn=pymc_initial_point_fn)
         _store_functions(graph, functions)
-        # sample with the functions as a later process loads them, so that a cold first
-        # run gives the same draws as every warm run after it
-        functions = _load_functions(graph) or functions
     (n_dim, n_expanded, logp_fn_pt, expand_fn_pt, _, shape_info,
      reparameterized_names) = functions
     n_free = len(model.free_RVs)
