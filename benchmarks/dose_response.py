@@ -168,7 +168,7 @@ def speed_row(data: DoseResponseData, size: int, sampler: str, parameterisation:
         size=size, curves=len(data.curves), wells=len(data.wells), sampler=sampler,
         parameterisation=parameterisation, curve_form=curve_form(model),
         build_seconds=build, first_compile_seconds=first_compile, compile_seconds=compile_s,
-        sampling_seconds=sampling_s, batches=result.timings.get("batches", 1),
+        sampling_seconds=sampling_s, draws_per_chain=result.timings.get("draws_per_chain"),
         wall_seconds=build + compile_s + sampling_s,
         min_ess_bulk=ess, min_ess_tail=float(diag.min_ess_tail),
         ess_per_second=ess / sampling_s, ess_per_wall_second=ess / (build + compile_s + sampling_s),

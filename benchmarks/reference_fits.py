@@ -139,7 +139,8 @@ def fit_reference(reference: Reference, seed: int) -> dict:
                 passed=diagnostics.passed, divergences=diagnostics.divergences,
                 max_rhat=round(diagnostics.max_rhat, 4),
                 min_ess_bulk=round(diagnostics.min_ess_bulk), verdict=diagnostics.verdict,
-                batches=result.timings.get("batches", 1), drc_model=reference.drc_model,
+                draws_per_chain=result.timings.get("draws_per_chain"),
+                drc_model=reference.drc_model,
                 prepare=reference.prepare, estimates=rows)
 
 

@@ -102,11 +102,12 @@ def _sampler_options(parser: argparse.ArgumentParser) -> None:
     defaults = SamplerSettings()
     group = parser.add_argument_group("sampler")
     group.add_argument("--draws", type=int, default=None,
-                       help=f"draws per chain, exactly (default: {defaults.draws}, extended in "
-                            f"batches until bulk and tail ESS reach {MIN_ESS})")
+                       help=f"draws per chain, exactly (default: {defaults.draws} first, "
+                            f"the chains run on until bulk and tail ESS reach {MIN_ESS}, at most "
+                            f"{defaults.max_batches * defaults.draws})")
     group.add_argument("--tune", type=int, default=defaults.tune)
     group.add_argument("--chains", type=int, default=defaults.chains,
-                       help="chains per batch (default: the machine's cores, 2-4)")
+                       help="chains (default: the machine's cores, 2-4)")
     group.add_argument("--seed", type=int, default=defaults.seed)
     group.add_argument("--sampler", choices=["nutpie", "pymc"], default=defaults.sampler)
     group.add_argument("--target-accept", type=float, default=defaults.target_accept)

@@ -217,7 +217,7 @@ def fit_dose_response(
     priors : a :class:`~chemoshift.models.DoseResponsePriors`, or overrides by name,
         e.g. ``{"shift_mean_sd": 0.3}``.
     settings : sampler settings (default: ``SamplerSettings()``: a chain per core, 1000
-        draws each, more batches of chains until the ESS target is met).
+        draws each at first, the chains running on until the ESS target is met).
     margin : practical fold shift (> 1): ``p_beyond_margin`` = P(shift < 1 / margin).
     title : title of the report (default: the file's name).
 

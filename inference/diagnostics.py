@@ -8,6 +8,8 @@ import arviz as az
 import numpy as np
 from xarray import DataTree
 
+from chemoshift.inference.rank_diagnostics import rank_diagnostics
+
 MAX_RHAT = 1.01
 MIN_ESS = 400
 MIN_BFMI = 0.3
@@ -65,9 +67,7 @@ def diagnose(datatree: DataTree, var_names: list[str]) -> Diagnostics:
     var_names : posterior variables to check (free parameters and key quantities);
         non-finite entries (an absolute IC50 that is infinite in some draws) are skipped.
     """
-    rhat = _flatten(az.rhat(datatree, var_names=var_names), np.nanmax)
-    bulk = _flatten(az.ess(datatree, var_names=var_names, method="bulk"), np.nanmin)
-    tail = _flatten(az.ess(datatree, var_names=var_names, method="tail"), np.nanmin)
+    rhat, bulk, tail = _rank_diagnostics(datatree["posterior"].to_dataset(), var_names)
     stats = datatree["sample_stats"]
     divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
     bfmi = float(np.min(az.bfmi(datatree)["energy"].values)) if "energy" in stats else np.nan
@@ -94,16 +94,27 @@ def diagnose(datatree: DataTree, var_names: list[str]) -> Diagnostics:
     )
 
 
-def _flatten(tree: DataTree, reduce) -> dict[str, float]:
-    """Variable name -> its worst value over all elements, skipping non-finite entries."""
-    dataset = tree.to_dataset() if hasattr(tree, "to_dataset") else tree
-    out = {}
-    for name, values in dataset.data_vars.items():
-        finite = np.asarray(values, dtype=float)
-        finite = finite[np.isfinite(finite)]
-        if finite.size:
-            out[str(name)] = float(reduce(finite))
-    return out
+def _rank_diagnostics(posterior, var_names: list[str]):
+    """Per variable: worst R-hat, lowest bulk and tail ESS over its finite elements
+    (ArviZ's statistics, computed for all elements at once: :mod:`.rank_diagnostics`)."""
+    columns, owners = [], []
+    for name in var_names:
+        values = np.asarray(posterior[name].transpose("chain", "draw", ...), dtype=float)
+        columns.append(values.reshape(values.shape[0], values.shape[1], -1))
+        owners += [name] * columns[-1].shape[2]
+    if not columns:
+        return {}, {}, {}
+    stats = rank_diagnostics(np.concatenate(columns, axis=2))
+    owners = np.array(owners)
+    out = []
+    for key, reduce in (("rhat", np.max), ("ess_bulk", np.min), ("ess_tail", np.min)):
+        per_variable = {}
+        for name in var_names:
+            finite = stats[key][(owners == name) & np.isfinite(stats[key])]
+            if finite.size:
+                per_variable[name] = float(reduce(finite))
+        out.append(per_variable)
+    return tuple(out)
 
 
 def _worst(values: dict[str, float], pick) -> str:

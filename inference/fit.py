@@ -14,7 +14,7 @@ import pymc as pm
 import xarray as xr
 from xarray import DataTree
 
-from chemoshift.inference.diagnostics import Diagnostics, diagnose
+from chemoshift.inference.diagnostics import MIN_ESS, Diagnostics, diagnose
 
 PREDICTIVE_DRAWS = 500  # posterior predictive draws kept (every k-th posterior draw)
 SMALL_DATA = 300  # observations below which the target acceptance rate is raised
@@ -25,20 +25,27 @@ class SamplerSettings:
     """How to sample.
 
     ``chains`` defaults to the machine's cores (at least 2, so R-hat can compare chains;
-    at most 4). ``draws`` per chain is where sampling starts: with ``extend`` (the
-    default), a posterior whose bulk or tail ESS is short of ``MIN_ESS`` while nothing
-    else is wrong gets another batch of ``chains`` chains of ``draws`` draws (their own
-    tuning, seeds ``seed + batch``), up to ``max_batches`` batches in all, rather than
-    a verdict the user must act on. Set ``extend=False`` for exactly ``chains x draws``.
-    ``target_accept`` None picks by data size: 0.9 (hierarchical curve posteriors are
-    tight and curved; on the study design it gave no divergences where 0.8 left a few, at
-    ~1.4x fewer steps per draw than 0.95), and 0.99 below ``SMALL_DATA`` observations,
-    where a few wells leave the noise scales weakly identified (drc's secalonic, 7 wells:
-    4 divergences at 0.9, none at 0.95 or 0.99) and sampling costs a second either way.
+    at most 4); ``tune`` steps adapt the step size and mass matrix (300 settle them on
+    every design and reference set we fit; issue 8). ``draws`` per chain is the first
+    look at the posterior. With ``extend`` (the default) nutpie's chains run on while the
+    posterior is checked, up to ``max_batches x draws``: next where the ESS so far says
+    the target will be met (with 10% to spare, rounded up to a multiple of ``draws //
+    4``). The fit keeps the first ``n`` draws of every chain, ``n`` the first check at
+    which bulk and tail ESS reach ``MIN_ESS`` (or something more draws cannot fix shows:
+    a divergence, chains that disagree, low E-BFMI). The kept draws depend on the seed
+    and the posterior only, never on how fast the machine is. (Stopping at the first
+    passing check selects slightly optimistic ESS estimates; the margin is small beside
+    the 400 bar.) PyMC's sampler extends by whole batches of ``chains`` chains instead
+    (their own tuning, seeds ``seed + batch``). Set ``extend=False`` for exactly
+    ``chains x draws``. ``target_accept`` None picks by data size: 0.9 (hierarchical
+    curve posteriors are tight and curved; on the study design it gave no divergences
+    where 0.8 left a few), and 0.99 below ``SMALL_DATA`` observations, where a few wells
+    leave the noise scales weakly identified (drc's secalonic, 7 wells: 4 divergences at
+    0.9, none at 0.95 or 0.99) and sampling costs a second either way.
     """
 
-    draws: int = 1500
-    tune: int = 500
+    draws: int = 1000
+    tune: int = 300
     chains: int | None = None  # None: the machine's cores, clamped to 2-4
     seed: int = 20261126
     sampler: Literal["nutpie", "pymc"] = "nutpie"
@@ -47,7 +54,14 @@ class SamplerSettings:
     progress: bool = True
     posterior_predictive: bool = True
     extend: bool = True
-    max_batches: int = 3
+    max_batches: int = 4
+
+    def checkpoints(self) -> list[int]:
+        """Draws per chain at which an extended nutpie fit may look at its posterior."""
+        if not self.extend:
+            return [self.draws]
+        step = max(self.draws // 4, 1)
+        return list(range(self.draws, self.draws * self.max_batches + 1, step))
 
     def acceptance(self, n_observed: int) -> float:
         """The target acceptance rate for a model with ``n_observed`` observations."""
@@ -115,14 +129,18 @@ def fit(model: pm.Model, settings: SamplerSettings = DEFAULT_SETTINGS,
         start = time.perf_counter()
         reuse = compile_model(model)
         timings["compile_seconds"] = time.perf_counter() - start
-    batches = []
-    for batch in range(settings.max_batches if settings.extend else 1):
-        batches.append(_sample_batch(model, settings, settings.seed + batch, timings, reuse))
-        datatree = _join_chains(batches)
-        diagnostics = diagnose(datatree, names)
-        if diagnostics.passed or not diagnostics.only_short_of_ess:
-            break
-    timings["batches"] = len(batches)
+    if settings.sampler == "nutpie":
+        datatree, diagnostics = _sample_nutpie(model, settings, names, reuse, timings)
+    else:
+        batches = []
+        for batch in range(settings.max_batches if settings.extend else 1):
+            batches.append(_sample_pymc(model, settings, settings.seed + batch, timings))
+            datatree = _join_chains(batches)
+            diagnostics = diagnose(datatree, names)
+            if diagnostics.passed or not diagnostics.only_short_of_ess:
+                break
+        timings["batches"] = len(batches)
+        timings["draws_per_chain"] = settings.draws
 
     if settings.posterior_predictive:
         start = time.perf_counter()
@@ -151,20 +169,17 @@ def _n_observed(model: pm.Model) -> int:
     return int(total)
 
 
-def _sample_batch(model: pm.Model, settings: SamplerSettings, seed: int, timings: dict,
-                  compiled) -> DataTree:
-    """One batch of ``settings.n_chains`` chains: tuning, then ``settings.draws`` draws."""
+def _sample_pymc(model: pm.Model, settings: SamplerSettings, seed: int,
+                 timings: dict) -> DataTree:
+    """One batch of ``settings.n_chains`` PyMC chains: tuning, then ``settings.draws`` draws."""
     start = time.perf_counter()
-    if settings.sampler == "nutpie":
-        datatree = _sample_nutpie(model, settings, seed, compiled)
-    else:
-        with model, warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            datatree = pm.sample(
-                draws=settings.draws, tune=settings.tune, chains=settings.n_chains,
-                cores=_cores(settings), random_seed=seed, nuts_sampler="pymc",
-                target_accept=settings.target_accept, progressbar=settings.progress,
-                compute_convergence_checks=False)
+    with model, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        datatree = pm.sample(
+            draws=settings.draws, tune=settings.tune, chains=settings.n_chains,
+            cores=_cores(settings), random_seed=seed, nuts_sampler="pymc",
+            target_accept=settings.target_accept, progressbar=settings.progress,
+            compute_convergence_checks=False)
     timings["sampling_seconds"] += time.perf_counter() - start
     return datatree
 
@@ -184,20 +199,86 @@ def _join_chains(batches: list[DataTree]) -> DataTree:
     return joined
 
 
-def _sample_nutpie(model: pm.Model, settings: SamplerSettings, seed: int,
-                   compiled) -> DataTree:
+def _sample_nutpie(model: pm.Model, settings: SamplerSettings, names: list[str], compiled,
+                   timings: dict) -> tuple[DataTree, Diagnostics]:
+    """nutpie's chains, run until the posterior passes at a check point (see
+    :class:`SamplerSettings`): the first ``n`` draws of each chain and their diagnostics."""
     import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
 
     in_graph = {variable.name for variable in compiled.shared_var_keys}
     compiled = compiled.with_data(**{v.name: v.get_value() for v in model.data_vars
                                      if v.name in in_graph})
+    checkpoints = settings.checkpoints()
+    progress = _Progress(settings.tune)
     start = time.perf_counter()
-    datatree = nutpie.sample(
-        compiled, draws=settings.draws, tune=settings.tune, chains=settings.n_chains,
-        cores=_cores(settings), seed=seed, target_accept=settings.target_accept,
-        progress_bar=settings.progress, save_warmup=False)
-    patch_nutpie_idata(datatree, model, sampling_time=time.perf_counter() - start)
+    sampler = nutpie.sample(
+        compiled, draws=checkpoints[-1], tune=settings.tune, chains=settings.n_chains,
+        cores=_cores(settings), seed=settings.seed, target_accept=settings.target_accept,
+        progress_bar=settings.progress, save_warmup=False, blocking=False,
+        progress_callback=progress, progress_rate=100)
+    whole = None  # the finished trace, once every chain has run its last draw
+    kept, checks = checkpoints[0], 0
+    try:
+        while True:
+            while progress.draws < kept and not _finished(sampler):
+                time.sleep(0.05)
+            if whole is None and (kept == checkpoints[-1] or _finished(sampler)):
+                whole = sampler.wait()
+            datatree = _first_draws(sampler.inspect() if whole is None else whole.copy(), kept)
+            diagnostics = diagnose(datatree, names)
+            checks += 1
+            if (diagnostics.passed or not diagnostics.only_short_of_ess
+                    or kept == checkpoints[-1]):
+                break
+            kept = _next_look(checkpoints, kept, diagnostics)
+    finally:
+        if not _finished(sampler):
+            sampler.cancel()
+    seconds = time.perf_counter() - start
+    patch_nutpie_idata(datatree, model, sampling_time=seconds)
+    timings["sampling_seconds"] += seconds
+    timings["draws_per_chain"] = kept
+    timings["checks"] = checks
+    return datatree, diagnostics
+
+
+def _next_look(checkpoints: list[int], kept: int, diagnostics: Diagnostics) -> int:
+    """The check point where the ESS per draw so far reaches ``MIN_ESS`` with 10% to spare
+    (the next one when ESS is not what falls short)."""
+    ess = min(diagnostics.min_ess_bulk, diagnostics.min_ess_tail)
+    wanted = kept * 1.1 * MIN_ESS / ess if 0 < ess < MIN_ESS else kept + 1
+    later = [n for n in checkpoints if n > kept]
+    return next((n for n in later if n >= wanted), checkpoints[-1])
+
+
+def _finished(sampler) -> bool:
+    """Whether nutpie's background sampler is done (its check times out while it runs)."""
+    try:
+        return bool(sampler.is_finished)
+    except TimeoutError:
+        return False
+
+
+class _Progress:
+    """nutpie's progress callback: the fewest post-tuning draws any chain has finished."""
+
+    def __init__(self, tune: int):
+        self.tune = tune
+        self.draws = 0
+
+    def __call__(self, chains) -> None:
+        if chains:
+            self.draws = min(chain.finished_draws for chain in chains) - self.tune
+
+
+def _first_draws(datatree: DataTree, n: int) -> DataTree:
+    """The first ``n`` post-tuning draws of every chain (chains still running are ragged)."""
+    for group in ("posterior", "sample_stats"):
+        dataset = datatree[group].to_dataset()
+        if dataset.sizes["draw"] < n:
+            raise RuntimeError(f"nutpie returned {dataset.sizes['draw']} draws, expected {n}")
+        datatree[group] = dataset.isel(draw=slice(0, n))
     return datatree
 
 

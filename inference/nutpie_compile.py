@@ -15,13 +15,16 @@ The callbacks read the shared data from nutpie's own ``user_data`` record, so
 (an Op without a cache key), or nutpie's internals are not what this module expects, it
 falls back to ``nutpie.compile_pymc_model``: slower, never wrong.
 
-Everything is compiled without fast-math (``numba__fastmath=False``). With it, LLVM may
-reassociate and contract floating-point operations differently when the callback is
-compiled together with a freshly compiled log density (a first, cold run) than when it
-links the cached one (every later run), so the same seed gave different draws on a
-machine's first run and on its second. Strict IEEE arithmetic gives the same bits either
-way, for ~15% more time per gradient on the study model (405 vs 347 us per leapfrog step,
-2 chains on 2 cores).
+The log density is compiled with PyTensor's fast-math flags (reassociation lets LLVM
+vectorise the sums over wells: 582 against 936 us a gradient on the 400-curve screen).
+With them, LLVM optimises a callback compiled in the same process as a freshly compiled
+log density (a machine's first, cold run) differently from one linking the cached
+density (every later run), so the same seed drew different numbers on a first run and a
+second. A cold compile therefore runs in a child process that fills the disk caches,
+and the caller then loads from them as every later run does: first and later runs draw
+the same bits (``tests/test_nutpie_compile.py`` checks it in two processes). A child
+that fails (no ``cloudpickle`` of the model, a crash) falls back to compiling in the
+process: correct, possibly not bit-identical to later runs.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pymc as pm
 
-CALLBACK_VERSION = "chemoshift-nutpie-callbacks-3"  # bump when the generated source changes
+CALLBACK_VERSION = "chemoshift-nutpie-callbacks-4"  # bump when the generated source changes
 
 
 def compile_for_nutpie(model: pm.Model):
@@ -49,13 +52,48 @@ def compile_for_nutpie(model: pm.Model):
     import nutpie
     import pytensor
 
-    with pytensor.config.change_flags(numba__fastmath=False):  # reproducible: see above
+    with pytensor.config.change_flags(numba__fastmath=True):
         try:
             return _compile_cached(model)
         except _CannotCache as reason:
             warnings.warn(f"nutpie callbacks not cacheable ({reason}); compiling uncached",
                           RuntimeWarning, stacklevel=2)
             return nutpie.compile_pymc_model(model)
+
+
+_CHILD = "CHEMOSHIFT_COMPILE_CHILD"  # set in the child process that fills the caches
+
+
+def _compile_in_child(model: pm.Model) -> bool:
+    """Compile ``model`` in a child process that writes the disk caches; True on success."""
+    import subprocess
+    import sys
+
+    import cloudpickle
+
+    handle, path = tempfile.mkstemp(suffix=".pkl")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            cloudpickle.dump(model, file)
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys; from chemoshift.inference import "
+             "nutpie_compile as c; c._child_main(*sys.argv[1:])", path, str(_cache_dir())],
+            env={**os.environ, _CHILD: "1"}, capture_output=True, text=True)
+    except Exception:  # any failure: compile in this process instead
+        return False
+    finally:
+        Path(path).unlink(missing_ok=True)
+    return done.returncode == 0
+
+
+def _child_main(model_path: str, cache_dir: str) -> None:
+    """The child of ``_compile_in_child``: compile the pickled model into ``cache_dir``."""
+    import cloudpickle
+
+    global _cache_dir
+    _cache_dir = lambda: Path(cache_dir)  # noqa: E731 (the parent's, even when overridden)
+    with open(model_path, "rb") as file:
+        compile_for_nutpie(cloudpickle.load(file))
 
 
 class _CannotCache(Exception):
@@ -84,6 +122,9 @@ def _compile_cached(model: pm.Model):
         return_transformed=True))
     graph = _Graph(model, pymc_initial_point_fn(0))
     functions = _load_functions(graph)
+    if functions is None and graph.key is not None and not os.environ.get(_CHILD):
+        if _compile_in_child(model):  # a first run loads what every later run loads
+            functions = _load_functions(graph)
     if functions is None:
         functions = make_functions(model, mode="NUMBA", compute_grad=True,
                                    join_expanded=True,
@@ -363,3 +404,4 @@ def _expand_signature():
 
     return types.int64(types.uint64, types.uint64, types.CPointer(types.double),
                        types.CPointer(types.double), types.voidptr)
+
