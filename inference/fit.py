@@ -39,9 +39,10 @@ class SamplerSettings:
     (their own tuning, seeds ``seed + batch``). Set ``extend=False`` for exactly
     ``chains x draws``. ``target_accept`` None picks by data size: 0.9 (hierarchical
     curve posteriors are tight and curved; on the study design it gave no divergences
-    where 0.8 left a few), and 0.99 below ``SMALL_DATA`` observations, where a few wells
-    leave the noise scales weakly identified (drc's secalonic, 7 wells: 4 divergences at
-    0.9, none at 0.95 or 0.99) and sampling costs a second either way.
+    where 0.8 left a few, and on an HTS-shaped screen 0.8's shorter trajectories mixed so
+    much worse that the fit took longer), and 0.99 below ``SMALL_DATA`` observations,
+    where a few wells leave the noise scales weakly identified (drc's secalonic, 7 wells:
+    4 divergences at 0.9, none at 0.95 or 0.99) and sampling costs a second either way.
     """
 
     draws: int = 1000
