@@ -50,6 +50,14 @@ def draws(compiled, seed=3) -> dict[str, np.ndarray]:
     return {name: trace.posterior[name].values for name in ("mu", "sd", "effect_exp")}
 
 
+def assert_same_draws(got: np.ndarray, expected: np.ndarray) -> None:
+    """nutpie's draws of the same log density. Both compile with fast-math, so LLVM may
+    round a last bit differently on the two paths (a cold process inlines differently):
+    equal to ~1e-6 over 50 draws, where a wrong density or wrong data would differ
+    entirely."""
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
 def test_same_draws_as_nutpie_compile_fresh_and_from_cache(data, cache_dir, nutpie_compiled):
     model = small_model(*data)
     expected = draws(nutpie_compiled)
@@ -57,8 +65,8 @@ def test_same_draws_as_nutpie_compile_fresh_and_from_cache(data, cache_dir, nutp
     assert len(list(cache_dir.glob("*.pkl"))) == 1
     loaded = draws(compile_for_nutpie(small_model(*data)))  # a new model object: from disk
     for name, values in expected.items():
-        np.testing.assert_array_equal(fresh[name], values)
-        np.testing.assert_array_equal(loaded[name], values)
+        assert_same_draws(fresh[name], values)
+        np.testing.assert_array_equal(loaded[name], fresh[name])  # the cache: the same bits
 
 
 def test_loaded_functions_take_the_new_models_data(data, cache_dir, nutpie_compiled):
@@ -69,7 +77,7 @@ def test_loaded_functions_take_the_new_models_data(data, cache_dir, nutpie_compi
         _Graph(small_model(y, group), {"mu": 0, "sd_log__": 0, "effect": np.zeros(4)}).key
     expected = draws(nutpie_compiled.with_data(y_observed=y + 10.0))
     got = draws(compile_for_nutpie(shifted))
-    np.testing.assert_array_equal(got["mu"], expected["mu"])
+    assert_same_draws(got["mu"], expected["mu"])
     assert np.log(got["effect_exp"]).mean() > 5
 
 
@@ -89,7 +97,7 @@ def test_corrupt_cache_entry_is_a_miss(data, cache_dir, nutpie_compiled):
     (entry,) = cache_dir.glob("*.pkl")
     entry.write_bytes(b"not a pickle")
     again = draws(compile_for_nutpie(small_model(*data)))
-    np.testing.assert_array_equal(again["mu"], draws(nutpie_compiled)["mu"])
+    assert_same_draws(again["mu"], draws(nutpie_compiled)["mu"])
 
 
 def test_with_data_swaps_values(data, cache_dir):
