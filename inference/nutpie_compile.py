@@ -279,15 +279,17 @@ def _store_functions(graph: _Graph, functions: tuple) -> None:
     """Write nutpie's compiled functions for ``graph``'s model to the disk cache, atomically."""
     if graph.key is None:
         return
+    import cloudpickle
+
     n_dim, n_expanded, logp_fn, expand_fn, _, shape_info, reparameterized = functions
     folder = _cache_dir()
     temporary = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(handle, "wb") as file:
-            pickle.dump((n_dim, n_expanded, logp_fn, expand_fn, shape_info,
-                         reparameterized), file, protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(handle, "wb") as file:  # cloudpickle: OpFromGraph holds closures
+            cloudpickle.dump((n_dim, n_expanded, logp_fn, expand_fn, shape_info,
+                              reparameterized), file, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, folder / f"{graph.key}.pkl")
     except Exception:  # a cache that cannot be written costs time, not results
         if temporary is not None:
