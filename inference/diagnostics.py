@@ -97,20 +97,20 @@ def diagnose(datatree: DataTree, var_names: list[str]) -> Diagnostics:
 def _rank_diagnostics(posterior, var_names: list[str]):
     """Per variable: worst R-hat, lowest bulk and tail ESS over its finite elements
     (ArviZ's statistics, computed for all elements at once: :mod:`.rank_diagnostics`)."""
-    columns, owners = [], []
+    columns, spans = [], {}
     for name in var_names:
         values = np.asarray(posterior[name].transpose("chain", "draw", ...), dtype=float)
+        start = sum(column.shape[2] for column in columns)
         columns.append(values.reshape(values.shape[0], values.shape[1], -1))
-        owners += [name] * columns[-1].shape[2]
+        spans[name] = slice(start, start + columns[-1].shape[2])
     if not columns:
         return {}, {}, {}
     stats = rank_diagnostics(np.concatenate(columns, axis=2))
-    owners = np.array(owners)
     out = []
     for key, reduce in (("rhat", np.max), ("ess_bulk", np.min), ("ess_tail", np.min)):
         per_variable = {}
-        for name in var_names:
-            finite = stats[key][(owners == name) & np.isfinite(stats[key])]
+        for name, span in spans.items():
+            finite = stats[key][span][np.isfinite(stats[key][span])]
             if finite.size:
                 per_variable[name] = float(reduce(finite))
         out.append(per_variable)

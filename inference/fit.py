@@ -249,8 +249,7 @@ def _next_look(checkpoints: list[int], kept: int, diagnostics: Diagnostics) -> i
     (the next one when ESS is not what falls short)."""
     ess = min(diagnostics.min_ess_bulk, diagnostics.min_ess_tail)
     wanted = kept * 1.1 * MIN_ESS / ess if 0 < ess < MIN_ESS else kept + 1
-    later = [n for n in checkpoints if n > kept]
-    return next((n for n in later if n >= wanted), checkpoints[-1])
+    return next((n for n in checkpoints if n > kept and n >= wanted), checkpoints[-1])
 
 
 def _finished(sampler) -> bool:

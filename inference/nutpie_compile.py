@@ -62,6 +62,7 @@ def compile_for_nutpie(model: pm.Model):
 
 
 _CHILD = "CHEMOSHIFT_COMPILE_CHILD"  # set in the child process that fills the caches
+CACHE_ENV = "CHEMOSHIFT_NUTPIE_CACHE"  # the cache folder, when not beside PyTensor's
 
 
 def _compile_in_child(model: pm.Model) -> bool:
@@ -77,8 +78,9 @@ def _compile_in_child(model: pm.Model) -> bool:
             cloudpickle.dump(model, file)
         done = subprocess.run(
             [sys.executable, "-c", "import sys; from chemoshift.inference import "
-             "nutpie_compile as c; c._child_main(*sys.argv[1:])", path, str(_cache_dir())],
-            env={**os.environ, _CHILD: "1"}, capture_output=True, text=True)
+             "nutpie_compile as c; c._child_main(sys.argv[1])", path],
+            env={**os.environ, _CHILD: "1", CACHE_ENV: str(_cache_dir())},
+            capture_output=True, text=True)
     except Exception:  # any failure: compile in this process instead
         return False
     finally:
@@ -86,12 +88,10 @@ def _compile_in_child(model: pm.Model) -> bool:
     return done.returncode == 0
 
 
-def _child_main(model_path: str, cache_dir: str) -> None:
-    """The child of ``_compile_in_child``: compile the pickled model into ``cache_dir``."""
+def _child_main(model_path: str) -> None:
+    """The child of ``_compile_in_child``: compile the pickled model into the caches."""
     import cloudpickle
 
-    global _cache_dir
-    _cache_dir = lambda: Path(cache_dir)  # noqa: E731 (the parent's, even when overridden)
     with open(model_path, "rb") as file:
         compile_for_nutpie(cloudpickle.load(file))
 
@@ -244,9 +244,12 @@ class _Graph:
 
 
 def _cache_dir() -> Path:
-    """Beside PyTensor's compiled code: clearing PyTensor's cache clears this too."""
+    """``$CHEMOSHIFT_NUTPIE_CACHE``, else beside PyTensor's compiled code (clearing
+    PyTensor's cache clears this too)."""
     import pytensor
 
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
     return Path(pytensor.config.compiledir) / "chemoshift_nutpie"
 
 

@@ -41,7 +41,7 @@ def nutpie_compiled(data):
 
 @pytest.fixture
 def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(nutpie_compile, "_cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.setenv(nutpie_compile.CACHE_ENV, str(tmp_path / "cache"))
     return tmp_path / "cache"
 
 
