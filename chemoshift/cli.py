@@ -260,8 +260,19 @@ def _run(assay, input_path, out, read_options, priors, args, title) -> int:
               f"divergences raise --target-accept (e.g. 0.95); see the report's "
               f"diagnostics.\n{banner}", file=sys.stderr)
         return EXIT_NOT_CONVERGED
-    print(f"chemoshift: {result.diagnostics.verdict}", file=sys.stderr)
+    print(f"chemoshift: {result.diagnostics.verdict}{_draws_note(result.timings, args)}",
+          file=sys.stderr)
     return EXIT_OK
+
+
+def _draws_note(timings: dict, args: argparse.Namespace) -> str:
+    """Where an extended fit stopped, when that is short of the cap its progress bar
+    counted to (nutpie's bar stops part way when the ESS target is met early)."""
+    settings = _settings(args)
+    kept, cap = timings.get("draws_per_chain"), settings.checkpoints()[-1]
+    if not settings.extend or kept is None or kept >= cap:
+        return ""
+    return f" (ESS target met at {kept:,} draws a chain; the cap is {cap:,})"
 
 
 def _compare_with_truth(run_dir: Path, truth: dict) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-import arviz as az
 import numpy as np
 from xarray import DataTree
 
@@ -58,6 +57,14 @@ class Diagnostics:
         return {**asdict(self), "passed": self.passed, "verdict": self.verdict}
 
 
+def _min_bfmi(energy: np.ndarray) -> float:
+    """The smallest E-BFMI over chains (ArviZ's ``bfmi``; its import alone costs ~1.5 s):
+    ``energy`` (chain, draw)."""
+    from arviz_stats.base import array_stats
+
+    return float(np.min(array_stats.bfmi(np.asarray(energy, dtype=float))))
+
+
 def diagnose(datatree: DataTree, var_names: list[str]) -> Diagnostics:
     """Check R-hat, bulk and tail ESS, divergences and E-BFMI against the usual thresholds.
 
@@ -70,7 +77,7 @@ def diagnose(datatree: DataTree, var_names: list[str]) -> Diagnostics:
     rhat, bulk, tail = _rank_diagnostics(datatree["posterior"].to_dataset(), var_names)
     stats = datatree["sample_stats"]
     divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
-    bfmi = float(np.min(az.bfmi(datatree)["energy"].values)) if "energy" in stats else np.nan
+    bfmi = _min_bfmi(stats["energy"].values) if "energy" in stats else np.nan
 
     max_rhat = max(rhat.values(), default=np.nan)
     min_bulk = min(bulk.values(), default=np.nan)

@@ -61,7 +61,19 @@ and centring ``experiment_shared`` did not shorten them; 31 on the HTS-shaped sc
 0.9, 15-18 at 0.8, where the drug-level slope, bottom and IC50 (tied together on curves
 that never reach 50%) then mixed ~2x worse a draw, so 0.8 needed 3,500-4,000+ draws a
 chain where 0.9 needed 2,000-2,500. The slowest quantity is the curve-to-curve bottom
-scale (0.10-0.14 bulk ESS a draw) on both screens.
+scale (0.10-0.14 bulk ESS a draw) on both screens. Every draw on the 400-curve screen
+builds a depth-5 tree (step size ~0.12 on ~3,000 parameters), and the long trajectories
+are needed: capped at depth 4 (15 steps) the slowest ESS a draw fell from 0.11 to 0.002
+(``benchmarks/gradient_floor.py --depth``). The long direction is the ridge between
+``experiment_shared`` (whose mean over the experiments only its prior tells apart from
+the cell-line x drug and curve IC50s) and the IC50 terms. Writing ``experiment_shared``
+exactly as its experiment mean plus zero-sum deviations raised the IC50 terms' ESS a
+draw from 0.15 to 0.24 on one simulated screen and cut ``drug_mean``'s to 0.05 on
+another, so it is not used; centred bottoms mixed at 0.005 a draw (their scale's
+posterior sits near 0.04 on the logit scale). A gradient costs 0.6-1 ms on the screen's
+10,800 wells, and a hand-fused numba loop of the same likelihood and gradient ~25% less:
+three transcendental functions a well (the sigmoid's exp, the noise's log, the
+Student-t's log1p) set the floor.
 
 The quantities users ask for are named: ``log10_ic50`` (relative IC50, the inflection),
 ``log10_ic50_absolute`` (where the curve crosses half the vehicle reading; +inf when it

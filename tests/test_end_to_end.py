@@ -199,3 +199,15 @@ def test_wide_replicate_columns_are_read_as_wells_from_the_command_line(tmp_path
     data = read_dose_response(wide, columns=_mapping("concentration=conc,response=rep1+rep2+rep3"))
     assert len(data.wells) == 11  # 4 rows x 3 replicates, one empty cell: a missing well
     assert any("decimal comma" in note for note in data.notes)
+
+
+def test_an_early_stop_says_where_the_chains_stopped_and_the_cap():
+    from chemoshift.cli import _draws_note, _parser
+
+    args = _parser().parse_args(["fit", "dose-response", "wells.csv", "--out", "run"])
+    assert _draws_note({"draws_per_chain": 1000}, args) == (
+        " (ESS target met at 1,000 draws a chain; the cap is 4,000)")
+    assert _draws_note({"draws_per_chain": 4000}, args) == ""  # ran to the cap
+    fixed = _parser().parse_args(["fit", "dose-response", "wells.csv", "--out", "run",
+                                  "--draws", "500"])
+    assert _draws_note({"draws_per_chain": 500}, fixed) == ""  # the user fixed the draws

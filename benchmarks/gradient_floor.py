@@ -1,0 +1,293 @@
+"""What one gradient of the dose-response model costs, and how far a rewrite could cut it.
+
+Run from the repository root (prints a table; writes JSON atomically)::
+
+    python benchmarks/gradient_floor.py                 # the 400-curve screen
+    python benchmarks/gradient_floor.py --size hts216 --repeats 1000
+
+On one benchmark screen (``benchmarks/dose_response.py``'s ``SIZES``) it times, in
+microseconds a call, single-threaded, with PyTensor's fast-math flags as the fits use:
+
+model
+    The baseline: the model's whole log density and gradient, compiled by PyTensor's numba
+    backend as nutpie calls it (``model.logp_dlogp_function``).
+likelihood (PyTensor)
+    The dosed wells' Student-t likelihood and its gradient alone (gathers, four-parameter
+    curve, signal-dependent noise), in the same backend.
+likelihood (fused loop)
+    A hand-written numba loop computing the same log density and gradient in one pass over
+    the wells (checked against PyTensor's to 1e-8 relative before it is timed): what a
+    custom fused Op could reach.
+forward only / exp / log1p
+    The fused loop without the gradient, and one ``exp`` or ``log1p`` a well: the floor
+    set by the three transcendental functions a well (the sigmoid's ``exp``, the noise's
+    ``log``, the Student-t's ``log1p``).
+
+Each is printed with its ratio to the baseline. With ``--depth``, it also samples the
+screen at nutpie's default tree depth and capped at ``--max-depth`` (default 4), and
+prints leapfrog steps and the slowest bulk ESS per draw of each: whether the long
+trajectories are needed. The question it answers (issue 8): the 400-curve screen takes
+31 leapfrog steps a draw on ~3,000 parameters; at 0.6-1 ms a gradient, two chains of
+1,300 iterations cannot finish in under 30 s, whatever the bookkeeping around them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dose_response import design_for_size, simulate, write_json
+
+LN10 = math.log(10.0)
+
+
+def wells_of(data) -> dict[str, np.ndarray]:
+    """The dosed wells as the model indexes them: concentrations, responses, indices."""
+    from chemoshift.models.dose_response_design import Design
+
+    design = Design.from_data(data)
+    dosed = design.dosed
+    return dict(x=dosed.log10_concentration.to_numpy(float), y=dosed.response.to_numpy(float),
+                curve=dosed.curve.to_numpy(np.int64),
+                curve_experiment=np.asarray(design.dosed_curve_experiment, np.int64),
+                top_group=dosed.top_group.to_numpy(np.int64))
+
+
+def parameters(wells: dict, seed: int) -> tuple:
+    """Plausible parameter values at which to time and compare the likelihoods."""
+    rng = np.random.default_rng(seed)
+    n_ce = wells["curve_experiment"].max() + 1
+    n_curve, n_top = wells["curve"].max() + 1, wells["top_group"].max() + 1
+    top = np.full(n_top, float(np.median(wells["y"]))) * np.exp(rng.normal(0, 0.05, n_top))
+    return (rng.normal(0.0, 0.3, n_ce), np.exp(rng.normal(0.0, 0.2, n_curve)),
+            rng.uniform(0.05, 0.3, n_curve), top, 0.02 * float(np.median(wells["y"])), 0.1, 10.0)
+
+
+def pytensor_likelihood(wells: dict):
+    """The dosed wells' log likelihood and its gradient, compiled by PyTensor's numba backend."""
+    import pymc as pm
+    import pytensor
+    import pytensor.tensor as pt
+
+    from chemoshift.data.curve import four_parameter_response
+
+    ic50, hill, bottom, top = (pt.dvector(n) for n in ("ic50", "hill", "bottom", "top"))
+    floor, cv, nu = (pt.dscalar(n) for n in ("floor", "cv", "nu"))
+    mu = four_parameter_response(wells["x"], ic50[wells["curve_experiment"]],
+                                 hill[wells["curve"]], bottom[wells["curve"]],
+                                 top[wells["top_group"]], sigmoid=pt.sigmoid)
+    sigma = pt.sqrt(floor**2 + (cv * mu) ** 2)
+    logp = pm.logp(pm.StudentT.dist(nu=nu, mu=mu, sigma=sigma), wells["y"]).sum()
+    inputs = [ic50, hill, bottom, top, floor, cv, nu]
+    with pytensor.config.change_flags(numba__fastmath=True):
+        return pytensor.function(inputs, [logp, *pytensor.grad(logp, inputs)], mode="NUMBA")
+
+
+def fused_kernels():
+    """The same likelihood as one numba loop: (log density without its nu-only constant,
+    gradients), and the forward pass alone."""
+    import numba
+
+    @numba.njit(fastmath=True)
+    def value_and_grad(x, y, curve, ce, group, ic50, hill, bottom, top, floor, cv, nu,
+                       g_ic50, g_hill, g_bottom, g_top):
+        g_ic50[:] = 0.0
+        g_hill[:] = 0.0
+        g_bottom[:] = 0.0
+        g_top[:] = 0.0
+        logp = g_floor = g_cv = g_nu = 0.0
+        for w in range(x.shape[0]):
+            c, k, g = curve[w], ce[w], group[w]
+            dx = x[w] - ic50[k]
+            s = 1.0 / (1.0 + math.exp(LN10 * hill[c] * dx))
+            fraction = bottom[c] + (1.0 - bottom[c]) * s
+            mu = top[g] * fraction
+            var = floor * floor + cv * cv * mu * mu
+            r = y[w] - mu
+            q = r * r / (nu * var)
+            log1p_q = math.log1p(q)
+            logp += -0.5 * math.log(var) - 0.5 * (nu + 1.0) * log1p_q
+            d_var = 0.5 / var * ((nu + 1.0) * q / (1.0 + q) - 1.0)
+            d_mu = (nu + 1.0) * r / (nu * var * (1.0 + q)) + d_var * 2.0 * cv * cv * mu
+            g_floor += d_var * 2.0 * floor
+            g_cv += d_var * 2.0 * cv * mu * mu
+            g_nu += 0.5 * (nu + 1.0) * q / (nu * (1.0 + q)) - 0.5 * log1p_q
+            g_top[g] += d_mu * fraction
+            d_fraction = d_mu * top[g]
+            g_bottom[c] += d_fraction * (1.0 - s)
+            d_u = d_fraction * (1.0 - bottom[c]) * s * (1.0 - s)
+            g_hill[c] -= d_u * LN10 * dx
+            g_ic50[k] += d_u * LN10 * hill[c]
+        return logp, g_floor, g_cv, g_nu
+
+    @numba.njit(fastmath=True)
+    def forward(x, y, curve, ce, group, ic50, hill, bottom, top, floor, cv, nu):
+        logp = 0.0
+        for w in range(x.shape[0]):
+            c = curve[w]
+            s = 1.0 / (1.0 + math.exp(LN10 * hill[c] * (x[w] - ic50[ce[w]])))
+            mu = top[group[w]] * (bottom[c] + (1.0 - bottom[c]) * s)
+            var = floor * floor + cv * cv * mu * mu
+            r = y[w] - mu
+            logp += -0.5 * math.log(var) - 0.5 * (nu + 1.0) * math.log1p(r * r / (nu * var))
+        return logp
+
+    @numba.njit(fastmath=True)
+    def one_exp(x):
+        total = 0.0
+        for w in range(x.shape[0]):
+            total += math.exp(x[w])
+        return total
+
+    @numba.njit(fastmath=True)
+    def one_log1p(x):
+        total = 0.0
+        for w in range(x.shape[0]):
+            total += math.log1p(x[w] * x[w])
+        return total
+
+    return value_and_grad, forward, one_exp, one_log1p
+
+
+def check_fused(wells: dict, params: tuple, pytensor_fn, fused) -> float:
+    """Largest relative difference between the fused loop's and PyTensor's log density and
+    gradient (the fused loop leaves out the nu-only constants and adds them here)."""
+    from scipy.special import digamma, gammaln
+
+    ic50, hill, bottom, top, *_, nu = params
+    expected = pytensor_fn(*params)
+    grads = [np.zeros_like(a) for a in (ic50, hill, bottom, top)]
+    logp, g_floor, g_cv, g_nu = fused(*_loop_args(wells), *params, *grads)
+    n = len(wells["x"])
+    logp += n * (gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi))
+    g_nu += n * (0.5 * digamma((nu + 1) / 2) - 0.5 * digamma(nu / 2) - 0.5 / nu)
+    got = [logp, *grads, g_floor, g_cv, g_nu]
+    return max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))
+                     / max(float(np.max(np.abs(np.asarray(b)))), 1e-12))
+               for a, b in zip(got, expected, strict=True))
+
+
+def _loop_args(wells: dict) -> tuple:
+    return (wells["x"], wells["y"], wells["curve"], wells["curve_experiment"],
+            wells["top_group"])
+
+
+def microseconds(call, repeats: int) -> float:
+    """Median of five timings of ``repeats`` calls, in microseconds a call."""
+    call()
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            call()
+        times.append((time.perf_counter() - start) / repeats * 1e6)
+    return float(np.median(times))
+
+
+def time_gradients(size: str, seed: int, repeats: int) -> dict:
+    import pytensor
+
+    from chemoshift.models.dose_response import build_model
+
+    data, _ = simulate(design_for_size(size), seed)
+    model = build_model(data)
+    wells = wells_of(data)
+    with pytensor.config.change_flags(numba__fastmath=True):
+        model_fn = model.logp_dlogp_function(mode="NUMBA", ravel_inputs=True)
+    model_fn.set_extra_values({})
+    point = model.initial_point()
+    flat = np.concatenate([np.ravel(point[v.name]) for v in model_fn._grad_vars])
+    params = parameters(wells, seed)
+    likelihood = pytensor_likelihood(wells)
+    fused, forward, one_exp, one_log1p = fused_kernels()
+    difference = check_fused(wells, params, likelihood, fused)
+    if not difference < 1e-8:
+        raise SystemExit(f"the fused loop disagrees with PyTensor: {difference:.2e}")
+    grads = [np.zeros_like(a) for a in params[:4]]
+    loop = _loop_args(wells)
+    rows = {
+        "model": microseconds(lambda: model_fn(flat), repeats),
+        "likelihood (PyTensor)": microseconds(lambda: likelihood(*params), repeats),
+        "likelihood (fused loop)": microseconds(lambda: fused(*loop, *params, *grads), repeats),
+        "forward only (fused loop)": microseconds(lambda: forward(*loop, *params), repeats),
+        "one exp a well": microseconds(lambda: one_exp(wells["x"]), repeats),
+        "one log1p a well": microseconds(lambda: one_log1p(wells["x"]), repeats),
+    }
+    return dict(size=size, dosed_wells=len(wells["x"]), wells=len(data.wells),
+                parameters=int(flat.size), microseconds=rows, fused_max_rel_diff=difference)
+
+
+def tree_depth(size: str, seed: int, draws: int, max_depth: int) -> list[dict]:
+    """Leapfrog steps a draw and the slowest bulk ESS a draw, at nutpie's default depth
+    and capped at ``max_depth``."""
+    import nutpie
+
+    from chemoshift.inference.diagnostics import diagnose
+    from chemoshift.inference.fit import compile_model
+    from chemoshift.models.dose_response import build_model
+
+    data, _ = simulate(design_for_size(size), seed)
+    model = build_model(data)
+    compiled = compile_model(model)
+    names = [rv.name for rv in model.free_RVs]
+    rows = []
+    for depth in (10, max_depth):
+        start = time.perf_counter()
+        trace = nutpie.sample(compiled, draws=draws, tune=300, chains=2, cores=2, seed=seed,
+                              target_accept=0.9, progress_bar=False, maxdepth=depth)
+        seconds = time.perf_counter() - start
+        diagnostics = diagnose(trace, names)
+        stats = trace["sample_stats"]
+        rows.append(dict(max_depth=depth, seconds=seconds,
+                         steps_per_draw=float(stats["n_steps"].mean()),
+                         min_bulk_ess_per_draw=diagnostics.min_ess_bulk / (2 * draws),
+                         max_rhat=diagnostics.max_rhat))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", default="400", help="a benchmarks/dose_response.py size")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--repeats", type=int, default=300, help="calls per timing")
+    parser.add_argument("--depth", action="store_true",
+                        help="also sample at the default and a capped tree depth")
+    parser.add_argument("--max-depth", type=int, default=4)
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--out", type=Path,
+                        default=Path(__file__).parent / "results" / "gradient_floor.json")
+    args = parser.parse_args(argv)
+
+    result = time_gradients(args.size, args.seed, args.repeats)
+    baseline = result["microseconds"]["model"]
+    print(f"{args.size} screen: {result['dosed_wells']:,} dosed wells, "
+          f"{result['parameters']:,} parameters (single thread, fast-math)")
+    print(f"{'':28s} {'us a call':>10s} {'x baseline':>11s}")
+    for name, value in result["microseconds"].items():
+        label = f"{name} (baseline)" if name == "model" else name
+        print(f"{label:28s} {value:10.0f} {value / baseline:11.2f}")
+    print(f"fused loop vs PyTensor's likelihood: max relative difference "
+          f"{result['fused_max_rel_diff']:.1e}")
+    if args.depth:
+        result["tree_depth"] = tree_depth(args.size, args.seed, args.draws, args.max_depth)
+        for row in result["tree_depth"]:
+            print(f"max depth {row['max_depth']:2d}: {row['steps_per_draw']:.1f} steps a draw, "
+                  f"slowest bulk ESS a draw {row['min_bulk_ess_per_draw']:.3f}, "
+                  f"R-hat {row['max_rhat']:.3f}, {row['seconds']:.1f} s")
+    result["machine"] = dict(cores=os.cpu_count(), load=os.getloadavg(),
+                             python=platform.python_version())
+    write_json(args.out, result)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
