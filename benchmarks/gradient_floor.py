@@ -78,14 +78,15 @@ def pytensor_likelihood(wells: dict):
     import pytensor.tensor as pt
 
     from chemoshift.data.curve import four_parameter_response
+    from chemoshift.models.dose_response import _noise
 
     ic50, hill, bottom, top = (pt.dvector(n) for n in ("ic50", "hill", "bottom", "top"))
     floor, cv, nu = (pt.dscalar(n) for n in ("floor", "cv", "nu"))
     mu = four_parameter_response(wells["x"], ic50[wells["curve_experiment"]],
                                  hill[wells["curve"]], bottom[wells["curve"]],
                                  top[wells["top_group"]], sigmoid=pt.sigmoid)
-    sigma = pt.sqrt(floor**2 + (cv * mu) ** 2)
-    logp = pm.logp(pm.StudentT.dist(nu=nu, mu=mu, sigma=sigma), wells["y"]).sum()
+    logp = pm.logp(pm.StudentT.dist(nu=nu, mu=mu, sigma=_noise(mu, floor, cv)),
+                   wells["y"]).sum()
     inputs = [ic50, hill, bottom, top, floor, cv, nu]
     with pytensor.config.change_flags(numba__fastmath=True):
         return pytensor.function(inputs, [logp, *pytensor.grad(logp, inputs)], mode="NUMBA")
@@ -192,13 +193,9 @@ def microseconds(call, repeats: int) -> float:
     return float(np.median(times))
 
 
-def time_gradients(size: str, seed: int, repeats: int) -> dict:
+def time_gradients(data, model, size: str, seed: int, repeats: int) -> dict:
     import pytensor
 
-    from chemoshift.models.dose_response import build_model
-
-    data, _ = simulate(design_for_size(size), seed)
-    model = build_model(data)
     wells = wells_of(data)
     with pytensor.config.change_flags(numba__fastmath=True):
         model_fn = model.logp_dlogp_function(mode="NUMBA", ravel_inputs=True)
@@ -225,17 +222,14 @@ def time_gradients(size: str, seed: int, repeats: int) -> dict:
                 parameters=int(flat.size), microseconds=rows, fused_max_rel_diff=difference)
 
 
-def tree_depth(size: str, seed: int, draws: int, max_depth: int) -> list[dict]:
+def tree_depth(model, seed: int, draws: int, max_depth: int) -> list[dict]:
     """Leapfrog steps a draw and the slowest bulk ESS a draw, at nutpie's default depth
     and capped at ``max_depth``."""
     import nutpie
 
     from chemoshift.inference.diagnostics import diagnose
     from chemoshift.inference.fit import compile_model
-    from chemoshift.models.dose_response import build_model
 
-    data, _ = simulate(design_for_size(size), seed)
-    model = build_model(data)
     compiled = compile_model(model)
     names = [rv.name for rv in model.free_RVs]
     rows = []
@@ -266,7 +260,11 @@ def main(argv: list[str] | None = None) -> int:
                         default=Path(__file__).parent / "results" / "gradient_floor.json")
     args = parser.parse_args(argv)
 
-    result = time_gradients(args.size, args.seed, args.repeats)
+    from chemoshift.models.dose_response import build_model
+
+    data, _ = simulate(design_for_size(args.size), args.seed)
+    model = build_model(data)
+    result = time_gradients(data, model, args.size, args.seed, args.repeats)
     baseline = result["microseconds"]["model"]
     print(f"{args.size} screen: {result['dosed_wells']:,} dosed wells, "
           f"{result['parameters']:,} parameters (single thread, fast-math)")
@@ -277,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fused loop vs PyTensor's likelihood: max relative difference "
           f"{result['fused_max_rel_diff']:.1e}")
     if args.depth:
-        result["tree_depth"] = tree_depth(args.size, args.seed, args.draws, args.max_depth)
+        result["tree_depth"] = tree_depth(model, args.seed, args.draws, args.max_depth)
         for row in result["tree_depth"]:
             print(f"max depth {row['max_depth']:2d}: {row['steps_per_draw']:.1f} steps a draw, "
                   f"slowest bulk ESS a draw {row['min_bulk_ess_per_draw']:.3f}, "

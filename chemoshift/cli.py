@@ -104,7 +104,7 @@ def _sampler_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--draws", type=int, default=None,
                        help=f"draws per chain, exactly (default: {defaults.draws} first, "
                             f"the chains run on until bulk and tail ESS reach {MIN_ESS}, at most "
-                            f"{defaults.max_batches * defaults.draws})")
+                            f"{defaults.checkpoints()[-1]})")
     group.add_argument("--tune", type=int, default=defaults.tune)
     group.add_argument("--chains", type=int, default=defaults.chains,
                        help="chains (default: the machine's cores, 2-4)")
@@ -241,11 +241,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _run(assay, input_path, out, read_options, priors, args, title) -> int:
     start = time.perf_counter()
+    settings = _settings(args)
     print(f"chemoshift: fitting {assay} model to {input_path} ...", file=sys.stderr)
     with warnings.catch_warnings():  # said below in the command line's own words
         warnings.simplefilter("ignore", ReportFailedWarning)
         result = run_assay(assay, input_path, out, read_options=read_options,
-                           prior_overrides=priors, settings=_settings(args),
+                           prior_overrides=priors, settings=settings,
                            margin=getattr(args, "margin", DEFAULT_MARGIN), title=title)
     seconds = time.perf_counter() - start
     tables = ", ".join(sorted(p.name for p in Path(out).glob("*.csv")))
@@ -260,15 +261,14 @@ def _run(assay, input_path, out, read_options, priors, args, title) -> int:
               f"divergences raise --target-accept (e.g. 0.95); see the report's "
               f"diagnostics.\n{banner}", file=sys.stderr)
         return EXIT_NOT_CONVERGED
-    print(f"chemoshift: {result.diagnostics.verdict}{_draws_note(result.timings, args)}",
+    print(f"chemoshift: {result.diagnostics.verdict}{_draws_note(result.timings, settings)}",
           file=sys.stderr)
     return EXIT_OK
 
 
-def _draws_note(timings: dict, args: argparse.Namespace) -> str:
+def _draws_note(timings: dict, settings: SamplerSettings) -> str:
     """Where an extended fit stopped, when that is short of the cap its progress bar
     counted to (nutpie's bar stops part way when the ESS target is met early)."""
-    settings = _settings(args)
     kept, cap = timings.get("draws_per_chain"), settings.checkpoints()[-1]
     if not settings.extend or kept is None or kept >= cap:
         return ""

@@ -104,12 +104,12 @@ def diagnose(datatree: DataTree, var_names: list[str]) -> Diagnostics:
 def _rank_diagnostics(posterior, var_names: list[str]):
     """Per variable: worst R-hat, lowest bulk and tail ESS over its finite elements
     (ArviZ's statistics, computed for all elements at once: :mod:`.rank_diagnostics`)."""
-    columns, spans = [], {}
+    columns, spans, start = [], {}, 0
     for name in var_names:
         values = np.asarray(posterior[name].transpose("chain", "draw", ...), dtype=float)
-        start = sum(column.shape[2] for column in columns)
         columns.append(values.reshape(values.shape[0], values.shape[1], -1))
         spans[name] = slice(start, start + columns[-1].shape[2])
+        start = spans[name].stop
     if not columns:
         return {}, {}, {}
     stats = rank_diagnostics(np.concatenate(columns, axis=2))

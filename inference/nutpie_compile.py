@@ -409,4 +409,3 @@ def _expand_signature():
 
     return types.int64(types.uint64, types.uint64, types.CPointer(types.double),
                        types.CPointer(types.double), types.voidptr)
-

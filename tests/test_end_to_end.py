@@ -202,12 +202,12 @@ def test_wide_replicate_columns_are_read_as_wells_from_the_command_line(tmp_path
 
 
 def test_an_early_stop_says_where_the_chains_stopped_and_the_cap():
-    from chemoshift.cli import _draws_note, _parser
+    from chemoshift.cli import _draws_note, _parser, _settings
 
-    args = _parser().parse_args(["fit", "dose-response", "wells.csv", "--out", "run"])
+    args = _settings(_parser().parse_args(["fit", "dose-response", "wells.csv", "--out", "run"]))
     assert _draws_note({"draws_per_chain": 1000}, args) == (
         " (ESS target met at 1,000 draws a chain; the cap is 4,000)")
     assert _draws_note({"draws_per_chain": 4000}, args) == ""  # ran to the cap
-    fixed = _parser().parse_args(["fit", "dose-response", "wells.csv", "--out", "run",
-                                  "--draws", "500"])
+    fixed = _settings(_parser().parse_args(["fit", "dose-response", "wells.csv", "--out",
+                                            "run", "--draws", "500"]))
     assert _draws_note({"draws_per_chain": 500}, fixed) == ""  # the user fixed the draws
