@@ -268,9 +268,10 @@ def _run(assay, input_path, out, read_options, priors, args, title) -> int:
 
 def _draws_note(timings: dict, settings: SamplerSettings) -> str:
     """Where an extended fit stopped, when that is short of the cap its progress bar
-    counted to (nutpie's bar stops part way when the ESS target is met early)."""
+    counted to (nutpie's bar stops part way when the ESS target is met early). PyMC's
+    sampler extends by whole batches of chains instead: nothing to say."""
     kept, cap = timings.get("draws_per_chain"), settings.checkpoints()[-1]
-    if not settings.extend or kept is None or kept >= cap:
+    if settings.sampler != "nutpie" or not settings.extend or kept is None or kept >= cap:
         return ""
     return f" (ESS target met at {kept:,} draws a chain; the cap is {cap:,})"
 

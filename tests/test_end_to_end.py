@@ -211,3 +211,6 @@ def test_an_early_stop_says_where_the_chains_stopped_and_the_cap():
     fixed = _settings(_parser().parse_args(["fit", "dose-response", "wells.csv", "--out",
                                             "run", "--draws", "500"]))
     assert _draws_note({"draws_per_chain": 500}, fixed) == ""  # the user fixed the draws
+    pymc = _settings(_parser().parse_args(["fit", "dose-response", "wells.csv", "--out",
+                                           "run", "--sampler", "pymc"]))
+    assert _draws_note({"draws_per_chain": 1000, "batches": 2}, pymc) == ""  # whole batches
