@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import arviz_base  # noqa: F401  # first, while imports are cheap: see chemoshift.cli
+
 from chemoshift.data import run_dir as files
 from chemoshift.data.errors import InputError, Problem
 from chemoshift.inference.fit import SamplerSettings
