@@ -67,6 +67,7 @@ class ScreenDesign:
     experiment_sd: float = 0.1  # a curve's IC50 between experiments
     experiment_shared_sd: float = 0.1  # every arm of a cell line x drug, between experiments
     hill_curve_sd: float = 0.1  # on the natural-log scale
+    bottom_curve_sd: float = 0.0  # curves' bottoms within a drug, logit scale (0: identical)
     top: float = 1.2  # absorbance of vehicle wells after blank subtraction
     cell_line_brightness: tuple[float, ...] = ()  # top multiplier per cell line (default 1)
     top_plate_sd: float = 0.08  # natural-log scale
@@ -167,6 +168,9 @@ def simulate_screen(design: ScreenDesign, seed: int) -> tuple[pd.DataFrame, dict
                       + shift + rng.normal(0, design.curve_sd))
         hill = design.drug_hill[drug] * np.exp(rng.normal(0, design.hill_curve_sd))
         bottom = design.drug_bottom[drug]
+        if design.bottom_curve_sd:  # drawn only when asked: other screens keep their draws
+            logit = np.log(bottom / (1.0 - bottom)) + rng.normal(0, design.bottom_curve_sd)
+            bottom = float(1.0 / (1.0 + np.exp(-logit)))
         curves[line, drug, arm] = dict(
             cell_line=line, drug=drug, treatment=arm, log10_ic50=log10_ic50, hill=hill,
             bottom=bottom, log10_ic50_absolute=log10_absolute_ic50(log10_ic50, hill, bottom),

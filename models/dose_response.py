@@ -76,7 +76,15 @@ another, so it is not used; centred bottoms mixed at 0.005 a draw (their scale's
 posterior sits near 0.04 on the logit scale). A gradient costs 0.6-1 ms on the screen's
 10,800 wells, and a hand-fused numba loop of the same likelihood and gradient ~25% less:
 three transcendental functions a well (the sigmoid's exp, the noise's log, the
-Student-t's log1p) set the floor.
+Student-t's log1p) set the floor. The step size (~0.12), not only the ridges, sets the
+tree depth: sampled with a dense mass matrix from 8,000 earlier draws (whitened
+coordinates; the most any linear rewrite, marginalising the linear IC50 terms included,
+could give) the same screen took 54 steps a draw, though the scales mixed ~1.8x better a
+draw. The non-centred bottoms suit the simulator, whose bottoms do not vary between the
+curves of a drug (the scale's posterior near 0.04). Given bottoms that do (logit sd 0.5),
+non-centred curve bottoms left the drug bottoms mixing at 0.037 ESS a draw, centred ones
+the slowest quantity at 0.25 (a choice the data would have to make, as for slopes; not
+built).
 
 The quantities users ask for are named: ``log10_ic50`` (relative IC50, the inflection),
 ``log10_ic50_absolute`` (where the curve crosses half the vehicle reading; +inf when it
@@ -154,6 +162,7 @@ def build_model(
     *,
     curve_parameterisation: Parameterisation = "auto",
     shape_parameterisation: Parameterisation = "auto",
+    bottom_parameterisation: Parameterisation = "auto",
 ) -> pm.Model:
     """Build the hierarchical dose-response model for validated wells.
 
@@ -165,9 +174,11 @@ def build_model(
         picks centred when the median curve (curve x experiment) has at least
         ``CENTRED_WELLS_PER_CURVE`` wells.
     shape_parameterisation : the same choice for the curve-level Hill slopes; ``auto`` also
-        asks for at least ``CENTRED_CURVES_PER_DRUG`` curves per drug. Bottoms are always
-        non-centred: their curve-to-curve scale is often near zero, the centred form's
-        funnel.
+        asks for at least ``CENTRED_CURVES_PER_DRUG`` curves per drug.
+    bottom_parameterisation : the curve-level bottoms; ``auto`` is non-centred: their
+        curve-to-curve scale is often near zero, the centred form's funnel. ``centred``
+        mixes ~5x better a draw on screens whose bottoms do vary between curves (see
+        above).
 
     Returns
     -------
@@ -262,7 +273,8 @@ def build_model(
         logit_bottom = (pt.log(bottom_drug) - pt.log1p(-bottom_drug))[design.drug]
         if "bottom_curve" in terms:
             logit_bottom = _group_level("logit_bottom", logit_bottom,
-                                        _scale(terms, "bottom_curve"), "curve", centred=False)
+                                        _scale(terms, "bottom_curve"), "curve",
+                                        _use_centred(bottom_parameterisation, 0.0))
         bottom = pm.Deterministic("bottom", pt.sigmoid(logit_bottom), dims="curve")
         log_top = pm.Normal("log_top_mean", pt.log(response_scale), priors.log_top_sd)
         log_top = log_top * pt.ones(design.n("top_group"))

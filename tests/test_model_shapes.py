@@ -111,6 +111,14 @@ def test_curve_parameterisation_choice(study_wells):
         build_model(data, curve_parameterisation="sideways")
 
 
+def test_bottom_parameterisation_choice(study_wells):
+    data = validate_wells(study_wells)
+    assert "logit_bottom_z" in free_names(build_model(data))  # auto: non-centred
+    centred = build_model(data, bottom_parameterisation="centred")
+    assert "logit_bottom" in free_names(centred)
+    assert "logit_bottom_z" not in free_names(centred)
+
+
 def test_shift_is_treated_minus_matched_control(study_model):
     ic50, shift, fold = pm.draw([study_model["log10_ic50"], study_model["log10_shift"],
                                  study_model["fold_shift"]], random_seed=1)  # a prior draw
@@ -129,3 +137,15 @@ def test_model_samples_and_names_outputs(study_model):
     assert posterior["log10_ic50"].dims == ("chain", "draw", "curve")
     assert posterior["fold_shift"].dims == ("chain", "draw", "comparison")
     assert "log10_concentration" in datatree["constant_data"]
+
+
+def test_simulated_bottoms_vary_between_curves_only_when_asked():
+    same = simulate_screen(ScreenDesign(), seed=4)
+    varied = simulate_screen(ScreenDesign(bottom_curve_sd=0.5), seed=4)
+    by_drug = pd.DataFrame(same[1]["curves"]).groupby("drug").bottom
+    assert (by_drug.nunique() == 1).all()
+    varied_by_drug = pd.DataFrame(varied[1]["curves"]).groupby("drug").bottom
+    assert (varied_by_drug.nunique() > 1).all()
+    assert varied_by_drug.mean().between(0.0, 1.0).all()
+    # the other draws are untouched when bottoms do not vary: earlier screens are unchanged
+    assert same[0].equals(simulate_screen(ScreenDesign(bottom_curve_sd=0.0), seed=4)[0])
