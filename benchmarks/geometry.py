@@ -85,20 +85,15 @@ def unconstrained(model, trace) -> tuple[np.ndarray, np.ndarray]:
 
 
 def whitened_model(model, mean: np.ndarray, cholesky: np.ndarray):
-    """``model``'s log density in coordinates ``u`` with ``q = mean + cholesky @ u``."""
+    """``model``'s log density in coordinates ``u`` with ``q = mean + cholesky @ u`` (``q``
+    the free variables raveled in the order of ``model.value_vars``)."""
     import pymc as pm
     import pytensor.tensor as pt
+    from pymc.pytensorf import join_nonshared_inputs
     from pytensor.graph.replace import graph_replace
 
-    point = model.initial_point()
-    q = pt.vector("q")
-    replacements, start = {}, 0
-    for variable in model.value_vars:
-        shape = point[variable.name].shape
-        size = int(np.prod(shape))
-        replacements[variable] = q[start:start + size].reshape(shape)
-        start += size
-    log_density = graph_replace(model.logp(), replacements)
+    [log_density], q = join_nonshared_inputs(model.initial_point(), [model.logp()],
+                                             model.value_vars)
     with pm.Model() as whitened:
         u = pm.Flat("u", shape=len(mean))
         position = pt.as_tensor(mean) + pt.as_tensor(cholesky) @ u

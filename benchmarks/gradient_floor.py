@@ -195,13 +195,14 @@ def microseconds(call, repeats: int) -> float:
 
 def time_gradients(data, model, size: str, seed: int, repeats: int) -> dict:
     import pytensor
+    from pymc.blocking import DictToArrayBijection
 
     wells = wells_of(data)
     with pytensor.config.change_flags(numba__fastmath=True):
         model_fn = model.logp_dlogp_function(mode="NUMBA", ravel_inputs=True)
     model_fn.set_extra_values({})
     point = model.initial_point()
-    flat = np.concatenate([np.ravel(point[v.name]) for v in model_fn._grad_vars])
+    flat = DictToArrayBijection.map({v.name: point[v.name] for v in model_fn._grad_vars}).data
     params = parameters(wells, seed)
     likelihood = pytensor_likelihood(wells)
     fused, forward, one_exp, one_log1p = fused_kernels()
@@ -225,7 +226,7 @@ def time_gradients(data, model, size: str, seed: int, repeats: int) -> dict:
 def tree_depth(model, seed: int, draws: int, max_depth: int) -> list[dict]:
     """Leapfrog steps a draw and the slowest bulk ESS a draw, at nutpie's default depth
     and capped at ``max_depth``."""
-    import nutpie
+    from geometry import CHAINS, sample
 
     from chemoshift.inference.diagnostics import diagnose
     from chemoshift.inference.fit import compile_model
@@ -234,15 +235,11 @@ def tree_depth(model, seed: int, draws: int, max_depth: int) -> list[dict]:
     names = [rv.name for rv in model.free_RVs]
     rows = []
     for depth in (10, max_depth):
-        start = time.perf_counter()
-        trace = nutpie.sample(compiled, draws=draws, tune=300, chains=2, cores=2, seed=seed,
-                              target_accept=0.9, progress_bar=False, maxdepth=depth)
-        seconds = time.perf_counter() - start
+        trace, seconds = sample(compiled, seed, draws, maxdepth=depth)
         diagnostics = diagnose(trace, names)
-        stats = trace["sample_stats"]
         rows.append(dict(max_depth=depth, seconds=seconds,
-                         steps_per_draw=float(stats["n_steps"].mean()),
-                         min_bulk_ess_per_draw=diagnostics.min_ess_bulk / (2 * draws),
+                         steps_per_draw=float(trace["sample_stats"]["n_steps"].mean()),
+                         min_bulk_ess_per_draw=diagnostics.min_ess_bulk / (CHAINS * draws),
                          max_rhat=diagnostics.max_rhat))
     return rows
 

@@ -54,28 +54,27 @@ often near zero). Learnt scales have a Gamma(2) prior, zero at zero, so a scale 
 from few values does not sit in the funnel's neck.
 
 **Measured on this model (issue 8, 2 cores, nutpie, 300 tuning steps).** With the
-experiment terms and the signal-dependent noise the screens take longer trajectories
-than the issue's probe of the earlier model (20-21 leapfrog steps a draw): 31 on the
-400-curve, three-experiment screen (10,800 wells) at target_accept 0.9 and at 0.8 alike,
-and centring ``experiment_shared`` did not shorten them; 31 on the HTS-shaped screen at
-0.9, 15-18 at 0.8, where the drug-level slope, bottom and IC50 (tied together on curves
-that never reach 50%) then mixed ~2x worse a draw, so 0.8 needed 3,500-4,000+ draws a
-chain where 0.9 needed 2,000-2,500. The slowest quantity is the curve-to-curve bottom
-scale (0.10-0.14 bulk ESS a draw) on both screens. Every draw on the 400-curve screen
-builds a depth-5 tree (step size ~0.12 on ~3,000 parameters), and the long trajectories
-are needed: capped at depth 4 (15 steps) the slowest ESS a draw fell from 0.11 to 0.002
+experiment terms and the signal-dependent noise the screens take longer trajectories than
+the issue's probe of the earlier model (20-21 leapfrog steps a draw): 31 on the 400-curve,
+three-experiment screen (10,800 wells) at target_accept 0.9 and at 0.8 alike, and centring
+``experiment_shared`` did not shorten them; 31 on the HTS-shaped screen at 0.9, 15-18 at
+0.8, where the drug-level slope, bottom and IC50 (tied together on curves that never reach
+50%) then mixed ~2x worse a draw, so 0.8 needed 3,500-4,000+ draws a chain where 0.9
+needed 2,000-2,500. The slowest quantity is the curve-to-curve bottom scale (0.10-0.14
+bulk ESS a draw) on both screens. Every draw on the 400-curve screen builds a depth-5 tree
+(step size ~0.12 on ~3,000 parameters), and the long trajectories are needed: capped at
+depth 4 (15 steps) the slowest ESS a draw fell from 0.11 to 0.002
 (``benchmarks/gradient_floor.py --depth``). Not only because of the ridge between
-``experiment_shared`` (whose mean over the experiments only its prior tells apart from
-the cell-line x drug and curve IC50s) and the IC50 terms: with ``experiment_shared``
-zero-sum over experiments (no ridge; a different model, measured only as a bound) the
-trees stayed at depth 5 and depth 4 still cut the bottom scale's ESS a draw to 0.002.
-Writing ``experiment_shared``
-exactly as its experiment mean plus zero-sum deviations raised the IC50 terms' ESS a
-draw from 0.15 to 0.24 on one simulated screen and cut ``drug_mean``'s to 0.05 on
-another, so it is not used; centred bottoms mixed at 0.005 a draw (their scale's
-posterior sits near 0.04 on the logit scale). A gradient costs 0.6-1 ms on the screen's
-10,800 wells, and a hand-fused numba loop of the same likelihood and gradient ~25% less:
-three transcendental functions a well (the sigmoid's exp, the noise's log, the
+``experiment_shared`` (whose mean over the experiments only its prior tells apart from the
+cell-line x drug and curve IC50s) and the IC50 terms: with ``experiment_shared`` zero-sum
+over experiments (no ridge; a different model, measured only as a bound) the trees stayed
+at depth 5 and depth 4 still cut the bottom scale's ESS a draw to 0.002. Writing
+``experiment_shared`` exactly as its experiment mean plus zero-sum deviations raised the
+IC50 terms' ESS a draw from 0.15 to 0.24 on one simulated screen and cut ``drug_mean``'s
+to 0.05 on another, so it is not used; centred bottoms mixed at 0.005 a draw (their
+scale's posterior sits near 0.04 on the logit scale). A gradient costs 0.6-1 ms on the
+screen's 10,800 wells, and a hand-fused numba loop of the same likelihood and gradient
+~25% less: three transcendental functions a well (the sigmoid's exp, the noise's log, the
 Student-t's log1p) set the floor. The step size (~0.12), not only the ridges, sets the
 tree depth: sampled with a dense mass matrix from 8,000 earlier draws (whitened
 coordinates; the most any linear rewrite, marginalising the linear IC50 terms included,
@@ -177,8 +176,8 @@ def build_model(
         asks for at least ``CENTRED_CURVES_PER_DRUG`` curves per drug.
     bottom_parameterisation : the curve-level bottoms; ``auto`` is non-centred: their
         curve-to-curve scale is often near zero, the centred form's funnel. ``centred``
-        mixes ~5x better a draw on screens whose bottoms do vary between curves (see
-        above).
+        mixed 7-25x better a draw on simulated screens whose bottoms vary between curves
+        (see above).
 
     Returns
     -------
@@ -274,6 +273,7 @@ def build_model(
         if "bottom_curve" in terms:
             logit_bottom = _group_level("logit_bottom", logit_bottom,
                                         _scale(terms, "bottom_curve"), "curve",
+                                        # no wells count makes ``auto`` centre bottoms
                                         _use_centred(bottom_parameterisation, 0.0))
         bottom = pm.Deterministic("bottom", pt.sigmoid(logit_bottom), dims="curve")
         log_top = pm.Normal("log_top_mean", pt.log(response_scale), priors.log_top_sd)

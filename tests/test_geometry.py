@@ -11,6 +11,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import geometry
 from dose_response import design_for_size, simulate
+from pymc.blocking import DictToArrayBijection, RaveledVars
 
 from chemoshift.models.dose_response import build_model
 
@@ -19,19 +20,14 @@ def test_whitened_log_density_is_the_models_at_mean_plus_l_u():
     data, _ = simulate(design_for_size("24"), 5)
     model = build_model(data)
     point = model.initial_point()
-    flat = np.concatenate([np.ravel(point[v.name]) for v in model.value_vars])
+    raveled = DictToArrayBijection.map({v.name: point[v.name] for v in model.value_vars})
     rng = np.random.default_rng(5)
-    mean = flat + rng.normal(0, 0.05, flat.size)
-    cholesky = np.tril(rng.normal(0, 0.01, (flat.size, flat.size)), -1) + 0.1 * np.eye(flat.size)
+    mean = raveled.data + rng.normal(0, 0.05, raveled.data.size)
+    size = raveled.data.size
+    cholesky = np.tril(rng.normal(0, 0.01, (size, size)), -1) + 0.1 * np.eye(size)
     whitened = geometry.whitened_model(model, mean, cholesky)
-    u = rng.normal(0, 1, flat.size)
-    q, start = mean + cholesky @ u, 0
-    moved = {}
-    for variable in model.value_vars:
-        shape = point[variable.name].shape
-        size = int(np.prod(shape))
-        moved[variable.name] = q[start:start + size].reshape(shape)
-        start += size
+    u = rng.normal(0, 1, size)
+    moved = DictToArrayBijection.rmap(RaveledVars(mean + cholesky @ u, raveled.point_map_info))
     expected = model.compile_logp()(moved)
     assert np.isclose(whitened.compile_logp()({"u": u}), expected, rtol=1e-10)
     # and the check can fail: another u is another density
