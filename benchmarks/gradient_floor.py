@@ -12,16 +12,18 @@ model
     The baseline: the model's whole log density and gradient, compiled by PyTensor's numba
     backend as nutpie calls it (``model.logp_dlogp_function``).
 likelihood (PyTensor)
-    The dosed wells' Student-t likelihood and its gradient alone (gathers, four-parameter
-    curve, signal-dependent noise), in the same backend.
+    The dosed wells' Huber likelihood (``chemoshift.models.huber.huber_logp``, as the model's)
+    and its gradient alone (gathers, four-parameter curve, signal-dependent noise), in the
+    same backend.
 likelihood (fused loop)
     A hand-written numba loop computing the same log density and gradient in one pass over
     the wells (checked against PyTensor's to 1e-8 relative before it is timed): what a
     custom fused Op could reach.
-forward only / exp / log1p
-    The fused loop without the gradient, and one ``exp`` or ``log1p`` a well: the floor
-    set by the three transcendental functions a well (the sigmoid's ``exp``, the noise's
-    ``log``, the Student-t's ``log1p``).
+forward only / exp / log
+    The fused loop without the gradient, and one ``exp`` or ``log`` a well: the floor set
+    by the transcendental functions a well costs (the sigmoid's ``exp``, the noise's ``log``
+    and ``sqrt``; the Huber loss itself is arithmetic, and ``sqrt`` is one hardware
+    instruction, so it is not timed alone).
 
 Each is printed with its ratio to the baseline. With ``--depth``, it also samples the
 screen at nutpie's default tree depth and capped at ``--max-depth`` (default 4), and
@@ -62,83 +64,99 @@ def wells_of(data) -> dict[str, np.ndarray]:
 
 
 def parameters(wells: dict, seed: int) -> tuple:
-    """Plausible parameter values at which to time and compare the likelihoods."""
+    """Plausible parameter values at which to time and compare the likelihoods:
+    ``(ic50, hill, bottom, top, floor, cv)``."""
     rng = np.random.default_rng(seed)
     n_ce = wells["curve_experiment"].max() + 1
     n_curve, n_top = wells["curve"].max() + 1, wells["top_group"].max() + 1
     top = np.full(n_top, float(np.median(wells["y"]))) * np.exp(rng.normal(0, 0.05, n_top))
     return (rng.normal(0.0, 0.3, n_ce), np.exp(rng.normal(0.0, 0.2, n_curve)),
-            rng.uniform(0.05, 0.3, n_curve), top, 0.02 * float(np.median(wells["y"])), 0.1, 10.0)
+            rng.uniform(0.05, 0.3, n_curve), top, 0.02 * float(np.median(wells["y"])), 0.1)
 
 
 def pytensor_likelihood(wells: dict):
-    """The dosed wells' log likelihood and its gradient, compiled by PyTensor's numba backend."""
-    import pymc as pm
+    """The dosed wells' Huber log likelihood (the model's ``huber_logp``, summed over wells)
+    and its gradient, compiled by PyTensor's numba backend; inputs ic50, hill, bottom, top,
+    floor, cv."""
     import pytensor
     import pytensor.tensor as pt
 
     from chemoshift.data.curve import four_parameter_response
     from chemoshift.models.dose_response import _noise
+    from chemoshift.models.huber import huber_logp
 
     ic50, hill, bottom, top = (pt.dvector(n) for n in ("ic50", "hill", "bottom", "top"))
-    floor, cv, nu = (pt.dscalar(n) for n in ("floor", "cv", "nu"))
+    floor, cv = (pt.dscalar(n) for n in ("floor", "cv"))
     mu = four_parameter_response(wells["x"], ic50[wells["curve_experiment"]],
                                  hill[wells["curve"]], bottom[wells["curve"]],
                                  top[wells["top_group"]], sigmoid=pt.sigmoid)
-    logp = pm.logp(pm.StudentT.dist(nu=nu, mu=mu, sigma=_noise(mu, floor, cv)),
-                   wells["y"]).sum()
-    inputs = [ic50, hill, bottom, top, floor, cv, nu]
+    logp = huber_logp(wells["y"], mu, _noise(mu, floor, cv)).sum()
+    inputs = [ic50, hill, bottom, top, floor, cv]
     with pytensor.config.change_flags(numba__fastmath=True):
         return pytensor.function(inputs, [logp, *pytensor.grad(logp, inputs)], mode="NUMBA")
 
 
 def fused_kernels():
-    """The same likelihood as one numba loop: (log density without its nu-only constant,
-    gradients), and the forward pass alone."""
+    """The same likelihood as one numba loop: (log density without its constant
+    ``-log Z(k)`` a well, gradients), and the forward pass alone.
+
+    A well's term is ``-rho(u) - log(sigma)`` with ``var = floor^2 + cv^2 mu^2``,
+    ``sigma = sqrt(var)``, ``u = (y - mu) / sigma`` and Huber's ``psi(u) = rho'(u)`` (``u``
+    within ``k``, ``k sign(u)`` beyond): ``d/d var = (psi(u) u - 1) / (2 var)``,
+    ``d/d mu = psi(u) / sigma + d/d var * 2 cv^2 mu``; the rest is the curve's chain rule."""
     import numba
 
+    from chemoshift.models.huber import HUBER_K
+
+    k = HUBER_K
+
     @numba.njit(fastmath=True)
-    def value_and_grad(x, y, curve, ce, group, ic50, hill, bottom, top, floor, cv, nu,
+    def value_and_grad(x, y, curve, ce, group, ic50, hill, bottom, top, floor, cv,
                        g_ic50, g_hill, g_bottom, g_top):
         g_ic50[:] = 0.0
         g_hill[:] = 0.0
         g_bottom[:] = 0.0
         g_top[:] = 0.0
-        logp = g_floor = g_cv = g_nu = 0.0
+        logp = g_floor = g_cv = 0.0
         for w in range(x.shape[0]):
-            c, k, g = curve[w], ce[w], group[w]
-            dx = x[w] - ic50[k]
+            c, e, g = curve[w], ce[w], group[w]
+            dx = x[w] - ic50[e]
             s = 1.0 / (1.0 + math.exp(LN10 * hill[c] * dx))
             fraction = bottom[c] + (1.0 - bottom[c]) * s
             mu = top[g] * fraction
             var = floor * floor + cv * cv * mu * mu
-            r = y[w] - mu
-            q = r * r / (nu * var)
-            log1p_q = math.log1p(q)
-            logp += -0.5 * math.log(var) - 0.5 * (nu + 1.0) * log1p_q
-            d_var = 0.5 / var * ((nu + 1.0) * q / (1.0 + q) - 1.0)
-            d_mu = (nu + 1.0) * r / (nu * var * (1.0 + q)) + d_var * 2.0 * cv * cv * mu
+            sigma = math.sqrt(var)
+            u = (y[w] - mu) / sigma
+            if abs(u) <= k:
+                psi = u
+                rho = 0.5 * u * u
+            else:
+                psi = k if u > 0.0 else -k
+                rho = k * abs(u) - 0.5 * k * k
+            logp += -rho - 0.5 * math.log(var)
+            d_var = (psi * u - 1.0) / (2.0 * var)
+            d_mu = psi / sigma + d_var * 2.0 * cv * cv * mu
             g_floor += d_var * 2.0 * floor
             g_cv += d_var * 2.0 * cv * mu * mu
-            g_nu += 0.5 * (nu + 1.0) * q / (nu * (1.0 + q)) - 0.5 * log1p_q
             g_top[g] += d_mu * fraction
             d_fraction = d_mu * top[g]
             g_bottom[c] += d_fraction * (1.0 - s)
-            d_u = d_fraction * (1.0 - bottom[c]) * s * (1.0 - s)
-            g_hill[c] -= d_u * LN10 * dx
-            g_ic50[k] += d_u * LN10 * hill[c]
-        return logp, g_floor, g_cv, g_nu
+            d_s = d_fraction * (1.0 - bottom[c]) * s * (1.0 - s)
+            g_hill[c] -= d_s * LN10 * dx
+            g_ic50[e] += d_s * LN10 * hill[c]
+        return logp, g_floor, g_cv
 
     @numba.njit(fastmath=True)
-    def forward(x, y, curve, ce, group, ic50, hill, bottom, top, floor, cv, nu):
+    def forward(x, y, curve, ce, group, ic50, hill, bottom, top, floor, cv):
         logp = 0.0
         for w in range(x.shape[0]):
             c = curve[w]
             s = 1.0 / (1.0 + math.exp(LN10 * hill[c] * (x[w] - ic50[ce[w]])))
             mu = top[group[w]] * (bottom[c] + (1.0 - bottom[c]) * s)
             var = floor * floor + cv * cv * mu * mu
-            r = y[w] - mu
-            logp += -0.5 * math.log(var) - 0.5 * (nu + 1.0) * math.log1p(r * r / (nu * var))
+            a = abs(y[w] - mu) / math.sqrt(var)
+            rho = 0.5 * a * a if a <= k else k * a - 0.5 * k * k
+            logp += -rho - 0.5 * math.log(var)
         return logp
 
     @numba.njit(fastmath=True)
@@ -149,28 +167,26 @@ def fused_kernels():
         return total
 
     @numba.njit(fastmath=True)
-    def one_log1p(x):
+    def one_log(x):
         total = 0.0
         for w in range(x.shape[0]):
-            total += math.log1p(x[w] * x[w])
+            total += math.log(1.0 + x[w] * x[w])
         return total
 
-    return value_and_grad, forward, one_exp, one_log1p
+    return value_and_grad, forward, one_exp, one_log
 
 
 def check_fused(wells: dict, params: tuple, pytensor_fn, fused) -> float:
     """Largest relative difference between the fused loop's and PyTensor's log density and
-    gradient (the fused loop leaves out the nu-only constants and adds them here)."""
-    from scipy.special import digamma, gammaln
+    gradient (the fused loop leaves out the constant ``-log Z(k)`` a well; it is added here)."""
+    from chemoshift.models.huber import HUBER_K, log_normaliser
 
-    ic50, hill, bottom, top, *_, nu = params
+    ic50, hill, bottom, top, *_ = params
     expected = pytensor_fn(*params)
     grads = [np.zeros_like(a) for a in (ic50, hill, bottom, top)]
-    logp, g_floor, g_cv, g_nu = fused(*_loop_args(wells), *params, *grads)
-    n = len(wells["x"])
-    logp += n * (gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi))
-    g_nu += n * (0.5 * digamma((nu + 1) / 2) - 0.5 * digamma(nu / 2) - 0.5 / nu)
-    got = [logp, *grads, g_floor, g_cv, g_nu]
+    logp, g_floor, g_cv = fused(*_loop_args(wells), *params, *grads)
+    logp -= len(wells["x"]) * log_normaliser(HUBER_K)
+    got = [logp, *grads, g_floor, g_cv]
     return max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))
                      / max(float(np.max(np.abs(np.asarray(b)))), 1e-12))
                for a, b in zip(got, expected, strict=True))
@@ -205,7 +221,7 @@ def time_gradients(data, model, size: str, seed: int, repeats: int) -> dict:
     flat = DictToArrayBijection.map({v.name: point[v.name] for v in model_fn._grad_vars}).data
     params = parameters(wells, seed)
     likelihood = pytensor_likelihood(wells)
-    fused, forward, one_exp, one_log1p = fused_kernels()
+    fused, forward, one_exp, one_log = fused_kernels()
     difference = check_fused(wells, params, likelihood, fused)
     if not difference < 1e-8:
         raise SystemExit(f"the fused loop disagrees with PyTensor: {difference:.2e}")
@@ -217,7 +233,7 @@ def time_gradients(data, model, size: str, seed: int, repeats: int) -> dict:
         "likelihood (fused loop)": microseconds(lambda: fused(*loop, *params, *grads), repeats),
         "forward only (fused loop)": microseconds(lambda: forward(*loop, *params), repeats),
         "one exp a well": microseconds(lambda: one_exp(wells["x"]), repeats),
-        "one log1p a well": microseconds(lambda: one_log1p(wells["x"]), repeats),
+        "one log a well": microseconds(lambda: one_log(wells["x"]), repeats),
     }
     return dict(size=size, dosed_wells=len(wells["x"]), wells=len(data.wells),
                 parameters=int(flat.size), microseconds=rows, fused_max_rel_diff=difference)

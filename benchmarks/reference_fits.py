@@ -5,12 +5,13 @@ Run from the repository root (prints a table; writes JSON atomically)::
     python benchmarks/reference_fits.py [--seeds 1,2] [--out benchmarks/results/reference_fits.json]
 
 Baseline: **drc** (R), the field's per-data-set 4PL fits. The data are ryegrass and
-G.aparine from ../shared/reference/doseresponse and the twelve continuous drc data sets in
-tests/data/drc (SOURCES.md there says where each comes from and which drc fit the
-published number belongs to). For each fit: the verdict (no divergences, R-hat <= 1.01,
-ESS >= 400), the posterior median and 95% interval of the quantity drc reports, and
-whether drc's estimate lies inside our interval. drc's model is not always a 4PL (LN.3,
-Box-Cox, EXD.2, BC.4 hormesis): such rows compare like with unlike and say so.
+G.aparine from ../shared/reference/doseresponse, the Meyer lab's H1299 CellTiter-Glo export
+from ../shared/reference/real (no published IC50: convergence only) and the twelve
+continuous drc data sets in tests/data/drc (SOURCES.md there says where each comes from and
+which drc fit the published number belongs to). For each fit: the verdict (no divergences,
+R-hat <= 1.01, ESS >= 400), the posterior median and 95% interval of the quantity drc
+reports, and whether drc's estimate lies inside our interval. drc's model is not always a
+4PL (LN.3, Box-Cox, EXD.2, BC.4 hormesis): such rows compare like with unlike and say so.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from chemoshift.reports.dose_response_tables import draws
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "reference" / "doseresponse"
+REAL = ROOT.parent / "shared" / "reference" / "real"
 DRC = ROOT / "tests" / "data" / "drc"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "reference_fits.json"
 
@@ -101,6 +103,11 @@ def references() -> list[Reference]:
                   {"100": 308.44, "83": 376.60, "67": 487.46, "50": 516.69, "33": 522.88,
                    "17": 378.91, "0": 347.66}, drc_model="LL.4, common top and bottom",
                   prepare="controls (pct 999) read as shared vehicle wells of every mixture"),
+        Reference("H1299 CellTiter", REAL / "viability_h1299_dox_nvb_meyer"
+                  / "2017.07.10-H1299-celltiter.csv",
+                  {"drug": "Drug", "concentration": "Conc (nM)", "response": "CellTiter"},
+                  "nM", {}, drc_model="no published IC50 (the paper fits growth/death "
+                  "models); raw luminescence as the lab saved it"),
     ]
 
 

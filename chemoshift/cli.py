@@ -107,7 +107,8 @@ def _sampler_options(parser: argparse.ArgumentParser) -> None:
     defaults = SamplerSettings()
     group = parser.add_argument_group("sampler")
     group.add_argument("--draws", type=int, default=None,
-                       help=f"draws per chain, exactly (default: {defaults.draws} first, "
+                       help=f"draws per chain, exactly (default: {defaults.first_draws} a "
+                            f"chain with {defaults.n_chains} chains first, "
                             f"the chains run on until bulk and tail ESS reach {MIN_ESS}, at most "
                             f"{defaults.checkpoints()[-1]})")
     group.add_argument("--tune", type=int, default=defaults.tune)
@@ -184,7 +185,7 @@ def _run_study(study, args: argparse.Namespace) -> int:
 
 def _settings(args: argparse.Namespace) -> SamplerSettings:
     fixed = args.draws is not None  # the user asked for exactly this many draws
-    return SamplerSettings(draws=args.draws if fixed else SamplerSettings.draws, tune=args.tune,
+    return SamplerSettings(draws=args.draws, tune=args.tune,
                            chains=args.chains, seed=args.seed, sampler=args.sampler,
                            target_accept=args.target_accept, cores=args.cores,
                            progress=args.progress, extend=not fixed)
@@ -260,15 +261,26 @@ def _run(assay, input_path, out, read_options, priors, args, title) -> int:
     if result.report_error:  # the run is complete; the exit code is convergence's alone
         print(f"chemoshift: warning: {result.report_error}", file=sys.stderr)
     if not result.diagnostics.passed:
-        banner = "!" * 78
-        print(f"{banner}\nchemoshift: {result.diagnostics.verdict}\n"
-              f"The estimates in {out} are NOT reliable. Run longer (--tune/--draws); for "
-              f"divergences raise --target-accept (e.g. 0.95); see the report's "
-              f"diagnostics.\n{banner}", file=sys.stderr)
+        print(not_converged_banner(result.diagnostics, out), file=sys.stderr)
         return EXIT_NOT_CONVERGED
     print(f"chemoshift: {result.diagnostics.verdict}{_draws_note(result.timings, settings)}",
           file=sys.stderr)
     return EXIT_OK
+
+
+def not_converged_banner(diagnostics, out: Path) -> str:
+    """The loud message of a fit that did not converge: the verdict, what is (and is not)
+    reliable, and the next steps its diagnostics point to."""
+    banner = "!" * 78
+    if diagnostics.population_passed:
+        unit = diagnostics.unit_name or "unit"
+        scope = (f"The rows of those {unit}s are marked converged = false in {out}'s tables "
+                 "and figures; every other row is reliable on its own diagnostics.")
+    else:
+        scope = f"The estimates in {out} are NOT reliable."
+    steps = "".join(f"\n  next: {step}" for step in diagnostics.advice) or (
+        "\n  next: see the report's diagnostics")
+    return f"{banner}\nchemoshift: {diagnostics.verdict}\n{scope}{steps}\n{banner}"
 
 
 def _draws_note(timings: dict, settings: SamplerSettings) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,16 +40,29 @@ from chemoshift.data.dose_response import (
 from chemoshift.data.errors import InputError, Problem
 from chemoshift.fit_object import DEFAULT_MARGIN, AssayFit
 from chemoshift.inference import SamplerSettings, fit
+from chemoshift.inference.diagnostics import Diagnostics, Units
 from chemoshift.models import DoseResponsePriors, build_model
+from chemoshift.models.dose_response_design import TERM_PRIOR, Design
 from chemoshift.reports import dose_response_figures as figures
 from chemoshift.reports.dose_response_inputs import read_curves, read_wells
 from chemoshift.reports.dose_response_report import response_label
-from chemoshift.reports.dose_response_tables import shifts_table, summary_table
+from chemoshift.reports.dose_response_tables import (
+    shifts_table,
+    summary_table,
+    unconverged_curves,
+)
 
 FRAME_NAME = "<DataFrame>"  # stands for a file name in messages about a frame of wells
 MAX_PANELS = 16  # curve panels in one figure; ask for drugs to see the others
 MAX_FOREST_ROWS = 60
 MAX_REPR_SHIFTS = 6
+# population parameters whose prior a failed fit's advice may name (scales: TERM_PRIOR)
+POPULATION_PRIOR = {"drug_mean": "drug_mean_sd", "log_hill_drug": "log_hill_sd",
+                    "shift_mean": "shift_mean_sd", "noise_floor": "noise_floor_sd",
+                    "noise_cv": "noise_cv_sd", "log_top_mean": "log_top_sd"}
+# per-element diagnostics kept for the tables (summary.csv, shifts.csv)
+REPORTED = ("log10_ic50", "log10_ic50_absolute", "log10_shift", "log10_shift_drug",
+            "log10_shift_pooled")
 
 
 @dataclass(eq=False, repr=False)
@@ -119,13 +133,15 @@ class DoseResponseFit(AssayFit):
         """The IC50 table (as ``summary.csv``): one row per curve and quantity
         (``ic50_relative``, ``ic50_absolute``) with median, 95% intervals and
         ``p_beyond_range``, in ``unit``."""
-        return summary_table(self.datatree, self.curves, self.keys, self.unit)
+        return summary_table(self.datatree, self.curves, self.keys, self.unit,
+                             self.diagnostics.as_dict())
 
     def shifts(self) -> pd.DataFrame:
         """The fold-shift table (as ``shifts.csv``): one row per comparison, IC50(treatment)
         / IC50(control) with 95% interval, ``p_sensitised`` and ``p_beyond_margin``; pooled
         rows read ``all`` in the pooled key. Empty when no treatment has a control."""
-        return shifts_table(self.datatree, self.curves, self.keys, self.margin)
+        return shifts_table(self.datatree, self.curves, self.keys, self.margin,
+                            self.diagnostics.as_dict())
 
     def plot_curves(self, drugs: list[str] | None = None) -> Figure:
         """Wells, posterior median curve and 95% band per arm, one panel per cell line x
@@ -138,7 +154,9 @@ class DoseResponseFit(AssayFit):
                 raise ValueError(f"drug(s) {unknown} not in this fit; its drugs are {known}")
         return figures.curve_panels(self.datatree, self.wells, self.curves, self.unit,
                                     response_label(self.response_kind),
-                                    drugs=drugs, max_panels=MAX_PANELS)
+                                    drugs=drugs, max_panels=MAX_PANELS,
+                                    unconverged=unconverged_curves(
+                                        self.datatree, self.diagnostics.as_dict()))
 
     def plot_shifts(self) -> Figure:
         """Forest plot of the fold shifts (median, 95% interval) on a log axis, pooled rows
@@ -244,10 +262,42 @@ def fit_dose_response(
     else:
         data = read_dose_response(source, **read_options)
         title = title or Path(source).stem
-    result = fit(build_model(data, priors), settings)
-    return DoseResponseFit(data=data, datatree=result.datatree, diagnostics=result.diagnostics,
+    model = build_model(data, priors)
+    result = fit(model, settings, units=curve_units(data, model), reported=REPORTED)
+    diagnostics = dataclasses.replace(
+        result.diagnostics, advice=[*result.diagnostics.advice,
+                                    *prior_advice(result.diagnostics, priors)])
+    return DoseResponseFit(data=data, datatree=result.datatree, diagnostics=diagnostics,
                            settings=settings, priors=priors, margin=margin, title=title,
                            timings=result.timings, read_options=read_options, started=started)
+
+
+def prior_advice(diagnostics: Diagnostics, priors: DoseResponsePriors) -> list[str]:
+    """A firmer prior for each population parameter that failed and has one: a weakly
+    identified scale or drug-level mean (a drug with no effect in range leaves its mean to
+    the prior), as the ``--prior NAME=VALUE`` option that sets it (half the value used)."""
+    steps = []
+    for failure in diagnostics.failures:
+        found = re.search(r"\(([^()]+)\)$", failure)
+        variable = found.group(1) if found else ""
+        term = variable.removesuffix("_sd")
+        field = (TERM_PRIOR.get(term) if variable.endswith("_sd")
+                 else POPULATION_PRIOR.get(variable))
+        if field is None or any(f"--prior {field}=" in step for step in steps):
+            continue
+        value = float(f"{getattr(priors, field) / 2:.3g}")
+        steps.append(f"{variable} is weakly identified ({failure.split(' (')[0]}): a firmer "
+                     f"prior pulls it in, --prior {field}={value:g} (priors={{'{field}': "
+                     f"{value:g}}}); compare the estimates with and without it")
+    return steps
+
+
+def curve_units(data: DoseResponseData, model) -> Units:
+    """The curves as the units of the fit's diagnostics: a curve whose own parameters (IC50,
+    slope, bottom, its experiments' IC50s, its plates' tops) fail is named, and every other
+    curve's rows stand on their own diagnostics."""
+    members = Design.from_data(data).curve_members()
+    return Units(name="curve", labels=list(model.coords["curve"]), members=members)
 
 
 def resolve_priors(priors: DoseResponsePriors | Mapping[str, float] | None) -> DoseResponsePriors:

@@ -185,7 +185,7 @@ def fit_expression(
     hyper = fit_hyper(stats, priors)
     timings["empirical_bayes_seconds"] = time.perf_counter() - start
     chains = settings.n_chains
-    per_chain = settings.draws if not settings.extend else math.ceil(TOTAL_DRAWS / chains)
+    per_chain = settings.first_draws if not settings.extend else math.ceil(TOTAL_DRAWS / chains)
     start = time.perf_counter()
     rng = np.random.default_rng(settings.seed)
     draws = draw_effects(stats, hyper, chains * per_chain, rng)

@@ -21,7 +21,12 @@ from chemoshift.data.dose_response import DoseResponseData, read_dose_response
 from chemoshift.data.geo import read_expression
 from chemoshift.data.qpcr import read_qpcr
 from chemoshift.dose_response import DoseResponseFit, fit_dose_response
-from chemoshift.models.dose_response import DoseResponsePriors, build_model, model_terms
+from chemoshift.models.dose_response import (
+    DoseResponsePriors,
+    build_model,
+    model_forms,
+    model_terms,
+)
 from chemoshift.models.expression import ExpressionPriors
 from chemoshift.models.qpcr import QpcrPriors
 from chemoshift.models.qpcr import build_model as qpcr_build_model
@@ -58,7 +63,7 @@ def _describe_dose_response(data: DoseResponseData, priors: DoseResponsePriors) 
                      n_wells=len(data.wells), n_curves=len(data.curves),
                      n_plates=int(data.wells.plate.nunique()),
                      experiments=list(data.coords["experiment"]),
-                     model_terms=model_terms(data, priors))
+                     model_terms=model_terms(data, priors), model_forms=model_forms(data))
     for name in DATA_EXTRAS:  # what newer readers say about the data, when they say it
         value = getattr(data, name, None)
         if value is not None:

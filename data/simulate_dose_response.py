@@ -15,6 +15,19 @@ What real CCK-8 plates have, not only what the model assumes:
   optionally a **shared vehicle** column per plate (drug "DMSO") instead of vehicle
   wells per drug.
 
+What real screens add (each off by default, so earlier screens keep their draws):
+
+- **cliffs** (``cliff_fraction``): curves so steep that viability falls from near the top
+  to near the bottom between two adjacent doses (Hill slopes 6-20);
+- an **outlier beside a cliff** (``cliff_outlier_fraction``): one well two doses past the
+  cliff reads well above its neighbours (thunor's public screen: 0.27 among 0.05);
+- **inactive drugs** (``inactive_drugs``): doses centred where the drug was expected to
+  act, the true IC50 1-1.5 decades above the highest dose (no effect in range);
+- curve **bottoms that vary** within a drug (``bottom_curve_sd``), and bottoms above half
+  the top (curves that never reach 50%, as in :func:`hts_design`);
+- **viability fractions** (``normalise``): each plate's readings minus its blanks, divided
+  by its vehicle mean, blank wells dropped (what screening pipelines export).
+
 The truth of a curve is its IC50 across experiments (before the experiment moves), the
 quantity the model's ``log10_ic50`` estimates; the truth of a shift is the difference of
 two such IC50s.
@@ -79,6 +92,12 @@ class ScreenDesign:
     shared_vehicle: bool = False  # one vehicle column per plate (drug DMSO), not per drug
     duplicate_fraction: float = 0.0  # share of doses given one more well (HTS: 1-2 wells)
     single_arm: str = "untreated"  # the one arm of a screen without treatments (no controls)
+    cliff_fraction: float = 0.0  # share of curves whose transition lies between two doses
+    cliff_hill: tuple[float, float] = (6.0, 20.0)  # a cliff's Hill slope: log-uniform range
+    cliff_outlier_fraction: float = 0.0  # share of cliff curves with a high well past the cliff
+    cliff_outlier_height: float = 0.2  # that well's excess reading, as a fraction of the top
+    inactive_drugs: int = 0  # the last drugs act 1-1.5 decades above their highest dose
+    normalise: bool = False  # viability fractions of the plate's vehicle mean, no blanks
 
     @property
     def treatments(self) -> tuple[str, ...]:
@@ -88,12 +107,53 @@ class ScreenDesign:
         return tuple(arms) or (self.single_arm,)
 
     def concentrations(self, drug: str) -> np.ndarray:
-        """Tested concentrations (uM), centred on the drug's mean IC50, ascending."""
+        """Tested concentrations (uM), centred on the drug's expected mean IC50 (its
+        ``drug_log10_ic50``; an inactive drug's true IC50 lies beyond them), ascending."""
         steps = np.arange(self.n_concentrations) - (self.n_concentrations - 1) / 2
         return 10 ** (self.drug_log10_ic50[drug] + steps * np.log10(self.dilution_factor))
 
     def brightness(self, index: int) -> float:
         return self.cell_line_brightness[index] if self.cell_line_brightness else 1.0
+
+
+def real_screen_design(**settings) -> ScreenDesign:
+    """:func:`hts_design` with what a real public screen of that shape has (thunor's
+    8 x 27 x 9 doses): cliffs in one curve of ten, an outlier beside half of them, three
+    inactive drugs, bottoms varying between curves, viability fractions."""
+    values = dict(cliff_fraction=0.1, cliff_outlier_fraction=0.5, inactive_drugs=3,
+                  bottom_curve_sd=0.5, normalise=True)
+    return hts_design(**(values | settings))
+
+
+def single_curves_design(**settings) -> ScreenDesign:
+    """Shaped like a real toxicity set of 21 metals and mixtures: one curve each, ten doses x
+    three wells, four with hardly any effect in the tested range."""
+    rng = np.random.default_rng(21)
+    names = [f"metal{i + 1:02d}" for i in range(21)]
+    values = dict(
+        cell_lines=("algae",),
+        drug_log10_ic50=dict(zip(names, rng.uniform(-1.0, 2.0, 21).round(2), strict=True)),
+        drug_hill=dict(zip(names, np.exp(rng.normal(0.3, 0.4, 21)).round(2), strict=True)),
+        drug_bottom=dict(zip(names, rng.uniform(0.0, 0.3, 21).round(2), strict=True)),
+        controls={}, n_concentrations=10, dilution_factor=10**0.4, replicates=3,
+        inactive_drugs=4,
+    )
+    return ScreenDesign(**(values | settings))
+
+
+def combination_design(**settings) -> ScreenDesign:
+    """Shaped like a real three-experiment SRB study: one drug alone and in a fixed-ratio
+    combination (the combination's shift against the drug alone), seven doses x three
+    wells, three assays on different days; fit it with its blank wells dropped (the lab's
+    file has none)."""
+    values = dict(
+        cell_lines=("H460",), drug_log10_ic50={"drug": -1.1}, drug_hill={"drug": 1.3},
+        drug_bottom={"drug": 0.1}, controls={"combination": "alone"},
+        true_shift={"combination": -0.09}, n_concentrations=7, dilution_factor=10**0.5,
+        replicates=3, experiments=3, experiment_sd=0.1, experiment_shared_sd=0.15,
+        noise_cv=0.08, top=0.9,
+    )
+    return ScreenDesign(**(values | settings))
 
 
 def screen_design(n_cell_lines: int, n_drugs: int, **settings) -> ScreenDesign:
@@ -143,6 +203,7 @@ def simulate_screen(design: ScreenDesign, seed: int) -> tuple[pd.DataFrame, dict
         ``shift_pooled`` (treatment -> log10 shift).
     """
     rng = np.random.default_rng(seed)
+    features = np.random.default_rng([seed, 20])  # real screens' features: rng's draws unchanged
     drugs = list(design.drug_log10_ic50)
     lines = list(design.cell_lines)
     arms = list(design.treatments)
@@ -159,11 +220,14 @@ def simulate_screen(design: ScreenDesign, seed: int) -> tuple[pd.DataFrame, dict
                                                           len(lines))), strict=True))
                   for t in design.controls}
 
+    inactive = drugs[len(drugs) - design.inactive_drugs:] if design.inactive_drugs else []
+    drug_offset = {d: (np.log10(design.concentrations(d)[-1]) + features.uniform(1.0, 1.5)
+                       - design.drug_log10_ic50[d]) if d in inactive else 0.0 for d in drugs}
     curves = {}
     for (li, line), (di, drug), arm in itertools.product(enumerate(lines), enumerate(drugs),
                                                          arms):
         shift = (shift_drug[arm, drug] + shift_line[arm][line]) if arm in design.controls else 0.0
-        log10_ic50 = (design.drug_log10_ic50[drug] + cell_line_effect[li]
+        log10_ic50 = (design.drug_log10_ic50[drug] + drug_offset[drug] + cell_line_effect[li]
                       + cell_line_drug[li, di] + control_effect[design.controls.get(arm, arm)]
                       + shift + rng.normal(0, design.curve_sd))
         hill = design.drug_hill[drug] * np.exp(rng.normal(0, design.hill_curve_sd))
@@ -171,10 +235,14 @@ def simulate_screen(design: ScreenDesign, seed: int) -> tuple[pd.DataFrame, dict
         if design.bottom_curve_sd:  # drawn only when asked: other screens keep their draws
             logit = np.log(bottom / (1.0 - bottom)) + rng.normal(0, design.bottom_curve_sd)
             bottom = float(1.0 / (1.0 + np.exp(-logit)))
+        cliff = design.cliff_fraction > 0 and features.random() < design.cliff_fraction
+        if cliff:
+            hill = float(np.exp(features.uniform(*np.log(design.cliff_hill))))
+        outlier_beside = cliff and features.random() < design.cliff_outlier_fraction
         curves[line, drug, arm] = dict(
             cell_line=line, drug=drug, treatment=arm, log10_ic50=log10_ic50, hill=hill,
             bottom=bottom, log10_ic50_absolute=log10_absolute_ic50(log10_ic50, hill, bottom),
-            log10_ic50_by_experiment=[])
+            log10_ic50_by_experiment=[], cliff=cliff, outlier_beside_cliff=outlier_beside)
     for _ in range(design.experiments):
         shared = rng.normal(0, design.experiment_shared_sd, (len(lines), len(drugs)))
         for (li, line), (di, drug), arm in itertools.product(enumerate(lines),
@@ -209,17 +277,22 @@ def simulate_screen(design: ScreenDesign, seed: int) -> tuple[pd.DataFrame, dict
                         means = four_parameter_response(
                             np.log10(doses), curve["log10_ic50_by_experiment"][experiment],
                             curve["hill"], curve["bottom"], top)
-                    for dose, mean in zip(doses, means, strict=True):
+                    beside = _beside_cliff(doses, curve, experiment)
+                    for k, (dose, mean) in enumerate(zip(doses, means, strict=True)):
                         extra = int(rng.random() < design.duplicate_fraction)
                         for replicate in range(1, design.replicates + 1 + extra):
+                            bump = (design.cliff_outlier_height * top
+                                    if k == beside and replicate == 1 else 0.0)
                             wells.append(_well(where, drug, dose, replicate, mean, design,
-                                               position, rng))
+                                               position, rng, bump=bump))
                 for replicate in range(1, 4):
                     wells.append(_well(where, "", 0.0, replicate, 0.0, design, position, rng,
                                        well_type="blank"))
 
     frame = pd.DataFrame(wells)
-    frame["control"] = frame.treatment.map(design.controls).fillna("")
+    if design.normalise:
+        frame = _viability_fractions(frame)
+    frame["control"] = frame.treatment.map(lambda arm: design.controls.get(arm, ""))
     if design.experiments > 1:
         frame["experiment"] = "E" + (frame.experiment + 1).astype(str)
     else:
@@ -241,11 +314,32 @@ def simulate_screen(design: ScreenDesign, seed: int) -> tuple[pd.DataFrame, dict
     return frame, truth
 
 
+def _beside_cliff(doses: np.ndarray, curve: dict, experiment: int) -> int:
+    """Index (into ``doses``) of the well reading high two doses past a cliff; -1 if none."""
+    if not curve["outlier_beside_cliff"]:
+        return -1
+    with np.errstate(divide="ignore"):
+        past = np.flatnonzero(np.log10(doses) > curve["log10_ic50_by_experiment"][experiment])
+    return int(min(past[0] + 2, len(doses) - 1)) if past.size else -1
+
+
+def _viability_fractions(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each plate's readings minus its blank mean, over its vehicle mean; blanks dropped."""
+    blank = frame.response.where(frame.well_type == "blank")
+    offset = blank.groupby([frame.experiment, frame.plate]).transform("mean")
+    vehicle = (frame.response - offset).where(frame.well_type == "vehicle")
+    scale = vehicle.groupby([frame.experiment, frame.plate]).transform("mean")
+    frame = frame.assign(response=((frame.response - offset) / scale).round(4))
+    return frame[frame.well_type != "blank"].reset_index(drop=True)
+
+
 def _well(where: dict, drug: str, dose: float, replicate: int, mean: float,
-          design: ScreenDesign, position, rng, well_type: str | None = None) -> dict:
-    """One well's reading: mean x log-normal noise + reader noise + blank; rare outliers."""
+          design: ScreenDesign, position, rng, well_type: str | None = None,
+          bump: float = 0.0) -> dict:
+    """One well's reading: mean x log-normal noise + reader noise + blank; rare outliers;
+    ``bump`` added (an outlier beside a cliff)."""
     reading = (mean * np.exp(design.noise_cv * rng.standard_normal())
-               + design.noise_sd * rng.standard_t(design.noise_nu))
+               + design.noise_sd * rng.standard_t(design.noise_nu) + bump)
     if well_type is None and rng.random() < design.outlier_fraction:
         reading = mean * rng.uniform(0.3, 1.8) + 0.2 * design.top * rng.standard_normal()
     row, column = next(position)

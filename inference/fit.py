@@ -14,9 +14,11 @@ import pymc as pm
 import xarray as xr
 from xarray import DataTree
 
-from chemoshift.inference.diagnostics import MIN_ESS, Diagnostics, diagnose
+from chemoshift.inference.advice import advise
+from chemoshift.inference.diagnostics import MIN_ESS, Diagnostics, Units, diagnose
 
 PREDICTIVE_DRAWS = 500  # posterior predictive draws kept (every k-th posterior draw)
+FIRST_LOOK = 2000  # draws in all (every chain's together) at an extended fit's first look
 SMALL_DATA = 300  # observations below which the target acceptance rate is raised
 
 
@@ -24,28 +26,31 @@ SMALL_DATA = 300  # observations below which the target acceptance rate is raise
 class SamplerSettings:
     """How to sample.
 
-    ``chains`` defaults to the machine's cores (at least 2, so R-hat can compare chains;
-    at most 4); ``tune`` steps adapt the step size and mass matrix (300 settle them on
-    every design and reference set we fit; issue 8). ``draws`` per chain is the first
-    look at the posterior. With ``extend`` (the default) nutpie's chains run on while the
-    posterior is checked, up to ``max_batches x draws``: next where the ESS so far says
-    the target will be met (with 10% to spare, rounded up to a multiple of ``draws //
-    4``). The fit keeps the first ``n`` draws of every chain, ``n`` the first check at
-    which bulk and tail ESS reach ``MIN_ESS`` (or something more draws cannot fix shows:
-    a divergence, chains that disagree, low E-BFMI). The kept draws depend on the seed
-    and the posterior only, never on how fast the machine is. (Stopping at the first
-    passing check selects slightly optimistic ESS estimates; the margin is small beside
-    the 400 bar.) PyMC's sampler extends by whole batches of ``chains`` chains instead
-    (their own tuning, seeds ``seed + batch``). Set ``extend=False`` for exactly
-    ``chains x draws``. ``target_accept`` None picks by data size: 0.9 (hierarchical
-    curve posteriors are tight and curved; on the study design it gave no divergences
-    where 0.8 left a few, and on an HTS-shaped screen 0.8's shorter trajectories mixed so
-    much worse that the fit took longer), and 0.99 below ``SMALL_DATA`` observations,
-    where a few wells leave the noise scales weakly identified (drc's secalonic, 7 wells:
-    4 divergences at 0.9, none at 0.95 or 0.99) and sampling costs a second either way.
+    ``chains`` defaults to the machine's cores (at least 2, so R-hat can compare chains; at most 4).
+    Four chains find more (R-hat flagged a 70/30 two-mode posterior in 90% of fits against two
+    chains' 70%) but on two cores cost 1.4x the wall time of two chains of twice the length
+    (``benchmarks/chains.py``), so the default stays a chain per core; a fit whose chains disagree
+    advises ``--chains 4``. nutpie runs every chain at once (two a core when there are more chains
+    than cores). ``tune`` steps adapt the step size and mass matrix (300 settle them on every design
+    and reference set we fit; issue 8). ``draws`` per chain is the first look at the posterior
+    (None: ``FIRST_LOOK`` draws shared by the chains, 1,000 a chain with two). With ``extend`` (the
+    default) nutpie's chains run on while the posterior is checked, up to ``max_batches`` x the
+    first look: next where the ESS so far says the target will be met (with 10% to spare, rounded up
+    to a multiple of a quarter of the first look). The fit keeps the first ``n`` draws of every
+    chain, ``n`` the first check at which bulk and tail ESS reach ``MIN_ESS`` (or something more
+    draws cannot fix shows: a divergence, chains that disagree, low E-BFMI). The kept draws depend
+    on the seed and the posterior only, never on how fast the machine is. (Stopping at the first
+    passing check selects slightly optimistic ESS estimates; the margin is small beside the 400
+    bar.) PyMC's sampler extends by whole batches of ``chains`` chains instead (their own tuning,
+    seeds ``seed + batch``). Set ``extend=False`` for exactly ``chains x draws``. ``target_accept``
+    None picks by data size: 0.9 (hierarchical curve posteriors are tight and curved; on the study
+    design it gave no divergences where 0.8 left a few, and on an HTS-shaped screen 0.8's shorter
+    trajectories mixed so much worse that the fit took longer), and 0.99 below ``SMALL_DATA``
+    observations, where a few wells leave the noise scales weakly identified (drc's secalonic, 7
+    wells: 4 divergences at 0.9, none at 0.95 or 0.99) and sampling costs a second either way.
     """
 
-    draws: int = 1000
+    draws: int | None = None  # None: FIRST_LOOK draws in all, shared by the chains
     tune: int = 300
     chains: int | None = None  # None: the machine's cores, clamped to 2-4
     seed: int = 20261126
@@ -55,14 +60,23 @@ class SamplerSettings:
     progress: bool = True
     posterior_predictive: bool = True
     extend: bool = True
-    max_batches: int = 4
+    max_batches: int = 6  # real-shaped 216-curve screens needed 1,750-4,000 draws a chain
+
+    @property
+    def first_draws(self) -> int:
+        """Draws per chain at the first look: ``draws``, else ``FIRST_LOOK`` shared by the
+        chains (1,000 a chain with two, 500 with four)."""
+        if self.draws is not None:
+            return self.draws
+        return max(FIRST_LOOK // self.n_chains, 100)
 
     def checkpoints(self) -> list[int]:
         """Draws per chain at which an extended nutpie fit may look at its posterior."""
+        first = self.first_draws
         if not self.extend:
-            return [self.draws]
-        step = max(self.draws // 4, 1)
-        return list(range(self.draws, self.draws * self.max_batches + 1, step))
+            return [first]
+        step = max(first // 4, 1)
+        return list(range(first, first * self.max_batches + 1, step))
 
     def acceptance(self, n_observed: int) -> float:
         """The target acceptance rate for a model with ``n_observed`` observations."""
@@ -102,7 +116,8 @@ def compile_model(model: pm.Model):
 
 
 def fit(model: pm.Model, settings: SamplerSettings = DEFAULT_SETTINGS,
-        check: list[str] | None = None, reuse=None) -> FitResult:
+        check: list[str] | None = None, reuse=None, units: Units | None = None,
+        reported: tuple[str, ...] = ()) -> FitResult:
     """Sample ``model`` and diagnose the result.
 
     Parameters
@@ -113,6 +128,9 @@ def fit(model: pm.Model, settings: SamplerSettings = DEFAULT_SETTINGS,
         free parameter of the model.
     reuse : a ``compile_model`` result for a model of the same structure, shapes and
         coords; the data of ``model`` are swapped in instead of compiling again (nutpie).
+    units : which elements belong to which unit (a dose-response curve): a unit whose own
+        parameters fail is named, and the rest of the fit stands on its own diagnostics.
+    reported : variables whose per-element diagnostics the tables report.
 
     Returns
     -------
@@ -130,18 +148,23 @@ def fit(model: pm.Model, settings: SamplerSettings = DEFAULT_SETTINGS,
         start = time.perf_counter()
         reuse = compile_model(model)
         timings["compile_seconds"] = time.perf_counter() - start
+    def check_draws(datatree: DataTree) -> Diagnostics:
+        return diagnose(datatree, names, units=units, reported=reported)
+
     if settings.sampler == "nutpie":
-        datatree, diagnostics = _sample_nutpie(model, settings, names, reuse, timings)
+        datatree, diagnostics = _sample_nutpie(model, settings, check_draws, reuse, timings)
     else:
         batches = []
         for batch in range(settings.max_batches if settings.extend else 1):
             batches.append(_sample_pymc(model, settings, settings.seed + batch, timings))
             datatree = _join_chains(batches)
-            diagnostics = diagnose(datatree, names)
+            diagnostics = check_draws(datatree)
             if diagnostics.passed or not diagnostics.only_short_of_ess:
                 break
         timings["batches"] = len(batches)
-        timings["draws_per_chain"] = settings.draws
+        timings["draws_per_chain"] = settings.first_draws
+    diagnostics = dataclasses.replace(
+        diagnostics, advice=advise(diagnostics, settings, timings.get("draws_per_chain")))
 
     if settings.posterior_predictive:
         start = time.perf_counter()
@@ -172,12 +195,12 @@ def _n_observed(model: pm.Model) -> int:
 
 def _sample_pymc(model: pm.Model, settings: SamplerSettings, seed: int,
                  timings: dict) -> DataTree:
-    """One batch of ``settings.n_chains`` PyMC chains: tuning, then ``settings.draws`` draws."""
+    """One batch of ``settings.n_chains`` PyMC chains: tuning, then the first look's draws."""
     start = time.perf_counter()
     with model, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         datatree = pm.sample(
-            draws=settings.draws, tune=settings.tune, chains=settings.n_chains,
+            draws=settings.first_draws, tune=settings.tune, chains=settings.n_chains,
             cores=_cores(settings), random_seed=seed, nuts_sampler="pymc",
             target_accept=settings.target_accept, progressbar=settings.progress,
             compute_convergence_checks=False)
@@ -200,7 +223,7 @@ def _join_chains(batches: list[DataTree]) -> DataTree:
     return joined
 
 
-def _sample_nutpie(model: pm.Model, settings: SamplerSettings, names: list[str], compiled,
+def _sample_nutpie(model: pm.Model, settings: SamplerSettings, check_draws, compiled,
                    timings: dict) -> tuple[DataTree, Diagnostics]:
     """nutpie's chains, run until the posterior passes at a check point (see
     :class:`SamplerSettings`): the first ``n`` draws of each chain and their diagnostics."""
@@ -227,7 +250,7 @@ def _sample_nutpie(model: pm.Model, settings: SamplerSettings, names: list[str],
             if whole is None and (kept == checkpoints[-1] or _finished(sampler)):
                 whole = sampler.wait()
             datatree = _first_draws(sampler.inspect() if whole is None else whole.copy(), kept)
-            diagnostics = diagnose(datatree, names)
+            diagnostics = check_draws(datatree)
             checks += 1
             if (diagnostics.passed or not diagnostics.only_short_of_ess
                     or kept == checkpoints[-1]):
@@ -246,9 +269,13 @@ def _sample_nutpie(model: pm.Model, settings: SamplerSettings, names: list[str],
 
 def _next_look(checkpoints: list[int], kept: int, diagnostics: Diagnostics) -> int:
     """The check point where the ESS per draw so far reaches ``MIN_ESS`` with 10% to spare
-    (the next one when ESS is not what falls short)."""
-    ess = min(diagnostics.min_ess_bulk, diagnostics.min_ess_tail)
+    (the next one when ESS is not what falls short), judged on what more draws can fix
+    (units whose chains disagree are left out), and no further than twice the draws kept:
+    a tail ESS read off the first 1,000 draws can be a fifth of what 2,000 give (a
+    real-shaped screen jumped to the 6,000 cap and ended with twice the ESS it needed)."""
+    ess = diagnostics.min_ess_extendable
     wanted = kept * 1.1 * MIN_ESS / ess if 0 < ess < MIN_ESS else kept + 1
+    wanted = min(wanted, 2 * kept)
     return next((n for n in checkpoints if n > kept and n >= wanted), checkpoints[-1])
 
 
@@ -283,5 +310,12 @@ def _first_draws(datatree: DataTree, n: int) -> DataTree:
 
 
 def _cores(settings: SamplerSettings) -> int:
-    """Cores to sample on: as asked, else all (PyMC's own default is half the cores)."""
-    return settings.cores or min(settings.n_chains, os.cpu_count() or 1)
+    """Chains run at once: as asked; else nutpie runs every chain at once (threads, two a
+    core when there are more chains than cores: an extended fit looks at all chains
+    together, and nutpie starts a chain only when one before it has finished), PyMC one
+    process a core (its own default is half the cores)."""
+    if settings.cores:
+        return settings.cores
+    if settings.sampler == "nutpie":
+        return settings.n_chains
+    return min(settings.n_chains, os.cpu_count() or 1)

@@ -4,7 +4,8 @@ from chemoshift.models.dose_response import (
     DEFAULT_PRIORS,
     DoseResponsePriors,
     build_model,
+    model_forms,
     model_terms,
 )
 
-__all__ = ["DEFAULT_PRIORS", "DoseResponsePriors", "build_model", "model_terms"]
+__all__ = ["DEFAULT_PRIORS", "DoseResponsePriors", "build_model", "model_forms", "model_terms"]

@@ -4,7 +4,7 @@ For a dosed well ``w`` of curve ``c`` (cell line ``l`` x drug ``d`` x treatment 
 experiment ``e`` on top group ``g`` (experiment x plate x cell line x treatment), with
 ``x_w`` the log10 concentration::
 
-    response_w ~ StudentT(nu, mu_w, sqrt(noise_floor**2 + (noise_cv * mu_w)**2))
+    response_w ~ Huber(mu_w, sqrt(noise_floor**2 + (noise_cv * mu_w)**2))
     mu_w       = top_g * (bottom_c + (1 - bottom_c) * sigmoid(-ln10 * hill_c * (x_w - ic50_ce)))
     vehicle wells (concentration 0): mu_w = top_g, same noise
 
@@ -13,7 +13,9 @@ experiment ``e`` on top group ``g`` (experiment x plate x cell line x treatment)
                     + control_effect[arm] + shift[t, d, l]   (treated arms only)
     shift[t, d, l] = shift_mean[t] + shift_drug[t, d] + shift_cell_line[t, l]
     ic50_ce       = log10_ic50_c + experiment_shared[e, l, d] + experiment_curve[c, e]
-    log hill_c    = log_hill_drug[d] + deviation,  logit bottom_c = logit bottom_drug[d] + deviation
+    hill_c        = resolvable(exp(log_hill_drug[d] + deviation), hill_max_c)
+    log_hill_drug[d] ~ Normal(log_hill_mean, hill_drug_sd)   (ten or more drugs; else fixed prior)
+    logit bottom_c = logit bottom_drug[d] + deviation
 
 **Experiments** (independent repeats: transfections, biological replicates) move each
 curve's IC50 and each plate's top. ``experiment_shared`` moves every arm of a cell line x
@@ -22,68 +24,56 @@ not), so a shift is estimated within experiments and its interval widens with th
 experiments' disagreement. Both are Normal, not zero-sum: ``log10_ic50`` is the curve's
 value across experiments, with the uncertainty of having seen only a few.
 
-**Noise** grows with the signal: absorbance noise is roughly proportional to the
-reading (a bright cell line has larger residuals), with a floor for readings near the
-blank. One constant scale made the Student-t's ``nu`` collapse towards 1 to absorb a
-bright cell line's residuals and left its IC50 intervals over-confident. ``nu`` is
-``2 + Gamma``: heavy tails for outlier wells, never the Cauchy region.
+**Noise** grows with the signal (a floor plus a coefficient of variation): absorbance
+noise is roughly proportional to the reading, and one constant scale left a bright cell
+line's intervals over-confident. Its law is **Huber's** (:mod:`.huber`): a Normal core
+with exponential tails, so an outlier well pulls a curve with a bounded force, and
+log-concave, so a curve's wells never offer two explanations. The Student-t of 0.5 did:
+on a real screen a well reading 0.27 two doses past a cliff (its neighbours 0.05) let one
+chain call it an outlier of a steep curve and the other fit it with a shallow one (R-hat
+1.47). On the simulated study design Huber fits covered as the t fits did (IC50s 0.91 vs
+0.92, shifts 0.87 vs 0.85 of 90% intervals) in ~60% of the time (no ``nu``).
 
-**Which scales are learnt.** A hierarchical scale is learnt (half-normal prior) only
-when at least ``MIN_VALUES_DEFAULT`` independent values inform it (fewer for
-levels each pinned by many wells: ``MIN_VALUES_FOR_SCALE``); below that it is
-fixed at its prior's value (documented in :class:`DoseResponsePriors`): a scale learnt
-from two values is a funnel that NUTS cannot sample (two-curve designs gave 39-60
-divergences). Cell-line, cell-line x drug and control effects are zero-sum
-(``pm.ZeroSumNormal``): plain Normal effects form a ridge with the drug means. A term is
-left out when the design cannot identify it, so one curve (drc's ryegrass) and a
-two-curve potency comparison (drc's G.aparine) are the same model with fewer terms.
+**Slopes the doses can resolve.** A curve that falls between two adjacent doses says only
+that its transition is narrower than the step. ``hill_max_c`` is the slope whose 10-90%
+transition spans one median dose step (``log10(81) / step``; 3.8 for half-log doses), and
+``resolvable`` a soft minimum (``hill / (1 + (hill / hill_max)**4)**(1/4)``): slopes well
+below it are unchanged, a cliff's slope approaches it, so a cliff curve's posterior is one
+broad mode up to the bound instead of a ridge running off to infinity. The reported
+``hill`` is the resolvable slope.
 
-**Parameterisation.** A curve with many wells pins its own IC50: the curve level and the
-experiment level (from eight wells a curve in an experiment) are then written centred
-(``log10_ic50 ~ Normal(population, curve_sd)``),
-which removes the ridge between drug means, shifts and curve deviations; sparse curves
-get the non-centred form. On the study design (3 experiments, 2,016 wells) the centred
-form took 23 leapfrog steps per draw where non-centred curve IC50s took 120. Slopes are
-centred only with many data-rich curves per drug (>= 4 curves of >= 20 wells): on the
-400-curve screen (27 wells a curve) centred slopes cut steps per draw from 21 to 20 (issue
-8's probe); on an HTS-shaped screen (216 curves of ~12 wells, one well a dose, many never
-reaching 50%) centred slopes mixed so slowly that the slope scale needed three batches of
-chains (9,000 draws for a tail ESS of 730, R-hat 1.010), non-centred ones one batch
-(3,000 draws, ESS 551, R-hat 1.006). Bottoms are always non-centred (their scale is
-often near zero). Learnt scales have a Gamma(2) prior, zero at zero, so a scale learnt
-from few values does not sit in the funnel's neck.
+**Which scales are learnt.** A hierarchical scale is learnt (Gamma(2) prior, zero at zero,
+so a scale learnt from few values does not sit in the funnel's neck) only when at least
+``MIN_VALUES_DEFAULT`` independent values inform it (fewer for levels each pinned by many
+wells: ``MIN_VALUES_FOR_SCALE``); below that it is fixed at its prior's value (documented
+in :class:`DoseResponsePriors`): a scale learnt from two values is a funnel NUTS cannot
+sample. Plate tops that are alike beyond what their vehicle wells can tell apart (viability
+fractions: every plate divided by its own vehicle mean) get their scale fixed at that
+precision instead (``Design.top_fixed_sd``; run.json's ``model_terms`` says so).
+Cell-line and control effects are zero-sum (``pm.ZeroSumNormal``): plain Normal effects
+form a ridge with the drug means; so is the cell-line x drug effect where several arms share
+a cell line x drug, while a screen with one curve a cell line x drug writes it as each
+curve's own deviation (centred where the curve's data pin its IC50). A term is left out
+when the design cannot identify it, so one curve (drc's ryegrass) and a two-curve potency
+comparison (drc's G.aparine) are the same model with fewer terms.
 
-**Measured on this model (issue 8, 2 cores, nutpie, 300 tuning steps).** With the
-experiment terms and the signal-dependent noise the screens take longer trajectories than
-the issue's probe of the earlier model (20-21 leapfrog steps a draw): 31 on the 400-curve,
-three-experiment screen (10,800 wells) at target_accept 0.9 and at 0.8 alike, and centring
-``experiment_shared`` did not shorten them; 31 on the HTS-shaped screen at 0.9, 15-18 at
-0.8, where the drug-level slope, bottom and IC50 (tied together on curves that never reach
-50%) then mixed ~2x worse a draw, so 0.8 needed 3,500-4,000+ draws a chain where 0.9
-needed 2,000-2,500. The slowest quantity is the curve-to-curve bottom scale (0.10-0.14
-bulk ESS a draw) on both screens. Every draw on the 400-curve screen builds a depth-5 tree
-(step size ~0.12 on ~3,000 parameters), and the long trajectories are needed: capped at
-depth 4 (15 steps) the slowest ESS a draw fell from 0.11 to 0.002
-(``benchmarks/gradient_floor.py --depth``). Not only because of the ridge between
-``experiment_shared`` (whose mean over the experiments only its prior tells apart from the
-cell-line x drug and curve IC50s) and the IC50 terms: with ``experiment_shared`` zero-sum
-over experiments (no ridge; a different model, measured only as a bound) the trees stayed
-at depth 5 and depth 4 still cut the bottom scale's ESS a draw to 0.002. Writing
-``experiment_shared`` exactly as its experiment mean plus zero-sum deviations raised the
-IC50 terms' ESS a draw from 0.15 to 0.24 on one simulated screen and cut ``drug_mean``'s
-to 0.05 on another, so it is not used; centred bottoms mixed at 0.005 a draw (their
-scale's posterior sits near 0.04 on the logit scale). A gradient costs 0.6-1 ms on the
-screen's 10,800 wells, and a hand-fused numba loop of the same likelihood and gradient
-~25% less: three transcendental functions a well (the sigmoid's exp, the noise's log, the
-Student-t's log1p) set the floor. The step size (~0.12), not only the ridges, sets the
-tree depth: sampled with a dense mass matrix from 8,000 earlier draws (whitened
-coordinates; the most any linear rewrite, marginalising the linear IC50 terms included,
-could give) the same screen took 54 steps a draw, though the scales mixed ~1.8x better a
-draw. The non-centred bottoms suit the simulator, whose bottoms do not vary between the
-curves of a drug (the scale's posterior near 0.04). Given bottoms that do (logit sd 0.5),
-non-centred curve bottoms left the drug bottoms mixing at 0.037 ESS a draw, centred ones
-the slowest quantity at 0.25 (a choice the data would have to make, as for slopes; not
-built).
+**Parameterisation: the data choose, per curve.** A level whose own data pin it mixes
+better written centred (``x ~ Normal(mean, sd)``), one the data leave to its prior mixes
+better non-centred (``x = mean + sd * z``). IC50s, experiment IC50s, slopes, bottoms and
+plate tops are chosen level by level (:class:`~.dose_response_design.Design`): an IC50 is
+centred where the doses bracket it (the curve falls within them and starts in the upper
+half of its fall; a drug with no effect in range stays non-centred), a slope where at least
+two doses read inside the curve's transition (a cliff stays non-centred), a bottom where
+the two highest doses have levelled off (and, where the bottoms' scale is learnt, pin it
+more tightly than bottoms spread between curves: bottoms that are all alike stay
+non-centred, as a centred scale near zero is a funnel; a fixed scale has none), a top
+where three or more vehicle wells pin it. The choice is data (masks), so one compiled model
+serves every data set of the same shape. On a 216-curve screen shaped like a real one
+(cliffs, outliers beside them, inactive drugs, bottoms that vary: ``real_screen_design``)
+the per-curve choice cut leapfrog steps a draw from 172 (all non-centred) or 89 (all
+bottoms centred) to 31; a drug with no effect in range mixed at 0.02 ESS a draw with
+centred IC50s. Issue 8's measurements of the earlier forms (the 400-curve screen's depth-5
+trees, the gradient floor) are in benchmarks/README.
 
 The quantities users ask for are named: ``log10_ic50`` (relative IC50, the inflection),
 ``log10_ic50_absolute`` (where the curve crosses half the vehicle reading; +inf when it
@@ -104,15 +94,10 @@ import pytensor.tensor as pt
 
 from chemoshift.data.curve import four_parameter_response
 from chemoshift.data.dose_response import DoseResponseData
-from chemoshift.models.dose_response_design import Design
+from chemoshift.models.dose_response_design import MIN_VALUES_DEFAULT, Design
+from chemoshift.models.huber import Huber
 
-CENTRED_WELLS_PER_CURVE = 12  # curves with this many wells pin their IC50
-# a curve's deviation in one experiment is small (sd ~0.1 log10) beside its own value: eight
-# wells (one a dose) pin it. 400 curves x 3 experiments x 8 wells: centred 31 leapfrog
-# steps per draw, non-centred 127
-CENTRED_WELLS_PER_CURVE_EXPERIMENT = 8
-CENTRED_CURVES_PER_DRUG = 4  # curves of a drug that pin its slope scale (centred slopes)
-CENTRED_SLOPE_WELLS_PER_CURVE = 20  # wells a curve needs to pin its own slope
+CENTRED_WELLS_PER_CURVE = 12  # curves this rich pin their IC50s: drug shifts may be centred
 CENTRED_CELL_LINES = 5  # cell lines that pin a drug's shift (400 curves: ESS 30 -> 160)
 Parameterisation = Literal["auto", "centred", "non_centred"]
 
@@ -140,16 +125,15 @@ class DoseResponsePriors:
     experiment_shared_sd: float = 0.15  # all arms of a cell line x drug move together
     log_hill_mean: float = 0.0  # Hill slopes around 1 ...
     log_hill_sd: float = 0.7  # ... between ~0.25 and ~4 (natural log scale)
+    hill_drug_sd: float = 0.4  # drugs' typical slopes around the screen's, ~1.5-fold (many drugs)
     hill_curve_sd: float = 0.3  # curves' slopes within a drug, ~1.35-fold (natural log)
     bottom_alpha: float = 1.2  # Beta prior on a drug's bottom as a fraction of the top:
     bottom_beta: float = 4.0  # mean 0.23, most mass below 0.5
     bottom_curve_sd: float = 0.5  # curves' bottoms within a drug (logit scale)
     log_top_sd: float = 0.5  # top within ~e**1 of the typical vehicle reading (log scale)
     top_group_sd: float = 0.2  # plate-to-plate variation of the top (log scale)
-    noise_floor_sd: float = 0.05  # half-normal: noise near zero signal, fraction of the top
+    noise_floor_sd: float = 0.05  # Gamma(2) mean: noise near zero signal, fraction of the top
     noise_cv_sd: float = 0.15  # half-normal: noise as a fraction of the mean reading
-    nu_alpha: float = 2.0  # nu - 2 ~ Gamma(2, 0.1): mean 22, tails heavy enough for
-    nu_beta: float = 0.1  # outlier wells, never Cauchy-like (nu > 2)
 
 
 DEFAULT_PRIORS = DoseResponsePriors()
@@ -170,14 +154,15 @@ def build_model(
     data : validated wells (``chemoshift.data.read_dose_response``).
     priors : prior scales; override a field with ``dataclasses.replace``.
     curve_parameterisation : how curve- and experiment-level IC50s are written; ``auto``
-        picks centred when the median curve (curve x experiment) has at least
-        ``CENTRED_WELLS_PER_CURVE`` wells.
-    shape_parameterisation : the same choice for the curve-level Hill slopes; ``auto`` also
-        asks for at least ``CENTRED_CURVES_PER_DRUG`` curves per drug.
-    bottom_parameterisation : the curve-level bottoms; ``auto`` is non-centred: their
-        curve-to-curve scale is often near zero, the centred form's funnel. ``centred``
-        mixed 7-25x better a draw on simulated screens whose bottoms vary between curves
-        (see above).
+        lets each curve (curve x experiment) choose: centred where the doses bracket its
+        IC50 (``Design.ic50_in_view``), non-centred elsewhere.
+    shape_parameterisation : the curve-level Hill slopes; ``auto`` lets each curve's data
+        choose: centred where two or more doses read inside its transition
+        (``Design.slope_in_view``), non-centred elsewhere.
+    bottom_parameterisation : the curve-level bottoms; ``auto`` lets each curve's data
+        choose: centred where the highest doses level off (``Design.bottom_in_view``) and,
+        when the bottoms' scale is learnt, pin the bottom more tightly than bottoms spread
+        between curves (``Design.bottom_pinned``); non-centred elsewhere.
 
     Returns
     -------
@@ -188,16 +173,20 @@ def build_model(
     design = Design.from_data(data)
     terms = design.terms(priors)
     coords = {**data.coords, **design.extra_coords}
-    centred = _use_centred(curve_parameterisation, design.median_wells_per_curve)
-    centred_experiment = _use_centred(curve_parameterisation,
-                                      design.median_wells_per_curve_experiment,
-                                      CENTRED_WELLS_PER_CURVE_EXPERIMENT)
-    # slopes: centred only with many data-rich curves per drug (a drug's few curves
-    # leave its slope scale weakly identified, and the centred form then diverges)
-    slope_rich = (design.median_curves_per_drug >= CENTRED_CURVES_PER_DRUG
-                  and design.median_wells_per_curve >= CENTRED_SLOPE_WELLS_PER_CURVE)
-    centred_slopes = _use_centred(shape_parameterisation,
-                                  design.median_wells_per_curve if slope_rich else 0.0)
+    centred = _use_centred(curve_parameterisation, design.median_wells_per_curve)  # shifts
+    # IC50s, slopes and bottoms: each curve's data choose (see Design.ic50_in_view, ...)
+    centred_ic50 = _forms(curve_parameterisation, design.ic50_in_view)
+    # experiment IC50s centred only where their scale is learnt from many values: from a
+    # few (two arms x three experiments) its posterior reaches near zero, where centred
+    # values pinned by their wells are a funnel (divergences at target_accept 0.99)
+    few = design.term_values.get("experiment_curve", 0) < MIN_VALUES_DEFAULT
+    centred_experiment = _forms(curve_parameterisation, design.ic50_experiment_in_view & ~few)
+    centred_slopes = _forms(shape_parameterisation, design.slope_in_view)
+    # a learnt bottom scale near zero is a funnel where bottoms are alike: centred only
+    # past the spread rule; a fixed scale has no funnel, so a bottom in view is centred
+    learnt_bottoms = terms.get("bottom_curve", (False, 0.0))[0]
+    centred_bottoms = _forms(bottom_parameterisation, design.bottom_pinned if learnt_bottoms
+                             else design.bottom_in_view)
 
     with pm.Model(coords=coords) as model:
         dosed = design.dosed
@@ -224,7 +213,12 @@ def build_model(
             effect = pm.ZeroSumNormal("cell_line_effect", sigma=_scale(terms, "cell_line_effect"),
                                       dims="cell_line")
             population += effect[design.cell_line]
-        if "cell_line_drug_effect" in terms:
+        # one curve a cell line x drug (a screen's single arm): the interaction is each
+        # curve's own deviation, written per curve below, so a curve whose data pin its
+        # IC50 is centred on drug + cell line (zero-sum over the matrix, every curve's IC50
+        # was tied to its row and column: a ridge that mixed at 0.08-0.12 ESS a draw)
+        per_curve = "cell_line_drug_effect" in terms and design.interaction_per_curve
+        if "cell_line_drug_effect" in terms and not per_curve:
             effect = pm.ZeroSumNormal("cell_line_drug_effect",
                                       sigma=_scale(terms, "cell_line_drug_effect"),
                                       dims=("cell_line", "drug"), n_zerosum_axes=2)
@@ -236,14 +230,12 @@ def build_model(
         if design.n("treated"):
             population += _shifts(design, terms, priors, centred)
 
-        if "curve_effect" in terms:
-            curve_sd = _scale(terms, "curve_effect")
-            if centred:  # sampled around the population prediction: no ridge
-                log10_ic50 = pm.Normal("log10_ic50", population, curve_sd, dims="curve")
-            else:
-                z = pm.Normal("curve_effect_z", 0.0, 1.0, dims="curve")
-                log10_ic50 = pm.Deterministic("log10_ic50", population + curve_sd * z,
-                                              dims="curve")
+        deviation = ("curve_effect" if "curve_effect" in terms
+                     else "cell_line_drug_effect" if per_curve else None)
+        if deviation:  # centred: around the population prediction, no ridge
+            log10_ic50 = _partly_centred("log10_ic50", population, _scale(terms, deviation),
+                                         centred_ic50, what="ic50", z_name=f"{deviation}_z",
+                                         auto=curve_parameterisation == "auto")
         else:
             log10_ic50 = pm.Deterministic("log10_ic50", population, dims="curve")
 
@@ -254,35 +246,44 @@ def build_model(
             experiment_ic50 += shared[design.ce_experiment, design.cell_line[design.ce_curve],
                                       design.drug[design.ce_curve]]
         if "experiment_curve" in terms:
-            experiment_ic50 = _group_level(
+            experiment_ic50 = _partly_centred(
                 "log10_ic50_experiment", experiment_ic50, _scale(terms, "experiment_curve"),
-                "curve_experiment", centred_experiment)
+                centred_experiment, dim="curve_experiment", what="ic50_experiment",
+                auto=curve_parameterisation == "auto")
         elif "experiment_shared" in terms:
             experiment_ic50 = pm.Deterministic("log10_ic50_experiment", experiment_ic50,
                                                dims="curve_experiment")
 
         # --- shape: Hill slope, bottom, top ------------------------------------------------
-        log_hill = pm.Normal("log_hill_drug", priors.log_hill_mean, priors.log_hill_sd,
-                             dims="drug")[design.drug]
+        if "hill_drug" in terms:  # many drugs: their slopes pooled around the screen's
+            log_hill = _partly_centred(
+                "log_hill_drug", pm.Normal("log_hill_mean", priors.log_hill_mean,
+                                           priors.log_hill_sd) * pt.ones(design.n("drug")),
+                _scale(terms, "hill_drug"), design.drug_slope_in_view, what="hill_drug",
+                dim="drug", auto=shape_parameterisation == "auto")[design.drug]
+        else:
+            log_hill = pm.Normal("log_hill_drug", priors.log_hill_mean, priors.log_hill_sd,
+                                 dims="drug")[design.drug]
         if "hill_curve" in terms:
-            log_hill = _group_level("log_hill", log_hill, _scale(terms, "hill_curve"), "curve",
-                                    centred_slopes)
-        hill = pm.Deterministic("hill", pt.exp(log_hill), dims="curve")
+            log_hill = _partly_centred("log_hill", log_hill, _scale(terms, "hill_curve"),
+                                       centred_slopes, what="hill",
+                                       auto=shape_parameterisation == "auto")
+        hill_max = pm.Data("hill_max", design.hill_max, dims="curve")
+        hill = pm.Deterministic("hill", _resolvable(pt.exp(log_hill), hill_max), dims="curve")
         bottom_drug = pm.Beta("bottom_drug", priors.bottom_alpha, priors.bottom_beta, dims="drug")
         logit_bottom = (pt.log(bottom_drug) - pt.log1p(-bottom_drug))[design.drug]
         if "bottom_curve" in terms:
-            logit_bottom = _group_level("logit_bottom", logit_bottom,
-                                        _scale(terms, "bottom_curve"), "curve",
-                                        # no wells count makes ``auto`` centre bottoms
-                                        _use_centred(bottom_parameterisation, 0.0))
+            logit_bottom = _partly_centred("logit_bottom", logit_bottom,
+                                           _scale(terms, "bottom_curve"), centred_bottoms,
+                                           what="bottom", auto=bottom_parameterisation == "auto")
         bottom = pm.Deterministic("bottom", pt.sigmoid(logit_bottom), dims="curve")
         log_top = pm.Normal("log_top_mean", pt.log(response_scale), priors.log_top_sd)
         log_top = log_top * pt.ones(design.n("top_group"))
         if "top_group" in terms:
-            # vehicle wells pin a plate's top (centred form mixes better); a group
-            # without them learns its top through the curve's shape (non-centred)
-            log_top = _group_level("log_top", log_top, _scale(terms, "top_group"), "top_group",
-                                   centred=design.vehicles_in_every_top_group)
+            # vehicle wells pin a plate's top where tops spread between plates (centred);
+            # a plate without them, or tops all alike (fractions), non-centred
+            log_top = _partly_centred("log_top", log_top, _scale(terms, "top_group"),
+                                      design.top_pinned, what="top", dim="top_group")
         top = pm.Deterministic("top", pt.exp(log_top), dims="top_group")
 
         # --- derived quantities ------------------------------------------------------------
@@ -300,20 +301,22 @@ def build_model(
         mu = four_parameter_response(log10_concentration, experiment_ic50[ce_idx],
                                      hill[curve_idx], bottom[curve_idx], top[top_idx],
                                      sigmoid=pt.sigmoid)
-        noise_floor = pm.HalfNormal("noise_floor", priors.noise_floor_sd * response_scale)
+        # a reader's noise floor is never zero: Gamma(2) (zero density at zero, mean the
+        # prior scale). Half-normal let the floor drift to ~0 where the CV term carried the
+        # noise, and a zero floor made the likelihood of near-blank wells a spike (a
+        # three-experiment two-curve study diverged there at target_accept 0.99)
+        noise_floor = pm.Gamma("noise_floor", alpha=2.0,
+                               beta=2.0 / (priors.noise_floor_sd * response_scale))
         noise_cv = pm.HalfNormal("noise_cv", priors.noise_cv_sd)
-        nu = pm.Deterministic("nu", 2.0 + pm.Gamma("nu_minus_two", priors.nu_alpha,
-                                                   priors.nu_beta))
         observed = pm.Data("observed_response", dosed.response.to_numpy(), dims="well")
-        pm.StudentT("response", nu=nu, mu=mu, sigma=_noise(mu, noise_floor, noise_cv),
-                    observed=observed, dims="well")
+        Huber("response", mu, _noise(mu, noise_floor, noise_cv), observed=observed,
+              dims="well")
         if len(design.vehicles):
             vehicle_mu = top[vehicle_top_idx]
             vehicle_observed = pm.Data("observed_vehicle_response",
                                        design.vehicles.response.to_numpy(), dims="vehicle_well")
-            pm.StudentT("vehicle_response", nu=nu, mu=vehicle_mu,
-                        sigma=_noise(vehicle_mu, noise_floor, noise_cv),
-                        observed=vehicle_observed, dims="vehicle_well")
+            Huber("vehicle_response", vehicle_mu, _noise(vehicle_mu, noise_floor, noise_cv),
+                  observed=vehicle_observed, dims="vehicle_well")
     return model
 
 
@@ -371,6 +374,45 @@ def _group_level(name: str, mean, sd, dim: str | tuple[str, ...], centred: bool)
     return pm.Deterministic(name, mean + sd * z, dims=dim)
 
 
+def _resolvable(hill, hill_max):
+    """The Hill slope as the doses resolve it: ``hill`` below ``hill_max`` (nearly
+    unchanged up to ~half of it), approaching ``hill_max`` above it (a soft minimum, the
+    4-norm): ``hill / (1 + (hill / hill_max)**4)**(1/4)``."""
+    return hill * pt.exp(-0.25 * pt.log1p((hill / hill_max) ** 4))
+
+
+def _partly_centred(name: str, mean, sd, centred: np.ndarray, *, what: str,
+                    dim: str = "curve", z_name: str | None = None, auto: bool = True):
+    """A quantity per level of ``dim`` pooled around ``mean``, written centred for the
+    levels in ``centred`` (their data pin it) and non-centred for the rest.
+
+    ``auto`` (the data chose): two free variables over ``dim``, ``{name}_pinned`` and
+    ``{name}_free_z``, and the mask ``pinned_{what}`` as data; each level uses one of them
+    and leaves the other a standard Normal that touches nothing, so one compiled model
+    serves any data set of the same shape whatever its data chose. Otherwise (the user
+    chose for every level): centred, the free variable ``name``; non-centred, ``z_name``
+    (default ``{name}_z``) and ``name`` a deterministic.
+    """
+    if not auto:
+        if centred.all():
+            return pm.Normal(name, mean, sd, dims=dim)
+        z = pm.Normal(z_name or f"{name}_z", 0.0, 1.0, dims=dim)
+        return pm.Deterministic(name, mean + sd * z, dims=dim)
+    pinned = pm.Data(f"pinned_{what}", np.asarray(centred, bool), dims=dim)
+    centred_value = pm.Normal(f"{name}_pinned", pt.switch(pinned, mean, 0.0),
+                              pt.switch(pinned, sd, 1.0), dims=dim)
+    z = pm.Normal(f"{name}_free_z", 0.0, 1.0, dims=dim)
+    return pm.Deterministic(name, pt.switch(pinned, centred_value, mean + sd * z), dims=dim)
+
+
+def _forms(choice: str, pinned: np.ndarray) -> np.ndarray:
+    """Which levels are written centred: as the data say (``auto``: ``pinned``), or all
+    or none."""
+    if choice == "auto":
+        return np.asarray(pinned, bool)
+    return np.full(len(pinned), _use_centred(choice, 0.0))
+
+
 def _use_centred(choice: str, median_wells: float,
                  threshold: float = CENTRED_WELLS_PER_CURVE) -> bool:
     if choice == "auto":
@@ -391,3 +433,22 @@ def model_terms(data: DoseResponseData,
     return {name: {"scale": "learnt" if learnt else "fixed", "sd": value,
                    "values": design.term_values[name]}
             for name, (learnt, value) in design.terms(priors).items()}
+
+
+def model_forms(data: DoseResponseData) -> dict[str, dict]:
+    """How ``auto`` writes each curve-level quantity for these data, for the run record:
+    quantity -> ``{"centred": levels written centred, "of": levels}``, and the estimates
+    behind the choice (``bottom_spread``, logit; ``top_fixed_sd``, log scale or None;
+    ``hill_max``: the steepest slope the doses resolve, lowest over curves)."""
+    design = Design.from_data(data)
+    forms = {name: {"centred": int(np.sum(mask)), "of": int(np.size(mask))}
+             for name, mask in (("log10_ic50", design.ic50_in_view),
+                                ("log10_ic50_experiment", design.ic50_experiment_in_view),
+                                ("log_hill", design.slope_in_view),
+                                ("logit_bottom", design.bottom_pinned
+                                 if design.terms(DEFAULT_PRIORS).get(
+                                     "bottom_curve", (False,))[0] else design.bottom_in_view),
+                                ("log_top", design.top_pinned))}
+    return forms | {"bottom_spread": round(design.bottom_spread, 4),
+                    "top_fixed_sd": design.top_fixed_sd,
+                    "hill_max": round(float(np.min(design.hill_max)), 4)}

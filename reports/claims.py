@@ -5,7 +5,9 @@ Each claim names a quantity one assay's run directory already holds (a table row
 posterior estimate, its 95% interval, P(the claim holds), P(it holds by the practical
 margin) and the classical p-value the field would use side by side, and says in words how
 well the claim stands. A run whose diagnostics did not pass marks every claim resting on
-it ``UNRELIABLE``; a missing run, table, row or posterior makes that claim
+it ``UNRELIABLE``, except where the row a claim reads carries its own ``converged`` (a
+dose-response fit whose population converged and only some curves did not: a claim is
+unreliable only when it rests on those); a missing run, table, row or posterior makes that claim
 ``not evaluable: <why>`` instead of an error, so one broken assay never hides the others.
 
 Claim kinds (keys beyond ``claim`` and ``kind``, see :data:`CLAIM_KINDS`):
@@ -314,15 +316,23 @@ def _row(text: str, kind: str, run: Run, thresholds: VerdictThresholds,
     row.update(claim=text, assay=run.assay, kind=kind, step=STEP[kind],
                converged="" if run.converged is None else str(run.converged),
                run="" if run.path is None else run.path.name)
+    converged = run.converged
     try:
-        row.update(evaluate(run))
+        found = evaluate(run)
+        own = found.pop("row_converged", None)  # the row's own diagnostics, where it has them
+        if own is not None:
+            converged = own
+            row["converged"] = str(own)
+        row.update(found)
         said = verdict(row["probability"], row["p_margin"], thresholds)
     except NotEvaluable as why:
         said = f"not evaluable: {why}"
     except (OSError, ValueError, KeyError, IndexError) as error:  # a damaged result file
         said = f"not evaluable: the {run.assay} run's files cannot be read ({run.scrub(error)})"
-    if run.converged is False:
-        said = f"UNRELIABLE (the {run.assay} fit did not converge): {said}"
+    if converged is False:
+        where = (f"the curves it rests on did not converge in the {run.assay} fit"
+                 if run.population_converged else f"the {run.assay} fit did not converge")
+        said = f"UNRELIABLE ({where}): {said}"
     row["verdict"] = said
     return row
 

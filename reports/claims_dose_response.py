@@ -40,12 +40,20 @@ def ic50_shift(claim: dict, run: Run) -> dict:
     p_value, test, note = _classical_shift(run, treatment, cell_line, drug)
     control = row.get("control", "")
     return {**interval(row), "probability": number(row.p_sensitised),
+            "row_converged": row_converged(row),
             "p_margin": number(row.p_beyond_margin), "classical_p": p_value,
             "classical_test": test, "scale": "fold shift (IC50 treated / control)",
             "direction": "down",
             "detail": f"{cell_line} · {drug}: {treatment} vs {control} "
                       f"({row.get('level', '')}); probability = P(shift < 1), p_margin = "
                       f"P(shift < 1/{margin:g}); {note}"}
+
+
+def row_converged(row: pd.Series) -> bool | None:
+    """A shifts.csv row's own ``converged`` (its curves, its shift, the population); None
+    for a run written before rows carried one (the whole fit's verdict decides then)."""
+    value = str(row.get("converged", "")).strip().lower()
+    return {"true": True, "false": False}.get(value)
 
 
 def _experiment_fits(run: Run) -> pd.DataFrame:
@@ -166,7 +174,13 @@ def shift_agreement(claim: dict, run: Run) -> dict:
     log10_ratio = (shift_draws(datatree, curves, first, cell_line, drug)
                    - shift_draws(datatree, curves, second, cell_line, drug))
     low, median, high = 10 ** np.quantile(log10_ratio, (0.025, 0.5, 0.975))
+    shifts = run.table("shifts.csv", ("quantity", "treatment"))
+    rows = [one_row(shifts[shifts.quantity == RELATIVE], "shifts.csv (ic50_relative)",
+                    {"treatment": t, "cell_line": cell_line, "drug": drug})
+            for t in (first, second)]
+    both = [row_converged(r) for r in rows]
     return {"estimate": median, "q2.5": low, "q97.5": high,
+            "row_converged": None if None in both else all(both),
             "probability": float(np.mean(np.abs(log10_ratio) < np.log10(factor))),
             "scale": f"fold ratio (shift {first} / shift {second})", "direction": "within",
             "detail": f"{cell_line} · {drug}: probability = P(the two IC50 shifts within "

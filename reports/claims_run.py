@@ -29,13 +29,17 @@ class Run:
     assay: str
     path: Path | None
     converged: bool | None = None
+    population_converged: bool = False  # only some units (curves) failed, if converged fails
     cache: dict = field(default_factory=dict)
 
     @classmethod
     def open(cls, assay: str, path: Path | None) -> Run:
         run = cls(assay, None if path is None else Path(path))
         try:
-            run.converged = bool(files.read_record(run.path)["diagnostics"]["passed"])
+            diagnostics = files.read_record(run.path)["diagnostics"]
+            run.converged = bool(diagnostics["passed"])
+            run.population_converged = bool(diagnostics.get("population_passed",
+                                                            run.converged))
         except (OSError, TypeError, KeyError, ValueError):
             run.converged = None  # no run, or a run.json without diagnostics: unknown
         return run

@@ -5,6 +5,8 @@ most ``max_panels`` panels a figure.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -14,7 +16,7 @@ from xarray import DataTree
 from chemoshift.data.curve import four_parameter_response
 from chemoshift.reports.dose_response_inputs import top_groups_of, wells_by_curve
 from chemoshift.reports.dose_response_tables import curve_units, draws
-from chemoshift.reports.figure_style import NORMAL, SMALL, colour, styled
+from chemoshift.reports.figure_style import NORMAL, OKABE_ITO, SMALL, colour, styled
 
 MAX_CURVE_DRAWS = 200  # posterior draws used to draw bands; enough for a 95% band
 VEHICLE_OFFSET = 1.0  # vehicle wells are drawn this many log10 units left of the lowest dose
@@ -25,12 +27,14 @@ GRID_POINTS = 60
 
 def curve_panels(datatree: DataTree, wells: pd.DataFrame, curves: pd.DataFrame, unit: str,
                  response_label: str, *, drugs: list[str] | None = None,
-                 max_panels: int = PANELS_PER_PAGE) -> Figure:
+                 max_panels: int = PANELS_PER_PAGE, unconverged: Collection[int] = ()
+                 ) -> Figure:
     """One figure: a panel per cell line x drug of the given drugs (default all), wells as
     points, posterior median curve and 95% band per treatment; vehicle wells (shared ones
     included) at the left edge. At most ``max_panels`` panels; the title says when some
-    were left out."""
-    context = CurveContext(datatree, wells, curves, unit)
+    were left out. Curves in ``unconverged`` (curve indices) are dashed and their panel's
+    title says they did not converge."""
+    context = CurveContext(datatree, wells, curves, unit, unconverged)
     panels = _panels(curves, drugs)
     title = None
     if len(panels) > max_panels:
@@ -40,10 +44,11 @@ def curve_panels(datatree: DataTree, wells: pd.DataFrame, curves: pd.DataFrame, 
 
 
 def curve_pages(datatree: DataTree, wells: pd.DataFrame, curves: pd.DataFrame, unit: str,
-                response_label: str) -> list[tuple[str, Figure]]:
+                response_label: str, unconverged: Collection[int] = ()
+                ) -> list[tuple[str, Figure]]:
     """Every panel, one drug per page (split when a drug has more than 16 cell lines):
-    (page title, figure) in curve order."""
-    context = CurveContext(datatree, wells, curves, unit)
+    (page title, figure) in curve order; ``unconverged`` as in :func:`curve_panels`."""
+    context = CurveContext(datatree, wells, curves, unit, unconverged)
     return [(title, draw_page(context, panels, response_label, title))
             for title, panels in pages(curves)]
 
@@ -80,6 +85,12 @@ def _panels(curves: pd.DataFrame, drugs: list[str] | None = None) -> list[tuple[
     return sorted(panels, key=lambda p: order[p[1]])  # faceted per drug, stable within
 
 
+def panel_curves(curves: pd.DataFrame) -> dict[tuple[str, str], list[int]]:
+    """(cell line, drug) panel -> the indices of its curves (curve order)."""
+    groups = _facets(curves.reset_index(drop=True)).groupby(["cell_line", "drug"], sort=False)
+    return {panel: [int(c) for c in index] for panel, index in groups.groups.items()}
+
+
 def _facets(curves: pd.DataFrame) -> pd.DataFrame:
     """(cell_line, drug) of each curve; '-' where the file had no such column."""
     return pd.DataFrame({k: curves[k].astype(str) if k in curves else "-"
@@ -90,8 +101,9 @@ class CurveContext:
     """Posterior draws (a fixed random subset), wells per curve and facets, prepared once."""
 
     def __init__(self, datatree: DataTree, wells: pd.DataFrame, curves: pd.DataFrame,
-                 unit: str):
+                 unit: str, unconverged: Collection[int] = ()):
         self.curves = curves.reset_index(drop=True)
+        self.unconverged = frozenset(int(c) for c in unconverged)
         n_draws = draws(datatree, "log10_ic50").shape[0]
         pick = np.random.default_rng(0).choice(n_draws, size=min(MAX_CURVE_DRAWS, n_draws),
                                                replace=False)
@@ -127,7 +139,12 @@ def _figure(context: CurveContext, panels: list, response_label: str, title: str
             lowest = min(lowest, _draw_curve(ax, context, int(c), handles, extent))
         if np.isfinite(lowest):
             ax.axvline(lowest - VEHICLE_OFFSET / 2, color="0.8", lw=0.6, ls=":")
-        ax.set_title(" · ".join(v for v in panel if v != "-") or "curve", fontsize=NORMAL)
+        name = " · ".join(v for v in panel if v != "-") or "curve"
+        if context.unconverged.intersection(int(c) for c in context.by_panel[panel]):
+            ax.set_title(f"{name}\nNOT CONVERGED (dashed)", fontsize=NORMAL,
+                         color=OKABE_ITO["vermillion"])
+        else:
+            ax.set_title(name, fontsize=NORMAL)
         if i + columns >= len(panels):  # the lowest panel of its column
             ax.set_xlabel(f"log10 concentration ({', '.join(sorted(units))})", fontsize=SMALL)
         else:
@@ -198,7 +215,8 @@ def _draw_curve(ax, context: CurveContext, c: int, handles: dict, extent: _Exten
                                         curve_top[:, None])
     lo, mid, hi = np.quantile(predicted, [0.025, 0.5, 0.975], axis=0)  # NaN leaves a gap
     ax.fill_between(grid, lo, hi, color=colour, alpha=0.2, linewidth=0)
-    (line,) = ax.plot(grid, mid, color=colour, lw=1.2)
+    (line,) = ax.plot(grid, mid, color=colour, lw=1.2,
+                      ls="--" if c in context.unconverged else "-")
     extent.add("y", lo, hi)
     handles.setdefault(str(arm), line)
     return low

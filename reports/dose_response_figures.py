@@ -47,7 +47,8 @@ def shift_forest(shifts: pd.DataFrame, keys: list[str], margin: float, *,
         table, is_pooled = table.iloc[:max_rows], is_pooled[:max_rows]
     mixed = "quantity" in table and table["quantity"].nunique() > 1
     labels = [" · ".join([*(str(r[k]) for k in keys), f"{r['treatment']} vs {r['control']}"]
-                         + (["absolute"] if mixed and r["quantity"] == "ic50_absolute" else []))
+                         + (["absolute"] if mixed and r["quantity"] == "ic50_absolute" else [])
+                         + (["NOT CONVERGED"] if _unconverged(r) else []))
               for _, r in table.iterrows()]
     fig, ax = plt.subplots(figsize=(7.5, 0.24 * len(table) + 1.4))
     y = np.arange(len(table))[::-1]
@@ -64,6 +65,12 @@ def shift_forest(shifts: pd.DataFrame, keys: list[str], margin: float, *,
         ax.set_title(title)
     _margins(fig, labels)
     return fig
+
+
+def _unconverged(row: pd.Series) -> bool:
+    """A row the diagnostics mark as not converged (a table without the column: none)."""
+    value = row.get("converged", True)
+    return str(value).strip().lower() in ("false", "0")
 
 
 def forest_pages(shifts: pd.DataFrame, keys: list[str], *, rows_per_page: int = FOREST_ROWS,

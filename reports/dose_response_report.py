@@ -32,7 +32,11 @@ from chemoshift.reports import dose_response_curves as curve_figures
 from chemoshift.reports import dose_response_figures as figures
 from chemoshift.reports.classical import fit_curves
 from chemoshift.reports.dose_response_inputs import read_curves, read_wells
-from chemoshift.reports.dose_response_tables import shifts_table, summary_table
+from chemoshift.reports.dose_response_tables import (
+    shifts_table,
+    summary_table,
+    unconverged_curves,
+)
 
 MAX_CURVE_PANELS = 256  # pages of curves are drawn while their panels fit in this budget
 MAX_FOREST_PAGES = 4
@@ -40,6 +44,8 @@ MAX_CLASSICAL_CURVES = 120  # least-squares fits are cheap, not free: 3,600 take
 MAX_TABLE_ROWS = 200  # per-curve rows in each HTML table
 DPI, PAGE_DPI = 100, 72  # single figures, and figures of many pages
 INTERNAL = ["log10_median", "log10_q2_5", "log10_q97_5"]
+LONG_DIAGNOSTICS = ("checked_variables", "failures", "unit_failures", "elements", "advice",
+                    "verdict")  # listed elsewhere in the report, or too long for a row
 TEXT_COLUMNS = {"cell_line", "drug", "treatment", "control", "quantity", "unit", "note", "level",
                 "experiment"}
 
@@ -55,8 +61,9 @@ def write_tables(run_dir: Path, datatree: DataTree | None = None
     datatree = datatree if datatree is not None else files.read_datatree(run_dir)
     curves = read_curves(run_dir)
     keys = record["data"]["keys_present"]
-    summary = summary_table(datatree, curves, keys, record["data"]["unit"])
-    shifts = shifts_table(datatree, curves, keys, record["settings"]["margin"])
+    diagnostics = record.get("diagnostics")
+    summary = summary_table(datatree, curves, keys, record["data"]["unit"], diagnostics)
+    shifts = shifts_table(datatree, curves, keys, record["settings"]["margin"], diagnostics)
     files.write_csv(run_dir / "summary.csv", summary)
     files.write_csv(run_dir / "shifts.csv", shifts)
     return summary, shifts
@@ -84,8 +91,9 @@ def write_report(run_dir: Path, datatree: DataTree | None = None) -> Path:
     relative_shifts = shifts[shifts.quantity == "ic50_relative"]
 
     rendered, notes = {}, {}
+    unconverged = unconverged_curves(datatree, record.get("diagnostics"))
     rendered["curves"], notes["curve_note"] = _curve_figures(datatree, wells, curves,
-                                                             data["unit"], label)
+                                                             data["unit"], label, unconverged)
     forest, left_out = figures.forest_pages(relative_shifts, curve_keys,
                                             max_pages=MAX_FOREST_PAGES)
     rendered["forest"] = [_render(f"Relative IC50 fold shifts: {title}",
@@ -131,7 +139,13 @@ def write_report(run_dir: Path, datatree: DataTree | None = None) -> Path:
         draws=datatree["posterior"].sizes.get("draw", "?"),
         tune=sampler.get("tune", "?"),
         passed=diagnostics.get("passed", False),
+        population_passed=diagnostics.get("population_passed", False),
+        advice=list(diagnostics.get("advice") or []),
         verdict=diagnostics.get("verdict", "not recorded"),
+        unit_failures=_html(pd.DataFrame(
+            [{"curve": label, "what failed": "; ".join(failed)}
+             for label, failed in (diagnostics.get("unit_failures") or {}).items()]))
+        if diagnostics.get("unit_failures") else "",
         margin=margin,
         reader_notes=list(data.get("notes") or []),
         unknown_columns=list(data.get("unknown_columns") or []),
@@ -148,8 +162,8 @@ def write_report(run_dir: Path, datatree: DataTree | None = None) -> Path:
                         for q in ("relative", "absolute")},
         classical_table=_capped(_classical_rows(classical, curves, keys, summary), None),
         diagnostics_table=_html(pd.DataFrame([{k: v for k, v in diagnostics.items()
-                                               if k not in ("checked_variables", "failures")}])),
-        record=json.dumps(record, indent=2),
+                                               if k not in LONG_DIAGNOSTICS}])),
+        record=json.dumps(_shown_record(record), indent=2),
         **notes,
     )
     path = run_dir / "report.html"
@@ -157,11 +171,29 @@ def write_report(run_dir: Path, datatree: DataTree | None = None) -> Path:
     return path
 
 
-def _curve_figures(datatree, wells, curves, unit, label) -> tuple[list[dict], str]:
-    """The first pages of curve panels (up to MAX_CURVE_PANELS panels), each drawn on its own."""
+def _shown_record(record: dict) -> dict:
+    """run.json as the report shows it: per-element figures summarised (the CSV files and
+    run.json have them all)."""
+    diagnostics = record.get("diagnostics") or {}
+    if "elements" not in diagnostics:
+        return record
+    summary = {name: f"{len(figures.get('rhat', []))} elements (in run.json)"
+               for name, figures in diagnostics["elements"].items()}
+    return record | {"diagnostics": diagnostics | {"elements": summary}}
+
+
+def _curve_figures(datatree, wells, curves, unit, label, unconverged=()
+                   ) -> tuple[list[dict], str]:
+    """The first pages of curve panels (up to MAX_CURVE_PANELS panels), each drawn on its own;
+    pages holding a curve that did not converge come first."""
     pages = curve_figures.pages(curves)
+    failed = set(unconverged)
+    if failed:
+        of_panel = curve_figures.panel_curves(curves)
+        pages.sort(key=lambda page: not any(failed.intersection(of_panel.get(panel, ()))
+                                            for panel in page[1]))
     try:
-        context = curve_figures.CurveContext(datatree, wells, curves, unit)
+        context = curve_figures.CurveContext(datatree, wells, curves, unit, unconverged)
     except Exception as error:  # any failure becomes a box in the report, not a lost report
         return [_failed("Fitted curves", error)], ""
     budget = np.cumsum([len(panels) for _, panels in pages]) <= MAX_CURVE_PANELS

@@ -37,9 +37,24 @@ comparison, then pooled), then the ``ic50_absolute`` rows (per comparison only).
 
 Every shift row has ``p_extrapolated``: the larger of the two curves' P(IC50 beyond the
 tested range) for that quantity; for a pooled row, the largest over the curves it pools.
+
+**Diagnostics per row.** ``summary.csv`` has ``rhat``, ``ess_bulk`` and ``ess_tail`` of
+the row's own quantity (rank-normalised split R-hat, bulk and tail ESS of
+``log10_ic50`` or ``log10_ic50_absolute``; an IC50 never reached ranks above every finite
+draw) and ``converged``: true when those pass (R-hat <= 1.01, ESS >= 400), every parameter
+of the curve passed (its IC50, slope, bottom, experiment IC50s, plates' tops) and every
+population parameter passed. ``shifts.csv`` has the same for the shift parameter of a
+curve, drug-pooled or pooled row, and ``converged`` on every row: its own figures, the
+population, and for a row of one comparison (relative or absolute) or a cell line's mean
+over drugs, every curve it rests on (treated and control). A pooled row is a population
+parameter: it stands on its own figures. A row is never called converged on figures it does
+not have: a run saved before per-element diagnostics existed, or a table made without the
+fit's diagnostics, leaves the figures blank and reads ``converged`` False.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -52,6 +67,65 @@ RELATIVE, ABSOLUTE = "ic50_relative", "ic50_absolute"
 VARIABLE = {RELATIVE: "log10_ic50", ABSOLUTE: "log10_ic50_absolute"}
 SHIFT_COLUMNS = ["quantity", "treatment", "control", "median", "q2.5", "q97.5", "p_sensitised",
                  "p_beyond_margin", "margin", "p_extrapolated", "level", "note"]
+DIAGNOSTIC_COLUMNS = ["rhat", "ess_bulk", "ess_tail", "converged"]
+MAX_RHAT, MIN_ESS = 1.01, 400  # the thresholds of chemoshift.inference.diagnostics
+
+
+class RowDiagnostics:
+    """Per-element figures of the fit's diagnostics (the run record's ``diagnostics``), read
+    for the tables: which curves failed, whether the population passed, each reported
+    variable's R-hat and ESS by element."""
+
+    def __init__(self, diagnostics: Mapping | None, curve_labels: list[str]):
+        self.known = diagnostics is not None  # without the fit's diagnostics: blank
+        diagnostics = diagnostics or {}
+        self.elements = diagnostics.get("elements") or {}
+        self.population = bool(diagnostics.get("population_passed",
+                                               diagnostics.get("passed", False)))
+        failed = set(diagnostics.get("unit_failures") or {})
+        self.curve_ok = np.array([label not in failed for label in curve_labels], bool)
+
+    def figures(self, name: str, index) -> dict:
+        """rhat, ess_bulk, ess_tail of element(s) ``index`` of ``name`` (flat), NaN unknown."""
+        found = self.elements.get(name)
+        if not found:
+            return dict.fromkeys(("rhat", "ess_bulk", "ess_tail"), np.nan)
+        return {key: np.asarray(found[key], dtype=float)[index]
+                for key in ("rhat", "ess_bulk", "ess_tail")}
+
+    def curve_rows(self, figures: dict) -> np.ndarray:
+        """``converged`` of one row per curve (curve order): own figures (which must exist),
+        curve, population (False throughout without the fit's diagnostics)."""
+        if not self.known:
+            return np.zeros(len(self.curve_ok), bool)
+        measured = np.isfinite(np.asarray(figures["rhat"], dtype=float))
+        return _passes(figures) & measured & self.curve_ok & self.population
+
+    def row(self, figures: dict, curves: np.ndarray) -> bool:
+        """``converged`` of a row resting on ``curves``: the worst of its own figures, every
+        one of those curves, the population (False without the fit's diagnostics)."""
+        if not self.known:
+            return False
+        return bool(_passes(_worst(figures)) and self.curve_ok[np.asarray(curves, int)].all()
+                    and self.population)
+
+
+def _passes(figures: dict) -> np.ndarray:
+    """Figures meet the thresholds; an unknown (NaN) figure passes: the curve and the
+    population decide then."""
+    return (~(np.asarray(figures["rhat"]) > MAX_RHAT) & ~(np.asarray(figures["ess_bulk"]) < MIN_ESS)
+            & ~(np.asarray(figures["ess_tail"]) < MIN_ESS))
+
+
+def _worst(figures: dict) -> dict:
+    """The worst of several elements' figures: largest R-hat, smallest ESS (NaN if none)."""
+    out = {}
+    for key, values in figures.items():
+        values = np.atleast_1d(np.asarray(values, dtype=float))
+        finite = values[np.isfinite(values)]
+        out[key] = np.nan if not finite.size else float(
+            finite.max() if key == "rhat" else finite.min())
+    return out
 
 
 def draws(datatree: DataTree, name: str) -> np.ndarray:
@@ -85,7 +159,7 @@ def beyond_range(log10_values: np.ndarray, low: np.ndarray, high: np.ndarray
 
 
 def summary_table(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
-                  unit: str) -> pd.DataFrame:
+                  unit: str, diagnostics: Mapping | None = None) -> pd.DataFrame:
     """IC50 table: one row per curve and quantity (see module docstring).
 
     Parameters
@@ -96,9 +170,12 @@ def summary_table(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
         ``unit`` column gives each curve its own unit.
     keys : the key columns to keep (those the input file had).
     unit : the unit of curves without a ``unit`` of their own.
+    diagnostics : the run record's ``diagnostics`` (per-element figures, failed curves).
     """
     low, high = tested_range(curves)
     units = curve_units(curves, unit)
+    rows = _row_diagnostics(datatree, diagnostics)
+    everyone = np.arange(len(curves))
     frames = []
     for quantity, name in VARIABLE.items():
         frame = curves[keys].reset_index(drop=True).copy() if keys else pd.DataFrame(
@@ -107,8 +184,20 @@ def summary_table(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
         ic50 = _ic50_columns(draws(datatree, name), low, high, blank_beyond=quantity == ABSOLUTE)
         frame = pd.concat([frame, ic50], axis=1)
         frame.insert(frame.columns.get_loc("p_beyond_range"), "unit", units)
+        figures = rows.figures(name, everyone)
+        frame = frame.assign(**figures, converged=rows.curve_rows(figures))
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def unconverged_curves(datatree: DataTree, diagnostics: Mapping | None) -> list[int]:
+    """Indices (curve order) of the curves whose own parameters did not converge."""
+    return [int(c) for c in np.flatnonzero(~_row_diagnostics(datatree, diagnostics).curve_ok)]
+
+
+def _row_diagnostics(datatree: DataTree, diagnostics: Mapping | None) -> RowDiagnostics:
+    labels = [str(c) for c in datatree["posterior"]["log10_ic50"].coords["curve"].values]
+    return RowDiagnostics(diagnostics, labels)
 
 
 def _ic50_columns(log10_values: np.ndarray, low: np.ndarray, high: np.ndarray, *,
@@ -150,7 +239,7 @@ def _hdi(values: np.ndarray, prob: float = CI_PROB) -> tuple[np.ndarray, np.ndar
 
 
 def shifts_table(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
-                 margin: float) -> pd.DataFrame:
+                 margin: float, diagnostics: Mapping | None = None) -> pd.DataFrame:
     """Fold-shift table: relative rows (per comparison, per drug, per cell line, pooled),
     then absolute rows (per comparison); see the module docstring.
 
@@ -159,12 +248,14 @@ def shifts_table(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
     curves : curves.csv in the model's curve order; treated rows (non-empty ``control``)
         are the comparisons, in order.
     margin : practical fold change; ``p_beyond_margin`` = P(shift < 1 / margin).
+    diagnostics : the run record's ``diagnostics`` (per-element figures, failed curves).
     """
     posterior = datatree["posterior"]
     curve_keys = [k for k in keys if k != "treatment"]
-    columns = [*curve_keys, *SHIFT_COLUMNS]
+    columns = [*curve_keys, *SHIFT_COLUMNS, *DIAGNOSTIC_COLUMNS]
     if "log10_shift" not in posterior:
         return pd.DataFrame(columns=columns)
+    checks = _row_diagnostics(datatree, diagnostics)
     curves = curves.reset_index(drop=True)
     treated = curves[curves.control != ""]
     control_curve = _control_curves(curves, treated)
@@ -172,17 +263,31 @@ def shifts_table(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
     beyond = {q: sum(beyond_range(draws(datatree, v), low, high)) for q, v in VARIABLE.items()}
     rel_beyond = beyond[RELATIVE]
 
-    def extrapolated(rows: pd.Index) -> float:  # curve rows of treated, and their controls
+    def involved(rows: pd.Index) -> np.ndarray:  # curve rows of treated, and their controls
         controls = control_curve[treated.index.get_indexer(rows)]
-        pooled = np.r_[rows.to_numpy(), controls[controls >= 0]]
-        return float(rel_beyond[pooled].max())
+        return np.r_[rows.to_numpy(), controls[controls >= 0]]
+
+    def extrapolated(rows: pd.Index) -> float:
+        return float(rel_beyond[involved(rows)].max())
+
+    def diagnosed(row: dict, name: str, index, rows: pd.Index | None, own: bool = True
+                  ) -> dict:
+        """The row with its parameter's figures (``own``; else blank: a row derived from
+        per-curve shifts) and ``converged``, which also asks every curve of ``rows`` (and
+        their controls); a population parameter's row (``rows`` None) stands on its own."""
+        figures = checks.figures(name, index)
+        shown = _worst(figures) if own else dict.fromkeys(figures, np.nan)
+        curves = involved(rows) if rows is not None else np.zeros(0, int)
+        return row | shown | {"converged": checks.row(figures, curves)}
 
     per_comparison = draws(datatree, "log10_shift")
     rows = []
     for i, (c, row) in enumerate(treated.iterrows()):
-        rows.append(_shift_row({k: row[k] for k in curve_keys}, RELATIVE, row.treatment,
-                               row.control, "curve", per_comparison[:, i], margin,
-                               extrapolated(pd.Index([c]))))
+        rows.append(diagnosed(_shift_row({k: row[k] for k in curve_keys}, RELATIVE,
+                                         row.treatment, row.control, "curve",
+                                         per_comparison[:, i], margin,
+                                         extrapolated(pd.Index([c]))),
+                              "log10_shift", i, pd.Index([c])))
     control_of = dict(zip(treated.treatment, treated.control, strict=False))
     pooled_keys = {"cell_line", "drug"} <= set(curve_keys)
     if pooled_keys and treated.cell_line.nunique() > 1 and "log10_shift_drug" in posterior:
@@ -194,33 +299,40 @@ def shifts_table(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
             for d, drug in enumerate(drugs):
                 pooled = treated.index[(treated.treatment == treatment) & (treated.drug == drug)]
                 if len(pooled):
-                    rows.append(_shift_row(_keys(curve_keys, ALL, drug), RELATIVE, treatment,
-                                           control_of[treatment], "drug, pooled over cell lines",
-                                           values[:, t, d], margin, extrapolated(pooled)))
+                    rows.append(diagnosed(_shift_row(
+                        _keys(curve_keys, ALL, drug), RELATIVE, treatment, control_of[treatment],
+                        "drug, pooled over cell lines", values[:, t, d], margin,
+                        extrapolated(pooled)), "log10_shift_drug", t * len(drugs) + d, None))
     if pooled_keys and treated.drug.nunique() > 1:
         position = pd.Series(np.arange(len(treated)), index=treated.index)
         for (line, treatment), group in treated.groupby(["cell_line", "treatment"], sort=False):
             mean_shift = per_comparison[:, position[group.index]].mean(axis=1)
-            rows.append(_shift_row(_keys(curve_keys, line, ALL), RELATIVE, treatment,
-                                   control_of[treatment], "cell line, mean over drugs",
-                                   mean_shift, margin, extrapolated(group.index)))
+            rows.append(diagnosed(_shift_row(
+                _keys(curve_keys, line, ALL), RELATIVE, treatment, control_of[treatment],
+                "cell line, mean over drugs", mean_shift, margin, extrapolated(group.index)),
+                "log10_shift", position[group.index].to_numpy(), group.index, own=False))
     if "log10_shift_pooled" in posterior:
         pooled_draws = draws(datatree, "log10_shift_pooled")
         levels = list(posterior["log10_shift_pooled"].coords["treated"].values)
         for t, treatment in enumerate(levels):
             pooled = treated.index[treated.treatment == treatment]
             if len(pooled):
-                rows.append(_shift_row(_keys(curve_keys, ALL, ALL), RELATIVE, treatment,
-                                       control_of[treatment], "pooled over drugs and cell lines",
-                                       pooled_draws[:, t], margin, extrapolated(pooled)))
+                rows.append(diagnosed(_shift_row(
+                    _keys(curve_keys, ALL, ALL), RELATIVE, treatment, control_of[treatment],
+                    "pooled over drugs and cell lines", pooled_draws[:, t], margin,
+                    extrapolated(pooled)), "log10_shift_pooled", t, None))
     absolute = draws(datatree, VARIABLE[ABSOLUTE])
     for c, row in treated.iterrows():
         k = control_curve[treated.index.get_loc(c)]
         if k < 0:
             continue
         p_beyond = max(float(beyond[ABSOLUTE][c]), float(beyond[ABSOLUTE][k]))
+        both = np.array([c, k])
+        figures = checks.figures(VARIABLE[ABSOLUTE], both)
         rows.append(_absolute_shift_row({k_: row[k_] for k_ in curve_keys}, row, absolute[:, c],
-                                        absolute[:, k], margin, p_beyond))
+                                        absolute[:, k], margin, p_beyond)
+                    | dict.fromkeys(figures, np.nan)
+                    | {"converged": checks.row(figures, both)})
     return pd.DataFrame(rows, columns=[*columns, "log10_median", "log10_q2_5", "log10_q97_5"])
 
 

@@ -206,8 +206,8 @@ def test_an_early_stop_says_where_the_chains_stopped_and_the_cap():
 
     args = _settings(_parser().parse_args(["fit", "dose-response", "wells.csv", "--out", "run"]))
     assert _draws_note({"draws_per_chain": 1000}, args) == (
-        " (ESS target met at 1,000 draws a chain; the cap is 4,000)")
-    assert _draws_note({"draws_per_chain": 4000}, args) == ""  # ran to the cap
+        " (ESS target met at 1,000 draws a chain; the cap is 6,000)")
+    assert _draws_note({"draws_per_chain": 6000}, args) == ""  # ran to the cap
     fixed = _settings(_parser().parse_args(["fit", "dose-response", "wells.csv", "--out",
                                             "run", "--draws", "500"]))
     assert _draws_note({"draws_per_chain": 500}, fixed) == ""  # the user fixed the draws

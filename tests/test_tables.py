@@ -123,3 +123,49 @@ def test_without_a_cell_line_column_no_pooled_row_is_ambiguous():
                          ["drug", "treatment"], margin=1.5)
     relative = table[table.quantity == "ic50_relative"]
     assert list(relative.level) == ["curve", "curve", "pooled over drugs and cell lines"]
+
+
+def test_rows_carry_their_own_diagnostics_and_a_failed_curve_marks_only_its_rows():
+    rng = np.random.default_rng(9)
+    values = rng.normal(0.0, 0.1, (1000, 4))
+    shifts = values[:, [1, 3]] - values[:, [0, 2]]
+    tree = posterior(values, values, shifts)
+    figures = {"rhat": [1.001, 1.002, 1.003, 1.004], "ess_bulk": [900.0, 800, 700, 600],
+               "ess_tail": [950.0, 850, 750, 650]}
+    diagnostics = {  # curve 3 (B, mimic) failed on its own slope; the population passed
+        "passed": False, "population_passed": True,
+        "unit_failures": {"3": ["R-hat 1.470 (hill)"]},
+        "elements": {"log10_ic50": figures, "log10_ic50_absolute": figures,
+                     "log10_shift": {"rhat": [1.001, 1.2], "ess_bulk": [900.0, 40],
+                                     "ess_tail": [900.0, 50]},
+                     "log10_shift_pooled": {"rhat": [1.002], "ess_bulk": [1200.0],
+                                            "ess_tail": [1100.0]}}}
+    table = summary_table(tree, CURVES, ["cell_line", "treatment"], "uM", diagnostics)
+    relative = table[table.quantity == "ic50_relative"]
+    assert list(relative.converged) == [True, True, True, False]  # curve 3 alone
+    assert list(relative.rhat) == figures["rhat"]
+    assert list(relative.ess_tail) == figures["ess_tail"]
+    assert list(table.columns[-4:]) == ["rhat", "ess_bulk", "ess_tail", "converged"]
+
+    rows = shifts_table(tree, CURVES, ["cell_line", "drug", "treatment"], 1.5, diagnostics)
+    per_comparison = rows[(rows.level == "curve") & (rows.quantity == "ic50_relative")]
+    assert list(per_comparison.converged) == [True, False]  # B's comparison rests on curve 3
+    assert per_comparison.rhat.iloc[1] == 1.2
+    pooled = rows[rows.level == "pooled over drugs and cell lines"].iloc[0]
+    assert pooled.converged and pooled.rhat == 1.002  # a population parameter stands alone
+    absolute = rows[rows.quantity == "ic50_absolute"]
+    assert list(absolute.converged) == [True, False]
+
+
+def test_a_failed_population_marks_every_row():
+    rng = np.random.default_rng(10)
+    values = rng.normal(0.0, 0.1, (1000, 4))
+    tree = posterior(values, values, values[:, [1, 3]] - values[:, [0, 2]])
+    diagnostics = {"passed": False, "population_passed": False, "unit_failures": {}}
+    table = summary_table(tree, CURVES, ["cell_line"], "uM", diagnostics)
+    assert not table.converged.any()
+    assert table.rhat.isna().all()  # a run without per-element figures: blank, not made up
+    unknown = summary_table(tree, CURVES, ["cell_line"], "uM")  # no diagnostics: never converged
+    assert unknown.rhat.isna().all() and not unknown.converged.any()
+    rows = shifts_table(tree, CURVES, ["cell_line", "drug", "treatment"], 1.5, diagnostics)
+    assert not rows.converged.any()
