@@ -120,6 +120,7 @@ def fit_qpcr(
     *,
     references: str | Sequence[str] | Mapping[str, str] | None = None,
     condition: str | None = None,
+    sample: str | None = None,
     controls: Mapping[str, str] | None = None,
     columns: Mapping[str, str] | None = None,
     genes: Sequence[str] | None = None,
@@ -135,7 +136,8 @@ def fit_qpcr(
 ) -> QpcrFit:
     """Read a Ct file (long or wide), build the Ct model, sample it.
 
-    See :func:`chemoshift.data.qpcr.read_qpcr` for the reading options; ``priors``
+    See :func:`chemoshift.data.qpcr.read_qpcr` for the reading options (a long file
+    names its biological samples: a ``sample`` column, or ``sample=COLUMN``); ``priors``
     overrides :class:`~chemoshift.models.qpcr.QpcrPriors` by name; ``reuse`` a
     ``compile_model`` result for data of the same design.
     """
@@ -143,7 +145,7 @@ def fit_qpcr(
     priors = resolve_priors(priors)
     if not margin > 1:
         raise ValueError(f"margin {margin}: expected a fold change above 1")
-    read_options = dict(references=references, condition=condition,
+    read_options = dict(references=references, condition=condition, sample=sample,
                         controls=dict(controls) if controls else None,
                         columns=dict(columns or {}), genes=list(genes) if genes else None,
                         max_cycle=max_cycle, efficiency=dict(efficiency or {}) or None,

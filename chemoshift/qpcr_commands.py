@@ -1,8 +1,9 @@
 """The qPCR options of ``chemoshift fit`` and the command that runs them.
 
     chemoshift fit qpcr CTS.csv --out RUN_DIR --reference GAPDH [--condition COLUMN]
-        [--control CONDITION=CONTROL ...] [--columns name=column,...] [--genes A,B]
-        [--max-cycle 40] [--efficiency GENE=E,... | --dilutions FILE] [--dose COLUMN]
+        [--sample COLUMN] [--control CONDITION=CONTROL ...] [--columns name=column,...]
+        [--genes A,B] [--max-cycle 40] [--efficiency GENE=E,... | --dilutions FILE]
+        [--dose COLUMN]
 
 These options belong to qPCR alone: given with another assay they are refused (exit 2),
 and the dose-response options (``--unit``, ``--response-kind``) are refused with qpcr.
@@ -16,7 +17,8 @@ import sys
 
 from chemoshift.models.qpcr import QpcrPriors
 
-QPCR_OPTIONS = ("reference", "condition", "max_cycle", "efficiency", "dilutions", "genes")
+QPCR_OPTIONS = ("reference", "condition", "sample", "max_cycle", "efficiency", "dilutions",
+                "genes")
 NOT_QPCR = {"unit": "uM", "response_kind": "absorbance", "construct_control": None,
             "background": None, "drug_control": None, "top": None, "pairs": None,
             "group": None, "samples": None}  # other assays' options and their defaults
@@ -29,6 +31,9 @@ def add_fit_options(fit: argparse.ArgumentParser) -> None:
     group.add_argument("--reference", help="reference gene(s), GENE[,GENE], or per target "
                        "TARGET:REFERENCE,... e.g. miR-379:RNU48,IGF1R:GAPDH")
     group.add_argument("--condition", help="column holding the condition (default: condition)")
+    group.add_argument("--sample", help="column naming the biological sample of each reaction "
+                       "(default: sample; a long file needs one, its rows of one sample and "
+                       "gene are technical replicates)")
     group.add_argument("--genes", help="the Ct columns of a wide file (or the genes of a long "
                        "one) to fit, comma separated (default: every column that is no key)")
     group.add_argument("--max-cycle", type=float, default=None,
@@ -96,9 +101,9 @@ def read_options(args: argparse.Namespace) -> dict | int:
         print(f"chemoshift: --max-cycle {args.max_cycle}: expected a cycle limit above 5",
               file=sys.stderr)
         return EXIT_BAD_INPUT
-    options = dict(references=args.reference, condition=args.condition, controls=controls,
-                   columns=args.columns, efficiency=efficiency, dilutions=args.dilutions,
-                   dose=args.dose,
+    options = dict(references=args.reference, condition=args.condition, sample=args.sample,
+                   controls=controls, columns=args.columns, efficiency=efficiency,
+                   dilutions=args.dilutions, dose=args.dose,
                    genes=[g.strip() for g in args.genes.split(",") if g.strip()]
                    if args.genes else None)
     if args.max_cycle is not None:

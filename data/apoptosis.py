@@ -1,6 +1,6 @@
 """Apoptosis counts (PI or annexin V staining, flow cytometry): schema, validation, table.
 
-Schema (one row per sample):
+Schema (one row per sample; a sample is one stained tube, the model's observation):
 
 ===========  ==========================================================================
 column       meaning
@@ -11,7 +11,17 @@ treatment    transfection arm, e.g. ``miR-379`` / ``miR-NC``
 drug         drug arm, e.g. ``DOX 0.5 µM`` / ``vehicle``
 cell_line    optional: cell line (e.g. Huh7, HepG2)
 experiment   optional: independent repeat; absent: one
+sample       optional: the tube's label within its group and experiment (e.g. 1, 2, 3);
+             absent or empty: every row is a tube of its own
 ===========  ==========================================================================
+
+Tubes of one group (cell line x treatment x drug) in one experiment are replicates
+inside that experiment, not independent repeats of the group: the model gives each
+group x experiment cell its own deviation (:mod:`chemoshift.models.apoptosis`). Rows that
+share a tube (same cell line, experiment, treatment, drug and ``sample``) are repeated
+counts of that tube (re-acquisitions): their counts are summed into one sample, which is
+exact for the beta-binomial (given the tube's fraction, each count is binomial), and a
+note says so.
 
 The drug control (``drug_control``; default: the drug level named vehicle, control,
 DMSO or none) and the treatment control (``controls``; default: the one level named like a
@@ -28,7 +38,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from chemoshift.data.mechanism_files import Checker, read_rows, resolve_controls, unknown_note
+from chemoshift.data.mechanism_files import (
+    SINGLE_LEVEL,
+    Checker,
+    read_rows,
+    resolve_controls,
+    unknown_note,
+)
 
 REQUIRED = ("apoptotic", "total", "treatment", "drug")
 OPTIONAL = ("cell_line", "experiment", "sample")
@@ -41,9 +57,11 @@ class ApoptosisData:
 
     Attributes
     ----------
-    samples : DataFrame, one row per sample: ``cell_line, treatment, drug, experiment,
-        apoptotic, total`` (integers), ``group`` (code into ``groups``), ``batch`` (code
-        into ``batches``: experiment x cell line), ``source_row``.
+    samples : DataFrame, one row per sample (tube): ``cell_line, treatment, drug,
+        experiment, sample`` (label; ``-`` when the input has none), ``apoptotic, total``
+        (integers, summed over a tube's rows), ``group`` (code into ``groups``), ``batch``
+        (code into ``batches``: experiment x cell line), ``cell`` (code into ``cells``:
+        group x experiment), ``source_row`` (the tube's first file line).
     groups : DataFrame, one row per cell line x treatment x drug.
     batches : list of ``experiment | cell_line`` names.
     controls : treatment -> its control treatment.
@@ -69,6 +87,13 @@ class ApoptosisData:
     @property
     def group_names(self) -> list[str]:
         return [" | ".join(r) for r in self.groups.itertuples(index=False)]
+
+    @property
+    def cells(self) -> list[str]:
+        """Group x experiment names (``group name | experiment``), in code order."""
+        first = self.samples.drop_duplicates("cell").sort_values("cell")
+        names = self.group_names
+        return [f"{names[g]} | {e}" for g, e in zip(first.group, first.experiment, strict=True)]
 
     def effects(self) -> pd.DataFrame:
         """One row per effect: ``name, cell_line, treatment, control, drug, effect`` and the
@@ -155,26 +180,53 @@ def read_apoptosis(
                                   f"with drug {drug!r}", "every treatment x drug cell of the "
                                   "design (miR and its control, with and without the drug)")
     check.raise_if_any()
+    table["sample"] = check.text("sample", default="")
+    table["source_row"] = rows.lines[table.index.to_numpy()]
+    table, repeated = _tubes(table)
     table["group"] = pd.MultiIndex.from_frame(groups).get_indexer(
         pd.MultiIndex.from_frame(table[["cell_line", "treatment", "drug"]]))
     batch_label = table.experiment + " | " + table.cell_line
     batches = list(pd.unique(batch_label))
     table["batch"] = pd.Categorical(batch_label, batches).codes.astype("int64")
+    cell_label = table.group.astype(str) + " @ " + table.experiment
+    table["cell"] = pd.Categorical(cell_label, pd.unique(cell_label)).codes.astype("int64")
     table["apoptotic"] = table.apoptotic.astype("int64")
     table["total"] = table.total.astype("int64")
-    table["source_row"] = rows.lines[table.index.to_numpy()]
     unknown = check.unknown_columns((*REQUIRED, *OPTIONAL))
     notes = list(rows.notes) + unknown_note(unknown)
+    if repeated:
+        lines = ", ".join(map(str, repeated[:5])) + (", ..." if len(repeated) > 5 else "")
+        notes.append(f"{len(repeated)} sample(s) on several rows (first at lines {lines}): "
+                     "counts of one tube summed, as repeated acquisitions of it")
     if table.experiment.nunique() == 1:
         notes.append("one experiment: samples are the only replicates")
-    samples = table[["cell_line", "treatment", "drug", "experiment", "apoptotic", "total",
-                     "group", "batch", "source_row"]].reset_index(drop=True)
+    samples = table[["cell_line", "treatment", "drug", "experiment", "sample", "apoptotic",
+                     "total", "group", "batch", "cell", "source_row"]].reset_index(drop=True)
     return ApoptosisData(
         samples=samples, groups=groups, batches=batches, controls=controls,
         drug_control=drug_control, drugs=drugs,
         keys_present=("cell_line",) if "cell_line" in frame.columns else (),
         sources={rows.name: rows.sha256}, notes=tuple(notes), unknown_columns=unknown,
         has_experiments="experiment" in frame.columns)
+
+
+def _tubes(table: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
+    """One row per tube. Rows sharing cell line, treatment, drug, experiment and a non-empty
+    ``sample`` label are summed (counts) and keep their first file line; an unlabelled row
+    is a tube of its own (label ``-``). Returns the tubes and the first file lines of the
+    tubes that had several rows."""
+    keys = ["cell_line", "treatment", "drug", "experiment", "sample"]
+    unlabelled = table["sample"].eq("")
+    own = pd.Series(-1 - np.arange(len(table)), index=table.index)
+    tube = table.groupby(keys, sort=False).ngroup().where(~unlabelled, own)
+    size = tube.map(tube.value_counts())
+    table = table.assign(sample=table["sample"].where(~unlabelled, SINGLE_LEVEL))
+    if size.max() == 1:
+        return table, []
+    summed = table.groupby(tube.to_numpy(), sort=False).agg(
+        {**dict.fromkeys([*keys, "source_row"], "first"), "apoptotic": "sum", "total": "sum"})
+    repeated = sorted(table.source_row[size > 1].groupby(tube[size > 1]).first().astype(int))
+    return summed.reset_index(drop=True), repeated
 
 
 def _drug_control(levels: list[str], given: str | None, check: Checker) -> str:

@@ -14,9 +14,10 @@ sample. What the reader did is said in ``notes``:
   column. A series matrix has no symbols: ``annotation=`` names a platform table
   (``ID`` + a symbol column), else the probe ids stand in. Probes stay probes in the
   model (de.csv has one row per probe); where a gene list is needed (network,
-  enrichment) a gene takes the value of its **best probe**: in each posterior draw the
-  gene's log2 fold change is the largest of its probes' (classically: its probe with
-  the largest moderated t). Probes without a symbol are left out of gene lists.
+  enrichment) a gene takes the **mean of its probes**: in each posterior draw the gene's
+  log2 fold change is the mean of its probes' (classically: the mean of their moderated
+  statistics). Not the largest: a maximum over probes is biased upward and favours genes
+  with many probes. Probes without a symbol are left out of gene lists.
 - **Pairs and groups**: a GDS file's subsets (``individual`` -> pair, ``disease state``
   or another two-level subset type -> group) with no options; otherwise
   ``pairs=`` / ``group=`` name a sample-sheet column (a GSE characteristic such as

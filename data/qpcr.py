@@ -2,9 +2,16 @@
 
 One row per reaction (long: ``gene`` and ``ct``/``cq`` columns) or one Ct column per
 gene (wide; read by :mod:`chemoshift.data.qpcr_files`). Keys: ``condition`` (required;
-``condition=COLUMN`` maps yours), ``sample`` (biological replicate; absent: each row is
-one sample, as in Livak & Schmittgen's tables), ``technical_replicate``, ``replicate``,
+``condition=COLUMN`` maps yours), ``sample``, ``technical_replicate``, ``replicate``,
 ``plate``, ``experiment``, ``well`` and ``dose`` (a number per condition).
+
+The unit of replication is the biological sample, and every file says what it is. A long
+file needs ``sample`` (``sample=COLUMN`` maps yours): the biological sample each reaction
+was measured in. Rows of one sample and gene are its technical replicates, and a target
+is normalised to the reference reactions of its own sample; a long file without one is
+refused, as its rows would otherwise each count as a biological replicate. A wide file
+is Livak & Schmittgen's table: each row one biological sample (named by ``sample``, else
+by ``replicate`` within its condition, else by its line).
 
 A Ct cell reading ``Undetermined``, ``No Ct``, ``N/A``, ``NA``, ``NaN``, ``-`` or empty
 is a missing Ct (status ``undetermined``), and a Ct above ``max_cycle`` a non-detect
@@ -82,6 +89,7 @@ def read_qpcr(
     *,
     references: str | Sequence[str] | Mapping[str, str] | None = None,
     condition: str | None = None,
+    sample: str | None = None,
     controls: Mapping[str, str] | None = None,
     columns: Mapping[str, str] | None = None,
     genes: Sequence[str] | None = None,
@@ -94,11 +102,12 @@ def read_qpcr(
 
     ``references``: ``"GAPDH"``, ``["GAPDH", "ACTB"]`` (every other gene is a target of
     them) or per target ``"miR-379:RNU48,IGF1R:GAPDH"`` / ``{"miR-379": "RNU48"}``.
-    ``condition`` / ``dose``: your condition and dose columns. ``controls``: condition ->
-    its control (default: every condition against the first in the file).
+    ``condition`` / ``sample`` / ``dose``: your condition, biological-sample and dose
+    columns (a long file needs a sample column). ``controls``: condition -> its control
+    (default: every condition against the first in the file).
     """
     columns = dict(columns or {})
-    for ours, theirs in (("condition", condition), ("dose", dose)):
+    for ours, theirs in (("condition", condition), ("sample", sample), ("dose", dose)):
         if theirs:
             columns[ours] = theirs
     file = read_ct_file(path, columns, list(genes) if genes else None)
@@ -122,7 +131,8 @@ def read_qpcr(
 def validate_qpcr(frame: pd.DataFrame, name: str, *, lines=None, source=None, layout="long",
                   references=None, controls=None, max_cycle: float = MAX_CYCLE,
                   efficiency=None) -> QpcrData:
-    """Validate a frame of text cells with our column names (one row per reaction)."""
+    """Validate a frame of text cells with our column names (one row per reaction; a
+    ``"long"`` frame needs ``sample``, a melted ``"wide"`` one makes each row a sample)."""
     source = dict(source or {})
     frame = frame.astype(str).apply(lambda s: s.str.strip()).reset_index(drop=True)
     lines = np.arange(2, len(frame) + 2) if lines is None else np.asarray(lines)
@@ -137,6 +147,8 @@ def validate_qpcr(frame: pd.DataFrame, name: str, *, lines=None, source=None, la
                                     f"a {column!r} column (or --columns {column}=YOURS"
                                     f"{'; or --condition COLUMN' if column == 'condition' else ''})"
                                     f"; the file has {list(frame.columns)}"))
+    if layout == "long" and "sample" not in frame.columns:
+        problems.append(_no_sample_column(name, frame.columns))
     if problems:
         raise InputError(problems)
     if not max_cycle > MIN_CT:
@@ -144,16 +156,19 @@ def validate_qpcr(frame: pd.DataFrame, name: str, *, lines=None, source=None, la
                                   f"a cycle limit above {MIN_CT}, e.g. 40")])
     if frame.empty:
         raise InputError([Problem(name, None, None, "no reactions", "one row per reaction")])
-    for i in np.flatnonzero(frame["condition"].to_numpy() == ""):
-        problems.append(Problem(name, int(lines[i]), label("condition"), "empty",
-                                "the condition of every reaction"))
+    for column, what in (("condition", "condition"), ("sample", "biological sample")):
+        if column not in frame:
+            continue
+        for i in np.flatnonzero(frame[column].to_numpy() == ""):
+            problems.append(Problem(name, int(lines[i]), label(column), "empty",
+                                    f"the {what} of every reaction"))
     ct, status = _read_cts(frame["ct"], max_cycle, lines, name, label("ct") if layout == "long"
                            else None, frame["gene"], problems)
     table = pd.DataFrame({"line": lines, "condition": frame["condition"], "gene": frame["gene"],
                           "ct": ct, "status": status})
     for key in ("plate", "experiment"):
         table[key] = frame[key].replace("", "1") if key in frame else "1"
-    table["label"], table["sample"] = _samples(frame, lines, layout)
+    table["label"], table["sample"] = _samples(frame, lines)
     doses = _doses(frame, table, lines, name, label, problems)
     _check_sample_conditions(table, name, problems)
     conditions = tuple(dict.fromkeys(table.condition))
@@ -200,15 +215,31 @@ def _read_cts(cells: pd.Series, max_cycle, lines, name, column, genes, problems)
     return ct, status
 
 
-def _samples(frame: pd.DataFrame, lines: np.ndarray, layout: str):
+def _no_sample_column(name: str, columns) -> Problem:
+    """The refusal of a long file that does not say what a biological sample is."""
+    return Problem(
+        name, None, "sample",
+        "column missing in a long file (one row per reaction): each reaction would count as "
+        "its own biological sample, so technical replicate wells would count as biological "
+        "replicates and a target would lose its pairing with the reference reactions of the "
+        "same sample",
+        "a 'sample' column naming the biological sample each reaction was measured in "
+        "(--sample COLUMN or --columns sample=COLUMN maps yours"
+        + ("; --sample replicate if its 'replicate' numbers the biological samples of a "
+           "condition" if "replicate" in columns else "")
+        + "), or a wide Livak-style table: one row per biological sample, one Ct column per "
+        f"gene; the file has {list(columns)}")
+
+
+def _samples(frame: pd.DataFrame, lines: np.ndarray):
     """Each reaction's sample label and its key (unique across conditions and experiments).
 
-    Without a sample column a wide row is one sample (named by its ``replicate`` when
-    there is one), and so is a long row without sample and replicate columns.
+    A long file has a sample column (checked before). Without one a wide row is one
+    sample, named by its ``replicate`` when there is one, else by its line.
     """
     if "sample" in frame:
         label = frame["sample"]
-    elif "replicate" in frame and layout == "wide":
+    elif "replicate" in frame:
         label = frame["condition"] + " " + frame["replicate"]
     else:
         label = "line " + pd.Series(lines, index=frame.index).astype(str)

@@ -4,7 +4,9 @@ Each simulator follows the lab's process, not the model's code: per-well transfe
 efficiency (luciferase) and lane loading (Western) multiply both channels; experiments
 (transfections, blots) move every reading they hold and move each group a little on its
 own; wells and lanes add log-normal noise with ~2% gross outliers; apoptosis counts are
-binomial draws from sample fractions that vary beyond the binomial (a beta distribution).
+binomial draws from sample (tube) fractions that vary beyond the binomial (a beta
+distribution), around an experiment's shift and, if ``deviation_sd`` > 0 (default 0, as
+the bundled example was made), each group's own move in that experiment.
 Every function returns ``(table, truth)``: the table as a user's CSV holds it, and the
 true quantities the models estimate (natural-log ratios; apoptosis fractions, odds ratios
 and percentage points) keyed by the same descriptors the output tables use.
@@ -154,15 +156,25 @@ class ApoptosisDesign:
         ("miR-NC", "DOX 0.5 uM"): 0.15, ("miR-379", "DOX 0.5 uM"): 0.27})
     cell_line_sd: float = 0.2  # cell lines move every fraction's logit a little
     experiment_sd: float = 0.2
+    deviation_sd: float = 0.0  # logit sd of one group's move in one experiment; 0: none
     kappa: float = 400.0
 
 
 def simulate_apoptosis(design: ApoptosisDesign = ApoptosisDesign(), seed: int = 0
                        ) -> tuple[pd.DataFrame, dict]:
-    """Samples of PI-positive counts out of ``total`` cells; truth: every group's fraction
-    and, per cell line, the miR effect without and with the drug and the interaction, as
-    log odds ratios and percentage points."""
+    """Samples (tubes) of PI-positive counts out of ``total`` cells; truth: every group's
+    fraction in a typical experiment (no experiment shift, no deviation) and, per cell line,
+    the miR effect without and with the drug and the interaction, as log odds ratios and
+    percentage points.
+
+    An experiment shifts every group's logit by one draw (``experiment_sd``) and each group
+    by its own (``deviation_sd``), shared by that group's ``samples`` tubes; each tube's
+    fraction is a beta draw around that (precision ``kappa``), its count a binomial. The
+    deviations come from their own random stream, so ``deviation_sd`` leaves every other
+    draw (and the bundled example, made with 0) as it was.
+    """
     rng = np.random.default_rng(seed)
+    deviation_rng = rng.spawn(1)[0]
     rows, fractions, effects = [], [], []
     for cell_line in design.cell_lines:
         move = rng.normal(0, design.cell_line_sd, size=len(design.fractions))
@@ -184,8 +196,9 @@ def simulate_apoptosis(design: ApoptosisDesign = ApoptosisDesign(), seed: int = 
         for e in range(1, design.experiments + 1):
             shift = rng.normal(0, design.experiment_sd)
             for (treatment, drug), value in logit.items():
+                deviation = deviation_rng.normal(0, design.deviation_sd)
                 for _ in range(design.samples):
-                    p = _expit(value + shift)
+                    p = _expit(value + shift + deviation)
                     sample_p = rng.beta(p * design.kappa, (1 - p) * design.kappa)
                     rows.append(dict(cell_line=cell_line, experiment=f"E{e}",
                                      treatment=treatment, drug=drug,

@@ -36,10 +36,13 @@ of each block is written as an orthonormal basis times free Normals (:func:`zero
   pin, so the loading change is no ridge through every target's effect (a 96-gene panel
   with one loading per condition: R-hat 1.058 and ESS 37 on ``loading_condition`` when
   the effects were sampled directly).
-- **Technical replicates** nest in biological ones: ``bio`` (sample x gene, centred,
-  sd ``bio_sd``) enters only when some sample has technical replicates of a gene, and
-  sums to zero over the genes of each sample's group (their common part is the loading);
-  otherwise the residual is the biological variation.
+- **Technical replicates** nest in biological ones: the reactions of one sample and
+  gene (the data's ``sample``, which a long file must name) share that sample's
+  ``loading`` and ``bio`` and differ by the well noise alone, so n samples of technical
+  triplicates inform a condition effect as n biological replicates, not 3n. ``bio``
+  (sample x gene, centred, sd ``bio_sd``) enters only when some sample has technical
+  replicates of a gene, and sums to zero over the genes of each sample's group (their
+  common part is the loading); otherwise the residual is the biological variation.
 - **Experiments and plates**: ``exp`` (``experiment_effect``, gene x experiment, log2
   units, zero-sum over experiments and over the genes of each group: its common part is
   the loadings of that experiment's samples) and ``plate`` (``plate_effect``, cycles,

@@ -57,8 +57,11 @@ class Look:
 LOOKS = {
     "supported": Look("supported", OKABE_ITO["blue"], "o"),
     "margin": Look("supported, possibly below the margin", OKABE_ITO["bluish_green"], "o"),
+    "below margin": Look("supported, smaller than the margin", OKABE_ITO["sky_blue"], "o",
+                         filled=False),
     "weak": Look("weak evidence", OKABE_ITO["orange"], "s"),
     "unsupported": Look("not supported", OKABE_ITO["black"], "X"),
+    "contradicted": Look("contradicted", OKABE_ITO["reddish_purple"], "D"),
     "unreliable": Look("fit did not converge (unreliable)", OKABE_ITO["vermillion"], "^",
                        filled=False),
     "not evaluable": Look("not evaluable", GREY, "."),
@@ -74,6 +77,10 @@ def verdict_category(verdict: object, converged: object = True) -> str:
         return "unreliable"
     if text.startswith("supported, but") or text.startswith("supported but"):
         return "margin"
+    if text.startswith("supported, smaller"):
+        return "below margin"
+    if text.startswith("contradicted"):
+        return "contradicted"
     if text.startswith("supported"):
         return "supported"
     if text.startswith("weak"):

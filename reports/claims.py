@@ -32,18 +32,28 @@ import pandas as pd
 
 from chemoshift.data import run_dir as files
 from chemoshift.reports.claims_dose_response import ic50_shift, shift_agreement, shift_draws
-from chemoshift.reports.claims_run import NotEvaluable, Run, interval, number, one_row
+from chemoshift.reports.claims_run import (
+    NotEvaluable,
+    Run,
+    interval,
+    joint_probability,
+    number,
+    one_row,
+)
 
 __all__ = ["APOPTOSIS_EFFECTS", "APOPTOSIS_SCALES", "CLAIM_ASSAY", "CLAIM_KINDS", "COLUMNS",
            "DIRECTIONS", "PER_ITEM", "SINGLE", "STEP", "NotEvaluable", "VerdictThresholds",
-           "claim_problems", "evaluate_claims", "read_claims", "shift_draws", "verdict",
-           "write_claims"]
+           "claim_problems", "evaluate_claims", "probability_mcse", "read_claims",
+           "shift_draws", "verdict", "write_claims"]
 
 COLUMNS = ["claim", "assay", "estimate", "q2.5", "q97.5", "probability", "p_margin",
            "classical_p", "verdict", "kind", "step", "scale", "direction", "converged", "run",
-           "classical_test", "detail"]
+           "classical_test", "detail", "mcse"]
+NUMBERS = ("estimate", "q2.5", "q97.5", "probability", "p_margin", "classical_p", "mcse")
+DIRECTIONAL = frozenset(("ic50_shift", "shift_agreement", "qpcr_fold", "western_fold",
+                         "luciferase", "apoptosis"))  # 1 - probability is P(the opposite)
 CLAIM_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "ic50_shift": (("treatment",), ("cell_line", "drug")),
+    "ic50_shift": (("treatment",), ("cell_line", "drug", "every")),
     "shift_agreement": (("treatments", "factor"), ("cell_line", "drug")),
     "qpcr_fold": (("gene", "condition"), ("direction",)),
     "western_fold": (("condition",), ("cell_line", "dose")),
@@ -68,9 +78,11 @@ APOPTOSIS_SCALES = ("odds_ratio", "percentage_points")
 class VerdictThresholds:
     """Probabilities behind the words (the study file's ``[verdict]``)."""
 
-    strong: float = 0.95  # P(claim) at or above: supported
+    strong: float = 0.95  # P(claim) at or above: supported; P(opposite) at or above: contradicted
     weak: float = 0.80  # P(claim) at or above (below strong): weak evidence
     margin: float = 0.5  # P(by the practical margin) below this: possibly smaller than it
+    below_margin: float = 0.05  # P(by the margin) below this: smaller than the margin
+    borderline_mcse: float = 2.0  # a probability this many MCSEs from a threshold: borderline
 
 
 def claim_problems(claim: dict) -> list[str]:
@@ -97,6 +109,8 @@ def claim_problems(claim: dict) -> list[str]:
         if "factor" in claim and not number(claim["factor"]) > 1:
             problems.append(f"shift_agreement claim's factor is {claim['factor']!r}; "
                             "expected a number > 1")
+    if "every" in claim and not isinstance(claim["every"], bool):
+        problems.append(f"{kind} claim's every is {claim['every']!r}; expected true or false")
     for key in ("genes", "pathways"):
         if key in required and (isinstance(claim.get(key), str) or not claim.get(key, [])):
             problems.append(f"{kind} claim needs {key} = [a list of names]")
@@ -104,18 +118,65 @@ def claim_problems(claim: dict) -> list[str]:
 
 
 def verdict(probability: float, p_margin: float,
-            thresholds: VerdictThresholds = VerdictThresholds()) -> str:
-    """The verdict in words; ``p_margin`` NaN when the claim has no practical margin."""
+            thresholds: VerdictThresholds = VerdictThresholds(), *, mcse: float = np.nan,
+            directional: bool = False) -> str:
+    """The verdict in words.
+
+    ``p_margin`` is NaN when the claim has no practical margin; ``mcse`` the Monte Carlo
+    standard error of ``probability`` (NaN: unknown); ``directional`` says that 1 -
+    ``probability`` is P(the opposite direction), so a claim can be contradicted. Words:
+    "supported" (P >= strong), "supported, smaller than the practical margin" (and P(beyond
+    the margin) < below_margin), "supported, but possibly smaller than the practical margin"
+    (< margin), "weak evidence: ..." (P >= weak), "contradicted: ..." (P(opposite) >=
+    strong), "not supported"; "; borderline: ..." is appended when P lies within
+    ``borderline_mcse`` MCSEs of a threshold it was compared with.
+    """
     if not np.isfinite(probability):
         return "not evaluable: no posterior probability"
+    opposite = 1.0 - probability if directional else np.nan
     if probability >= thresholds.strong:
-        if np.isfinite(p_margin) and p_margin < thresholds.margin:
-            return "supported, but possibly smaller than the practical margin"
-        return "supported"
-    if probability >= thresholds.weak:
-        return (f"weak evidence: P(claim) = {probability:.2f}, below the {thresholds.strong:g}"
+        if np.isfinite(p_margin) and p_margin < thresholds.below_margin:
+            said = "supported, smaller than the practical margin"
+        elif np.isfinite(p_margin) and p_margin < thresholds.margin:
+            said = "supported, but possibly smaller than the practical margin"
+        else:
+            said = "supported"
+    elif probability >= thresholds.weak:
+        said = (f"weak evidence: P(claim) = {probability:.2f}, below the {thresholds.strong:g}"
                 " a supported claim needs")
-    return "not supported"
+    elif opposite >= thresholds.strong:
+        said = f"contradicted: P(the opposite) = {opposite:.3f}"
+    else:
+        said = "not supported"
+    return said + _borderline(probability, opposite, mcse, thresholds)
+
+
+def _borderline(probability: float, opposite: float, mcse: float,
+                thresholds: VerdictThresholds) -> str:
+    """"; borderline: ..." when a probability sits within a few MCSEs of a threshold."""
+    if not (np.isfinite(mcse) and mcse > 0):
+        return ""
+    reach = thresholds.borderline_mcse * mcse
+    for value, what in ((probability, "P(claim)"), (opposite, "P(the opposite)")):
+        for threshold in (thresholds.strong, thresholds.weak) if what == "P(claim)" else (
+                thresholds.strong,):
+            if np.isfinite(value) and abs(value - threshold) <= reach:
+                return (f"; borderline: {what} = {value:.3f} is within "
+                        f"{thresholds.borderline_mcse:g} Monte Carlo standard errors "
+                        f"({mcse:.3f}) of {threshold:g}")
+    return ""
+
+
+def probability_mcse(probability: float, ess: float) -> float:
+    """Monte Carlo standard error of a posterior probability estimated from draws whose
+    effective sample size is ``ess``: sqrt(p (1 - p) / ESS), with p kept 1 / (ESS + 1)
+    from 0 and 1 (all draws on one side still leave an error of about 1 / ESS). NaN when
+    ``ess`` is unknown."""
+    if not (np.isfinite(probability) and np.isfinite(ess) and ess > 0):
+        return np.nan
+    edge = 1.0 / (ess + 1.0)
+    p = min(max(probability, edge), 1.0 - edge)
+    return float(np.sqrt(p * (1.0 - p) / ess))
 
 
 # ---- mechanism assays ------------------------------------------------------------------
@@ -181,6 +242,10 @@ def _western_fold(claim: dict, run: Run) -> dict:
 
 
 def _luciferase(claim: dict, run: Run) -> dict:
+    """A ``luciferase`` claim. ``construct = "interaction"`` says "represses the first
+    construct (wild type) beyond the second (mutant)": its probability is the joint
+    P(WT ratio < 1 and WT/MUT ratio < 1) over the draws, so an unchanged WT beside a
+    de-repressed mutant does not read as repression."""
     table = run.table("luciferase.csv", ("construct", "treatment", "control", "median",
                                          "p_repressed", "p_beyond_margin", "classical_p"))
     construct = str(claim["construct"])
@@ -191,12 +256,44 @@ def _luciferase(claim: dict, run: Run) -> dict:
             else f"{construct} firefly/Renilla ratio")
     test = ("Welch t-test of normalised ratios, construct vs reference" if interaction
             else "Welch t-test on control-normalised firefly/Renilla ratios")
-    return {**interval(row), "probability": number(row.p_repressed),
-            "p_margin": number(row.p_beyond_margin), "classical_p": number(row.classical_p),
-            "classical_test": test, "scale": "ratio (treated / control)", "direction": "down",
-            "detail": f"{row.get('cell_line', '')}: {row.treatment} vs {row.control}, {what}; "
-                      f"probability = P(ratio < 1), p_margin = P(ratio < "
-                      f"1/{_margin(run):g})"}
+    margin = _margin(run)
+    found = {**interval(row), "probability": number(row.p_repressed),
+             "p_margin": number(row.p_beyond_margin), "classical_p": number(row.classical_p),
+             "classical_test": test, "scale": "ratio (treated / control)", "direction": "down",
+             "detail": f"{row.get('cell_line', '')}: {row.treatment} vs {row.control}, {what}; "
+                       f"probability = P(ratio < 1), p_margin = P(ratio < 1/{margin:g})"}
+    if interaction:
+        found |= _repressed_beyond(run, row, margin)
+    return found
+
+
+def _repressed_beyond(run: Run, row: pd.Series, margin: float) -> dict:
+    """P(first construct repressed and repressed beyond the second), jointly over the
+    draws of the posterior's ``ratio`` (contrasts labelled "cell | construct | treatment
+    vs control" and "cell | interaction A / B | treatment vs control")."""
+    first = str(row.construct_pair).split(" / ")[0]
+    versus = f"{row.treatment} vs {row.control}"
+    cell = [str(row.cell_line)] if "cell_line" in row and row.cell_line else []
+    labels = {" | ".join([*cell, f"interaction {row.construct_pair}", versus]): "interaction",
+              " | ".join([*cell, first, versus]): "first"}
+    try:
+        ratio = run.posterior()["posterior"]["ratio"]
+        found = [str(c) for c in ratio.coords["contrast"].values]
+        picked = ratio.sel(contrast=[c for c in found if c in labels])
+    except (KeyError, ValueError) as error:
+        raise NotEvaluable(f"posterior.nc has no ratio draws of {first} and the interaction "
+                           f"({error})") from error
+    if picked.sizes["contrast"] != 2:
+        raise NotEvaluable(f"posterior.nc has no contrast {' or '.join(labels)}")
+    values = picked.transpose("chain", "draw", "contrast").values
+    probability, mcse = joint_probability(values < 1)
+    p_margin, _ = joint_probability(values < 1 / margin) if np.isfinite(margin) else (np.nan,
+                                                                                       None)
+    return {"probability": probability, "mcse": mcse, "p_margin": p_margin,
+            "detail": f"{row.get('cell_line', '')}: {row.treatment} vs {row.control}; "
+                      f"probability = P({first} ratio < 1 and ({row.construct_pair}) ratio "
+                      f"< 1) jointly over the draws, p_margin = P(both < 1/{margin:g}); "
+                      f"estimate and interval: the ({row.construct_pair}) ratio"}
 
 
 def _apoptosis(claim: dict, run: Run) -> dict:
@@ -311,8 +408,7 @@ def evaluate_claims(claims: list[dict], run_dirs: dict[str, Path],
 
 def _row(text: str, kind: str, run: Run, thresholds: VerdictThresholds,
          evaluate: Callable[[Run], dict]) -> dict:
-    row = dict.fromkeys(COLUMNS, "") | dict.fromkeys(
-        ("estimate", "q2.5", "q97.5", "probability", "p_margin", "classical_p"), np.nan)
+    row = dict.fromkeys(COLUMNS, "") | dict.fromkeys(NUMBERS, np.nan)
     row.update(claim=text, assay=run.assay, kind=kind, step=STEP[kind],
                converged="" if run.converged is None else str(run.converged),
                run="" if run.path is None else run.path.name)
@@ -323,8 +419,22 @@ def _row(text: str, kind: str, run: Run, thresholds: VerdictThresholds,
         if own is not None:
             converged = own
             row["converged"] = str(own)
+        ess = found.pop("ess", np.nan)  # the row's own ESS, where its table has one
+        caveats = found.pop("caveats", [])
         row.update(found)
-        said = verdict(row["probability"], row["p_margin"], thresholds)
+        if not np.isfinite(found.get("mcse", np.nan)):  # from the draws, where it could be
+            row["mcse"] = probability_mcse(row["probability"],
+                                           ess if np.isfinite(ess) else run.min_ess)
+        if run.converged is None:
+            raise NotEvaluable(f"the {run.assay} run records no diagnostics (run.json), so "
+                               "whether its sampler converged is unknown")
+        said = verdict(row["probability"], row["p_margin"], thresholds, mcse=row["mcse"],
+                       directional=kind in DIRECTIONAL)
+        if run.experiments == 1:
+            said = _qualified(said, "one experiment")
+            caveats = [*caveats, "one experiment: the interval does not include "
+                       "experiment-to-experiment variation"]
+        said += "".join(f"; {caveat}" for caveat in caveats)
     except NotEvaluable as why:
         said = f"not evaluable: {why}"
     except (OSError, ValueError, KeyError, IndexError) as error:  # a damaged result file
@@ -337,14 +447,23 @@ def _row(text: str, kind: str, run: Run, thresholds: VerdictThresholds,
     return row
 
 
+def _qualified(said: str, qualifier: str) -> str:
+    """``qualifier`` in brackets after a verdict's first words: "supported (one experiment)",
+    "weak evidence (one experiment): ..."."""
+    cut = min((i for i in (said.find(":"), said.find(";"), said.find(",")) if i >= 0),
+              default=len(said))
+    return f"{said[:cut]} ({qualifier}){said[cut:]}"
+
+
 def write_claims(path: Path, table: pd.DataFrame) -> None:
     """Write claims.csv atomically; fixed float format, so equal tables give equal bytes."""
-    files.write_csv(Path(path), table[COLUMNS])
+    files.write_csv(Path(path), table.reindex(columns=COLUMNS))  # an older table: mcse blank
 
 
 def read_claims(path: Path) -> pd.DataFrame:
     """claims.csv back as written: text columns as text, numbers as floats."""
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    for column in ("estimate", "q2.5", "q97.5", "probability", "p_margin", "classical_p"):
-        table[column] = pd.to_numeric(table[column].replace("", np.nan))
+    for column in NUMBERS:
+        if column in table:  # mcse: claims.csv of 0.6 on
+            table[column] = pd.to_numeric(table[column].replace("", np.nan))
     return table

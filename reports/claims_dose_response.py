@@ -22,7 +22,14 @@ import pandas as pd
 from scipy import stats
 from xarray import DataTree
 
-from chemoshift.reports.claims_run import NotEvaluable, Run, interval, number, one_row
+from chemoshift.reports.claims_run import (
+    NotEvaluable,
+    Run,
+    interval,
+    joint_probability,
+    number,
+    one_row,
+)
 from chemoshift.reports.classical import fit_curves
 from chemoshift.reports.dose_response_inputs import read_curves, read_wells
 from chemoshift.reports.dose_response_tables import ALL, RELATIVE, draws
@@ -39,14 +46,44 @@ def ic50_shift(claim: dict, run: Run) -> dict:
     margin = number(row.get("margin"))
     p_value, test, note = _classical_shift(run, treatment, cell_line, drug)
     control = row.get("control", "")
+    joint = _every_shift(claim, run, treatment, cell_line, drug, margin)
+    extrapolated = number(row.get("p_extrapolated"))
+    caveats = ([f"rests on an IC50 extrapolated beyond the tested range (p_extrapolated = "
+                f"{extrapolated:.2f})"] if extrapolated > 0.5 else [])
     return {**interval(row), "probability": number(row.p_sensitised),
-            "row_converged": row_converged(row),
+            "row_converged": row_converged(row), "ess": number(row.get("ess_bulk")),
+            "caveats": caveats,
             "p_margin": number(row.p_beyond_margin), "classical_p": p_value,
             "classical_test": test, "scale": "fold shift (IC50 treated / control)",
             "direction": "down",
             "detail": f"{cell_line} · {drug}: {treatment} vs {control} "
                       f"({row.get('level', '')}); probability = P(shift < 1), p_margin = "
-                      f"P(shift < 1/{margin:g}); {note}"}
+                      f"P(shift < 1/{margin:g}); {note}"} | joint
+
+
+def _every_shift(claim: dict, run: Run, treatment: str, cell_line: str, drug: str,
+                 margin: float) -> dict:
+    """For ``every = true``: the probability of the sentence "sensitises every named cell
+    line to every named drug", P(every comparison's shift < 1) jointly over the draws (and
+    p_margin = P(every shift < 1/margin)), in place of the pooled row's P(pooled shift < 1).
+    Empty for a claim about one pooled quantity."""
+    if not claim.get("every"):
+        return {}
+    curves = run.table("curves.csv", ("treatment", "control"))
+    treated, mine = _comparisons(curves, treatment, cell_line, drug)
+    posterior = run.posterior()["posterior"]
+    if "log10_shift" not in posterior:
+        raise NotEvaluable("posterior.nc has no log10_shift")
+    shifts = posterior["log10_shift"].transpose("chain", "draw", ...).values[..., mine.to_numpy()]
+    probability, mcse = joint_probability(shifts < 0)
+    p_margin, _ = joint_probability(shifts < -np.log10(margin))
+    names = [" · ".join(str(row[c]) for c in ("cell_line", "drug") if c in treated.columns)
+             for _, row in treated[mine].iterrows()]
+    return {"probability": probability, "mcse": mcse, "p_margin": p_margin,
+            "detail": f"{cell_line} · {drug}: {treatment}; probability = P(every one of the "
+                      f"{len(names)} shifts < 1) jointly over the draws ({'; '.join(names)}), "
+                      f"p_margin = P(every shift < 1/{margin:g}); estimate and interval: "
+                      "the pooled shift"}
 
 
 def row_converged(row: pd.Series) -> bool | None:
@@ -140,13 +177,7 @@ def shift_draws(datatree: DataTree, curves: pd.DataFrame, treatment: str, cell_l
     posterior = datatree["posterior"]
     if "log10_shift" not in posterior:
         raise NotEvaluable("posterior.nc has no log10_shift")
-    treated = curves[curves.control != ""].reset_index(drop=True)
-    mine = treated.treatment == treatment
-    for column, value in (("cell_line", cell_line), ("drug", drug)):
-        if value != ALL and column in treated.columns:
-            mine &= treated[column] == value
-    if not mine.any():
-        raise NotEvaluable(f"no comparison of {treatment} in {cell_line} · {drug} in curves.csv")
+    treated, mine = _comparisons(curves, treatment, cell_line, drug)
     over_lines = (cell_line == ALL and "cell_line" in treated.columns
                   and treated.cell_line.nunique() > 1)
     over_drugs = drug == ALL and "drug" in treated.columns and treated.drug.nunique() > 1
@@ -162,6 +193,19 @@ def shift_draws(datatree: DataTree, curves: pd.DataFrame, treatment: str, cell_l
                 raise NotEvaluable(f"{name} of posterior.nc has no {dim} {level}")
         return posterior[name].sel(where).values.reshape(-1)
     return draws(datatree, "log10_shift")[:, mine.to_numpy()].mean(axis=1)
+
+
+def _comparisons(curves: pd.DataFrame, treatment: str, cell_line: str, drug: str
+                 ) -> tuple[pd.DataFrame, pd.Series]:
+    """The treated curves (comparison order) and which of them a claim names."""
+    treated = curves[curves.control != ""].reset_index(drop=True)
+    mine = treated.treatment == treatment
+    for column, value in (("cell_line", cell_line), ("drug", drug)):
+        if value != ALL and column in treated.columns:
+            mine &= treated[column] == value
+    if not mine.any():
+        raise NotEvaluable(f"no comparison of {treatment} in {cell_line} · {drug} in curves.csv")
+    return treated, mine
 
 
 def shift_agreement(claim: dict, run: Run) -> dict:

@@ -30,6 +30,8 @@ class Run:
     path: Path | None
     converged: bool | None = None
     population_converged: bool = False  # only some units (curves) failed, if converged fails
+    min_ess: float = np.nan  # the fit's smallest bulk ESS (run.json), for a claim's MCSE
+    experiments: int | None = None  # independent experiments the fit saw (None: not recorded)
     cache: dict = field(default_factory=dict)
 
     @classmethod
@@ -40,6 +42,10 @@ class Run:
             run.converged = bool(diagnostics["passed"])
             run.population_converged = bool(diagnostics.get("population_passed",
                                                             run.converged))
+            run.min_ess = number(diagnostics.get("min_ess_bulk"))
+            data = files.read_record(run.path).get("data") or {}
+            if "experiments" in data:
+                run.experiments = max(len(data["experiments"]), 1)
         except (OSError, TypeError, KeyError, ValueError):
             run.converged = None  # no run, or a run.json without diagnostics: unknown
         return run
@@ -88,6 +94,19 @@ class Run:
                 raise NotEvaluable(f"{files.POSTERIOR} of the {self.assay} run cannot be "
                                    f"read: {self.scrub(error)}") from error
         return self.cache["posterior.nc"]
+
+
+def joint_probability(events: np.ndarray) -> tuple[float, float]:
+    """P(every event holds) and its Monte Carlo standard error, from boolean draws
+    (chain, draw, event): the mean of the per-draw conjunction, and ArviZ's MCSE of that
+    mean (which accounts for autocorrelation within chains)."""
+    from arviz_stats.base import array_stats
+
+    joint = np.all(np.asarray(events, bool), axis=-1).astype(float)
+    probability = float(joint.mean())
+    if joint.min() == joint.max():  # every draw agrees: no variance to measure
+        return probability, 1.0 / (joint.size + 1.0)
+    return probability, float(array_stats.mcse(joint, method="mean"))
 
 
 def number(value) -> float:

@@ -7,8 +7,9 @@ moderated t with d + d0 degrees of freedom, two-sided p, Benjamini-Hochberg. Wit
 complete pairs the paired linear model's group coefficient and t equal those of the
 within-pair differences, which is what is computed here.
 
-Gene-level lists (network, enrichment) take each gene's best probe (module doc of
-:mod:`chemoshift.data.geo`): per draw the largest log2 fold change among its probes.
+Gene-level lists (network, enrichment) take each gene's probes together: per draw the
+mean log2 fold change of its probes (not the largest, which is biased upward and favours
+genes with many probes); the classical list scores a gene by the mean of its probes too.
 """
 
 from __future__ import annotations
@@ -142,14 +143,18 @@ def de_table(draws: np.ndarray, probes: np.ndarray, genes: np.ndarray,
 
 
 def gene_draws(draws: np.ndarray, genes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per draw the best probe of each gene: (gene symbols (m,), (n_draws, m) maxima).
-    Probes without a symbol are left out."""
+    """Per draw each gene's value, the mean of its probes: (gene symbols (m,), (n_draws, m)).
+
+    The mean, not the largest: a per-draw maximum over probes is biased upward and favours
+    genes with many probes (a gene with five null probes would beat one with a single
+    up-regulated probe by chance). Probes without a symbol are left out."""
     genes = np.asarray(genes, dtype=str)
     keep = np.flatnonzero(genes != "")
     order = keep[np.argsort(genes[keep], kind="stable")]
     sorted_genes = genes[order]
     starts = np.flatnonzero(np.r_[True, sorted_genes[1:] != sorted_genes[:-1]])
-    return sorted_genes[starts], np.maximum.reduceat(draws[:, order], starts, axis=1)
+    counts = np.diff(np.r_[starts, len(order)])
+    return sorted_genes[starts], np.add.reduceat(draws[:, order], starts, axis=1) / counts
 
 
 def top_gene_sets(gene_values: np.ndarray, top: int) -> np.ndarray:
@@ -165,7 +170,8 @@ CLASSICAL_ORDERS = ("log2fc", "t")  # the study's reading first
 
 def classical_top_genes(genes: np.ndarray, classical: ModeratedT, top: int = DEFAULT_TOP,
                         by: str = "log2fc") -> list[str]:
-    """The classical top-``top`` up-regulated genes (best probe each).
+    """The classical top-``top`` up-regulated genes, each scored by the mean of its probes
+    (as :func:`gene_draws` does per draw).
 
     ``by="log2fc"`` is the study's reading: the moderated paired t analysis's table
     ordered by fold change, the most up-regulated first (no significance filter);
@@ -174,11 +180,10 @@ def classical_top_genes(genes: np.ndarray, classical: ModeratedT, top: int = DEF
     if by not in CLASSICAL_ORDERS:
         raise ValueError(f"by={by!r}; expected one of {CLASSICAL_ORDERS}")
     score = np.asarray(classical.log2fc if by == "log2fc" else classical.t, dtype=float)
-    genes = np.asarray(genes, dtype=str)
-    order = np.argsort(-np.where(np.isfinite(score), score, -np.inf), kind="stable")
-    best = pd.Series(genes[order])
-    best = best[best != ""].drop_duplicates()
-    return list(best.head(top))
+    table = pd.DataFrame({"gene": np.asarray(genes, dtype=str), "score": score})
+    table = table[(table.gene != "") & np.isfinite(table.score)]
+    mean = table.groupby("gene", sort=False)["score"].mean()
+    return list(mean.sort_values(ascending=False, kind="stable").index[:top])
 
 
 def classical_top_probes(probes: np.ndarray, classical: ModeratedT, top: int = DEFAULT_TOP,

@@ -12,15 +12,17 @@ BLANK = "—"  # a value that does not exist (blank in the CSV)
 CLAIM_COLUMNS = ["claim", "assay", "estimate", "q2.5", "q97.5", "probability", "p_margin",
                  "classical_p", "verdict"]
 CLAIM_EXTRA = ["kind", "step", "scale", "direction", "converged", "run", "classical_test",
-               "detail"]
+               "detail", "mcse"]
 DIAGNOSTIC_COLUMNS = ["assay", "run", "converged", "verdict", "max_rhat", "min_ess_bulk",
                       "min_ess_tail", "divergences", "draws", "chains"]
 INPUT_COLUMNS = ["assay", "path", "sha256"]
 MARKS = {  # verdict category (chain_figure.verdict_category) -> (symbol, word) in the table
     "supported": ("✔", "supported"),
     "margin": ("✔", "supported, possibly below the margin"),
+    "below margin": ("✓", "supported, smaller than the margin"),
     "weak": ("~", "weak evidence"),
     "unsupported": ("✘", "not supported"),
+    "contradicted": ("⊘", "contradicted (the opposite holds)"),
     "unreliable": ("⚠", "fit did not converge"),
     "not evaluable": ("?", "not evaluable"),
 }

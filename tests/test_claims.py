@@ -24,6 +24,7 @@ from chemoshift.reports.claims import (
     VerdictThresholds,
     claim_problems,
     evaluate_claims,
+    probability_mcse,
     read_claims,
     shift_draws,
     verdict,
@@ -92,7 +93,9 @@ def _dose_response(folder: Path, passed: bool = True) -> Path:
     files.write_datatree(folder / files.POSTERIOR, tree)
     curves = read_curves(folder)
     files.write_csv(folder / "shifts.csv",
-                    shifts_table(tree, curves, ["cell_line", "drug", "treatment"], 1.5))
+                    shifts_table(tree, curves, ["cell_line", "drug", "treatment"], 1.5,
+                                 {"passed": passed, "population_passed": passed,
+                                  "unit_failures": {}}))
     _record(folder, "dose-response", passed)
     return folder
 
@@ -168,8 +171,7 @@ def study(tmp_path_factory) -> dict[str, Path]:
     runs = {"dose-response": _dose_response(root / "dose-response"),
             "qpcr": _table_run(root / "qpcr", "qpcr", {"folds.csv": FOLDS}),
             "western": _table_run(root / "western", "western", {"western.csv": WESTERN}),
-            "luciferase": _table_run(root / "luciferase", "luciferase",
-                                     {"luciferase.csv": LUCIFERASE}),
+            "luciferase": _luciferase_run(root / "luciferase", wt=0.63, mut=0.98),
             "apoptosis": _table_run(root / "apoptosis", "apoptosis",
                                     {"apoptosis.csv": APOPTOSIS}),
             "expression": _table_run(root / "expression", "expression",
@@ -292,8 +294,8 @@ def test_shift_agreement_is_the_ratio_of_the_two_shifts(study, table):
      ("median", "q2.5", "q97.5", "p_down", "p_beyond_margin", "classical_p")),
     ("miR lowers IGF1R protein", WESTERN, dict(dose="80 nM"),
      ("median", "q2.5", "q97.5", "p_decrease", "p_beyond_margin", "classical_p")),
-    ("3'UTR", LUCIFERASE, dict(construct="interaction"),
-     ("median", "q2.5", "q97.5", "p_repressed", "p_beyond_margin", "classical_p")),
+    ("3'UTR", LUCIFERASE, dict(construct="interaction"),  # probabilities: joint, from draws
+     ("median", "q2.5", "q97.5", "skip", "skip", "classical_p")),
     ("hub: IGF2", HUBS, dict(gene="IGF2"),
      ("rank_median", "rank_q2.5", "rank_q97.5", "p_hub", None, None)),
     ("pathway: pathways in CANCER", ENRICHMENT, dict(overlap=6),
@@ -307,8 +309,53 @@ def test_table_claims_carry_their_rows_numbers(table, claim, frame, match, colum
                              "classical_p"), columns, strict=True):
         if theirs is None:
             assert np.isnan(row[ours]), ours
-        else:
+        elif theirs != "skip":
             assert row[ours] == pytest.approx(source[theirs]), ours
+
+
+def _luciferase_run(folder: Path, wt: float, mut: float) -> Path:
+    """A luciferase run whose posterior ratio draws centre on ``wt`` and ``mut`` (log-normal,
+    sd 0.1) with the interaction their ratio, as the model's contrasts are labelled."""
+    rng = np.random.default_rng(3)
+    log_wt = rng.normal(np.log(wt), 0.1, (2, 1000))
+    log_mut = rng.normal(np.log(mut), 0.1, (2, 1000))
+    versus = "miR-379 vs miR-NC"
+    labels = [f"Huh7 | WT | {versus}", f"Huh7 | MUT | {versus}",
+              f"Huh7 | interaction WT / MUT | {versus}"]
+    ratio = np.exp(np.stack([log_wt, log_mut, log_wt - log_mut], axis=-1))
+    folder = _table_run(folder, "luciferase", {"luciferase.csv": LUCIFERASE})
+    files.write_datatree(folder / files.POSTERIOR,
+                         _tree(ratio=(("contrast",), ratio, {"contrast": labels})))
+    return folder
+
+
+def test_wt_unchanged_with_the_mutant_de_repressed_is_not_repression(tmp_path):
+    claim = dict(claim="represses WT beyond MUT", kind="luciferase", cell_line="Huh7",
+                 construct="interaction")
+    unchanged = _luciferase_run(tmp_path / "a", wt=1.0, mut=1.6)  # WT/MUT = 0.62: "repressed"
+    row = evaluate_claims([claim], {"luciferase": unchanged}).iloc[0]
+    assert row.probability == pytest.approx(0.5, abs=0.05)  # P(WT < 1 and WT/MUT < 1)
+    assert row.verdict == "not supported" and "jointly over the draws" in row.detail
+    repressed = _luciferase_run(tmp_path / "b", wt=0.6, mut=1.0)
+    row = evaluate_claims([claim], {"luciferase": repressed}).iloc[0]
+    assert row.probability > 0.99 and row.verdict.startswith("supported")
+    assert 0 < row.mcse < 0.01
+
+
+def test_every_named_shift_is_the_joint_probability_not_the_pooled_mean(tmp_path):
+    folder = _dose_response(tmp_path / "dose-response")
+    pooled = dict(claim="pooled", kind="ic50_shift", treatment="miR")
+    every = dict(pooled, claim="every", every=True)
+    rows = evaluate_claims([pooled, every], {"dose-response": folder})
+    shifts = files.read_datatree(folder)["posterior"]["log10_shift"].values
+    curves = pd.read_csv(folder / "curves.csv", dtype=str, keep_default_na=False)
+    treated = curves[curves.control != ""].reset_index(drop=True)
+    mine = (treated.treatment == "miR").to_numpy()
+    expected = np.mean(np.all(shifts[..., mine] < 0, axis=-1))
+    assert rows.probability[1] == pytest.approx(expected)
+    assert rows.probability[1] != rows.probability[0]  # not the pooled row's P(shift < 1)
+    assert "every one of the 4 shifts" in rows.detail[1]
+    assert claim_problems(dict(every, every="yes"))  # a boolean, or refused
 
 
 def test_apoptosis_odds_ratio_claim_borrows_the_percentage_test(table):
@@ -345,6 +392,62 @@ def test_verdict_thresholds(probability, p_margin, expected):
     assert verdict(probability, p_margin).startswith(expected)
     if expected == "supported":
         assert verdict(probability, p_margin) == "supported"
+
+
+@pytest.mark.parametrize("probability, p_margin, expected", [
+    (0.99, 0.01, "supported, smaller than the practical margin"),  # P(beyond margin) ~ 0
+    (0.01, np.nan, "contradicted: P(the opposite) = 0.990"),
+    (0.30, np.nan, "not supported"),
+])
+def test_new_verdict_words_for_directional_claims(probability, p_margin, expected):
+    assert verdict(probability, p_margin, directional=True) == expected
+
+
+def test_an_undirected_claim_is_never_contradicted():
+    assert verdict(0.01, np.nan) == "not supported"  # P(top hub) = 0.01 is no opposite
+
+
+def test_a_probability_within_two_mcse_of_a_threshold_is_borderline():
+    assert verdict(0.952, np.nan, mcse=0.004, directional=True).startswith(
+        "supported; borderline: P(claim) = 0.952 is within 2 Monte Carlo standard errors")
+    assert verdict(0.952, np.nan, mcse=0.0005) == "supported"
+    assert "borderline: P(the opposite) = 0.949" in verdict(0.051, np.nan, mcse=0.01,
+                                                            directional=True)
+
+
+def test_probability_mcse_is_the_binomial_error_at_the_effective_sample_size():
+    assert probability_mcse(0.5, 400) == pytest.approx(0.025)
+    assert probability_mcse(1.0, 400) == pytest.approx(np.sqrt(400 / 401 / 401 / 400), rel=1e-6)
+    assert np.isnan(probability_mcse(0.5, np.nan))
+
+
+def test_claims_carry_mcse_from_the_rows_ess_or_the_fits_smallest(tmp_path):
+    folder = _table_run(tmp_path / "qpcr", "qpcr", {"folds.csv": FOLDS})
+    record = {"assay": "qpcr", "settings": {"margin": 1.5},
+              "diagnostics": {"passed": True, "min_ess_bulk": 400.0}}
+    files.write_json(folder / files.RECORD, record)
+    row = evaluate_claims([CLAIMS[3]], {"qpcr": folder}).iloc[0]
+    assert row.mcse == pytest.approx(probability_mcse(row.probability, 400.0))
+
+
+def test_a_one_experiment_run_says_so_in_the_verdict(tmp_path):
+    folder = _table_run(tmp_path / "qpcr", "qpcr", {"folds.csv": FOLDS})
+    record = {"assay": "qpcr", "settings": {"margin": 1.5}, "data": {"experiments": ["E1"]},
+              "diagnostics": {"passed": True, "min_ess_bulk": 1000.0}}
+    files.write_json(folder / files.RECORD, record)
+    row = evaluate_claims([CLAIMS[3]], {"qpcr": folder}).iloc[0]
+    assert row.verdict.startswith("supported (one experiment); one experiment: the interval "
+                                  "does not include experiment-to-experiment variation")
+
+
+def test_a_claim_on_an_extrapolated_ic50_says_so(tmp_path):
+    folder = _dose_response(tmp_path / "dose-response")
+    shifts = pd.read_csv(folder / "shifts.csv", dtype=str, keep_default_na=False)
+    shifts["p_extrapolated"] = "0.7"
+    files.write_csv(folder / "shifts.csv", shifts)
+    row = evaluate_claims(CLAIMS[:1], {"dose-response": folder}).iloc[0]
+    assert "rests on an IC50 extrapolated beyond the tested range (p_extrapolated = 0.70)" in (
+        row.verdict)
 
 
 def test_study_thresholds_change_the_words(study):
@@ -490,8 +593,9 @@ def test_the_fixture_claims_are_well_formed():
     assert all(claim_problems(c) == [] for c in CLAIMS)
 
 
-def test_run_json_without_diagnostics_leaves_converged_blank(tmp_path):
+def test_run_json_without_diagnostics_is_not_evaluable_never_converged(tmp_path):
     folder = _table_run(tmp_path / "qpcr", "qpcr", {"folds.csv": FOLDS})
     (folder / files.RECORD).write_text(json.dumps({"assay": "qpcr"}), encoding="utf-8")
     row = evaluate_claims([CLAIMS[3]], {"qpcr": folder}).iloc[0]
-    assert row.converged == "" and row.verdict == "supported"
+    assert row.converged == ""
+    assert row.verdict.startswith("not evaluable: the qpcr run records no diagnostics")

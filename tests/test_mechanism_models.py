@@ -2,7 +2,9 @@
 shape (fast), and recovery (slow): simulate experiments shaped like the study's (three
 transfections that move every reading and each group a little, outlier wells, sample
 fractions that vary beyond the binomial), fit each with the model compiled once per
-assay, and check that the truth falls inside the 90% intervals at 0.85-0.95."""
+assay, and check that the truth falls inside the 90% intervals at 0.85-0.95; and that
+triplicate apoptosis tubes whose groups move between experiments do not make the
+intervals over-confident (the experiment, not the tube, is the unit of replication)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 from chemoshift.data.apoptosis import read_apoptosis
 from chemoshift.data.luciferase import read_luciferase
 from chemoshift.data.simulate_mechanism import (
+    ApoptosisDesign,
     LuciferaseDesign,
     simulate_apoptosis,
     simulate_luciferase,
@@ -21,6 +24,7 @@ from chemoshift.data.simulate_mechanism import (
 )
 from chemoshift.data.western import read_western
 from chemoshift.inference.fit import SamplerSettings, compile_model, fit
+from chemoshift.mechanism import describe, resolve_priors
 from chemoshift.models import apoptosis as apoptosis_model
 from chemoshift.models import log_ratio
 from chemoshift.reports.mechanism_tables import draws
@@ -77,15 +81,51 @@ def test_apoptosis_effect_weights_make_the_interaction_a_difference_of_differenc
     assert len(model.coords["effect"]) == 6
 
 
+# triplicate tubes in each of three experiments, each group moving ~0.4 on the logit
+# scale from experiment to experiment beyond the shared shift
+TRIPLICATES = ApoptosisDesign(samples=3, deviation_sd=0.4)
+
+
+def test_triplicate_tubes_over_experiments_get_a_group_by_experiment_deviation():
+    samples, _ = simulate_apoptosis(TRIPLICATES, seed=1)
+    data = read_apoptosis(samples.astype(str))
+    model = apoptosis_model.build_model(data)
+    assert {"deviation_sd", "deviation_z"} <= {v.name for v in model.free_RVs}
+    assert len(model.coords["cell"]) == 24  # 2 cell lines x 4 groups x 3 experiments
+    assert (np.bincount(data.samples.cell) == 3).all()  # the tubes nest in their cell
+    term = {"scale": "learnt", "sd": 0.2, "values": 24}
+    assert apoptosis_model.model_terms(data)["deviation"] == term
+    assert describe(data, apoptosis_model.ApoptosisPriors())["model_terms"]["deviation"] == term
+
+
+def test_one_tube_per_group_and_experiment_has_no_separate_deviation_term():
+    samples, _ = simulate_apoptosis(seed=1)  # the bundled example's shape
+    data = read_apoptosis(samples.astype(str))
+    model = apoptosis_model.build_model(data)
+    assert not apoptosis_model.has_deviation(data)  # it would be the over-dispersion itself
+    assert "deviation_z" not in {v.name for v in model.free_RVs}
+    assert "deviation" not in apoptosis_model.model_terms(data)
+
+
+def test_the_deviation_prior_is_overridden_by_name():
+    samples, _ = simulate_apoptosis(TRIPLICATES, seed=1)
+    data = read_apoptosis(samples.astype(str))
+    priors = resolve_priors("apoptosis", {"deviation_sd": 0.5})
+    assert apoptosis_model.model_terms(data, priors)["deviation"]["sd"] == 0.5
+
+
 # -- recovery (slow) ---------------------------------------------------------------------
 
-def _recover(assay: str) -> tuple[np.ndarray, list[float]]:
-    hits, worst = [], []
+def _recover(assay: str, design: ApoptosisDesign | None = None, n_datasets: int | None = None,
+             first_seed: int = 500) -> tuple[np.ndarray, list[float], dict]:
+    """Interval hits of every checked quantity over the simulated data sets (one array),
+    the worst R-hat of each fit, and the hits by variable name."""
+    hits, worst, by_name = [], [], {}
     compiled = None
-    for k in range(N_DATASETS[assay]):
-        seed = 500 + k
+    for k in range(n_datasets or N_DATASETS[assay]):
+        seed = first_seed + k
         if assay == "apoptosis":
-            table, truth = simulate_apoptosis(seed=seed)
+            table, truth = simulate_apoptosis(design or ApoptosisDesign(), seed=seed)
             data = read_apoptosis(table.astype(str))
             model = apoptosis_model.build_model(data)
         else:
@@ -98,8 +138,10 @@ def _recover(assay: str) -> tuple[np.ndarray, list[float]]:
         result = fit(model, dataclasses.replace(SETTINGS, seed=seed), reuse=compiled)
         worst.append(result.diagnostics.max_rhat)
         for name, values in _truth(assay, data, truth).items():
-            hits += list(interval_hits(draws(result.datatree, name), values))
-    return np.array(hits), worst
+            found = list(interval_hits(draws(result.datatree, name), values))
+            hits += found
+            by_name.setdefault(name, []).extend(found)
+    return np.array(hits), worst, {k: np.array(v) for k, v in by_name.items()}
 
 
 def _truth(assay: str, data, truth: dict) -> dict[str, np.ndarray]:
@@ -133,9 +175,21 @@ def _truth(assay: str, data, truth: dict) -> dict[str, np.ndarray]:
 @pytest.mark.slow
 @pytest.mark.parametrize("assay", ["luciferase", "western", "apoptosis"])
 def test_ninety_percent_intervals_cover_the_truth_at_the_nominal_rate(assay):
-    hits, worst_rhat = _recover(assay)
+    hits, worst_rhat, _ = _recover(assay)
     coverage = hits.mean()
     # 160-220 intervals per assay, correlated within a data set: 0.85-0.95 tells calibrated
     # intervals from over-confident ones (well noise only) or ones far too wide (~1.0)
     assert 0.85 <= coverage <= 0.95, (assay, coverage, len(hits))
+    assert max(worst_rhat) < 1.05, worst_rhat  # short chains: agreement, not the 1.01 bar
+
+
+@pytest.mark.slow
+def test_triplicate_tubes_do_not_make_apoptosis_intervals_over_confident():
+    _, worst_rhat, hits = _recover("apoptosis", TRIPLICATES, n_datasets=10, first_seed=700)
+    contrasts = np.concatenate([hits["log_odds_ratio"], hits["percentage_points"]])
+    # 120 effect intervals over 10 data sets (~0.03 standard error, correlated within one):
+    # tubes taken as independent draws of a group's fraction gave 0.65, the deviation 0.92
+    assert 0.82 <= contrasts.mean() <= 0.97, contrasts.mean()
+    # 80 group fractions, whose intervals must hold the groups' moves between experiments
+    assert 0.82 <= hits["fraction"].mean() <= 0.97, hits["fraction"].mean()
     assert max(worst_rhat) < 1.05, worst_rhat  # short chains: agreement, not the 1.01 bar

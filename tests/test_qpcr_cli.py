@@ -106,10 +106,50 @@ def test_bad_input_exits_2(reference, tmp_path, capsys, extra, message):
     assert not (tmp_path / "run").exists()
 
 
+def long_triplicates(path):
+    """A long Ct file of technical triplicates whose biological sample is ``biorep``."""
+    noise = iter(np.random.default_rng(1).normal(0.0, 0.2, 36))
+    rows = [dict(condition=c, biorep=f"{c}-{b}", gene=g, ct=f"{ct + 0.3 * b + next(noise):.2f}")
+            for c, shift in (("NC", 0.0), ("mimic", 1.5)) for b in (1, 2, 3)
+            for g, ct in (("T", 28.0 + shift), ("R", 20.0)) for _ in (1, 2, 3)]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def refuse_to_sample(*args, **kwargs):
+    pytest.fail("sampled a file that should have been refused")
+
+
+def test_long_file_without_sample_exits_2_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(chemoshift.qpcr, "fit", refuse_to_sample)
+    path = long_triplicates(tmp_path / "cts.csv")
+    assert main(["fit", "qpcr", str(path), "--out", str(tmp_path / "run"),
+                 "--reference", "R", *MOCK]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:sample: column missing" in err and "--sample COLUMN" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_sample_option_names_the_biological_samples(tmp_path, monkeypatch):
+    monkeypatch.setattr(chemoshift.qpcr, "fit", fake_fit)
+    out = tmp_path / "run"
+    code = main(["fit", "qpcr", str(long_triplicates(tmp_path / "cts.csv")), "--out",
+                 str(out), "--reference", "R", "--sample", "biorep", *MOCK])
+    assert code in (0, 3)
+    record = json.loads((out / "run.json").read_text())
+    assert record["data"]["n_samples"] == 6 and record["data"]["n_reactions"] == 36
+    assert record["data"]["model_terms"]["technical_replicates"]
+    assert record["settings"]["read"]["sample"] == "biorep"
+    assert np.isfinite(pd.read_csv(out / "folds.csv").set_index("gene").classical_p["T"])
+
+
 def test_qpcr_options_are_refused_for_dose_response(tmp_path, capsys):
     assert main(["fit", "dose-response", str(tmp_path / "x.csv"), "--out",
                  str(tmp_path / "run"), "--reference", "GAPDH"]) == 2
     assert "--reference do(es) not apply to dose-response" in capsys.readouterr().err
+    assert main(["fit", "dose-response", str(tmp_path / "x.csv"), "--out",
+                 str(tmp_path / "run"), "--sample", "well"]) == 2
+    assert "--sample do(es) not apply to dose-response" in capsys.readouterr().err
 
 
 def test_demo_input_is_the_bundled_example():

@@ -98,6 +98,7 @@ def fake_claims() -> pd.DataFrame:
     table["run"] = table["assay"]
     table["classical_test"] = "Welch t-test"
     table["detail"] = "probability = P(fold < 1)"
+    table["mcse"] = 0.004
     return table[CLAIM_COLUMNS + CLAIM_EXTRA]
 
 
