@@ -44,7 +44,7 @@ from chemoshift.inference.diagnostics import Diagnostics, Units
 from chemoshift.models import DoseResponsePriors, build_model
 from chemoshift.models.dose_response_design import TERM_PRIOR, Design
 from chemoshift.reports import dose_response_figures as figures
-from chemoshift.reports.dose_response_inputs import read_curves, read_wells
+from chemoshift.reports.dose_response_inputs import count_experiments, read_curves, read_wells
 from chemoshift.reports.dose_response_report import response_label
 from chemoshift.reports.dose_response_tables import (
     shifts_table,
@@ -141,7 +141,8 @@ class DoseResponseFit(AssayFit):
         / IC50(control) with 95% interval, ``p_sensitised`` and ``p_beyond_margin``; pooled
         rows read ``all`` in the pooled key. Empty when no treatment has a control."""
         return shifts_table(self.datatree, self.curves, self.keys, self.margin,
-                            self.diagnostics.as_dict())
+                            self.diagnostics.as_dict(),
+                            experiments=count_experiments(self.wells))
 
     def plot_curves(self, drugs: list[str] | None = None) -> Figure:
         """Wells, posterior median curve and 95% band per arm, one panel per cell line x

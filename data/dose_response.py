@@ -382,6 +382,10 @@ def _assemble(table, response_kind, keys_present, controls, notes, line_of) -> D
     arms = pd.MultiIndex.from_frame(curves[["cell_line", "treatment"]].drop_duplicates())
     served = arms.get_indexer(pd.MultiIndex.from_frame(wells[["cell_line", "treatment"]])) >= 0
     _note_vehicles(wells, shared, served, keys_present, notes)
+    if (curves.control != "").any() and table.experiment.nunique() <= 1:
+        notes.append("one experiment: the intervals of IC50s and shifts do not include "
+                     "experiment-to-experiment variation (repeat the experiment, and give an "
+                     "experiment column, for intervals that do)")
     wells = wells[(wells.curve >= 0) | (shared & served)].reset_index(drop=True)
     wells.loc[wells.drug == "", "unit"] = ""
     top_keys = ["experiment", "plate", "cell_line", "treatment"]

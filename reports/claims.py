@@ -313,8 +313,9 @@ def _apoptosis(claim: dict, run: Run) -> dict:
             "p_margin": np.nan, "classical_p": number(tested.classical_p),
             "classical_test": test, "scale": unit, "direction": "up",
             "detail": f"{row.get('cell_line', '')}: {row.treatment} vs {row.control}, "
-                      f"{row.drug}, {effect}; probability = P(more apoptosis); no practical "
-                      "margin"}
+                      f"{row.drug}, {effect}; probability = P(more apoptosis) on the {unit} "
+                      f"scale ({'odds ratio > 1' if scale == 'odds_ratio' else 'difference > 0'}"
+                      "; an interaction can differ between the scales); no practical margin"}
 
 
 # ---- expression: network and enrichment -------------------------------------------------

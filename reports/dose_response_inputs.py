@@ -24,6 +24,13 @@ def read_wells(run_dir: Path) -> pd.DataFrame:
                                                          "response": [""]})
 
 
+def count_experiments(wells: pd.DataFrame) -> int:
+    """Independent experiments among the wells (1 without an ``experiment`` column)."""
+    if "experiment" not in wells.columns:
+        return 1
+    return max(int(wells["experiment"].astype(str).replace("", np.nan).nunique()), 1)
+
+
 def read_curves(run_dir: Path) -> pd.DataFrame:
     """curves.csv: one row per curve, in the model's curve order."""
     return pd.read_csv(Path(run_dir) / "curves.csv", dtype=dict.fromkeys(TEXT, str),

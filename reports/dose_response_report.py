@@ -31,7 +31,7 @@ from chemoshift.data import run_dir as files
 from chemoshift.reports import dose_response_curves as curve_figures
 from chemoshift.reports import dose_response_figures as figures
 from chemoshift.reports.classical import fit_curves
-from chemoshift.reports.dose_response_inputs import read_curves, read_wells
+from chemoshift.reports.dose_response_inputs import count_experiments, read_curves, read_wells
 from chemoshift.reports.dose_response_tables import (
     shifts_table,
     summary_table,
@@ -63,7 +63,8 @@ def write_tables(run_dir: Path, datatree: DataTree | None = None
     keys = record["data"]["keys_present"]
     diagnostics = record.get("diagnostics")
     summary = summary_table(datatree, curves, keys, record["data"]["unit"], diagnostics)
-    shifts = shifts_table(datatree, curves, keys, record["settings"]["margin"], diagnostics)
+    shifts = shifts_table(datatree, curves, keys, record["settings"]["margin"], diagnostics,
+                          experiments=count_experiments(read_wells(run_dir)))
     files.write_csv(run_dir / "summary.csv", summary)
     files.write_csv(run_dir / "shifts.csv", shifts)
     return summary, shifts

@@ -238,8 +238,13 @@ def _hdi(values: np.ndarray, prob: float = CI_PROB) -> tuple[np.ndarray, np.ndar
             np.where(finite, ordered[start + n_inside - 1, columns], np.nan))
 
 
+ONE_EXPERIMENT = ("one experiment: the interval does not include experiment-to-experiment "
+                  "variation")
+
+
 def shifts_table(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
-                 margin: float, diagnostics: Mapping | None = None) -> pd.DataFrame:
+                 margin: float, diagnostics: Mapping | None = None,
+                 experiments: int | None = None) -> pd.DataFrame:
     """Fold-shift table: relative rows (per comparison, per drug, per cell line, pooled),
     then absolute rows (per comparison); see the module docstring.
 
@@ -249,6 +254,8 @@ def shifts_table(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
         are the comparisons, in order.
     margin : practical fold change; ``p_beyond_margin`` = P(shift < 1 / margin).
     diagnostics : the run record's ``diagnostics`` (per-element figures, failed curves).
+    experiments : independent experiments in the data; with one, every row's ``note``
+        says that its interval rests on wells alone (:data:`ONE_EXPERIMENT`).
     """
     posterior = datatree["posterior"]
     curve_keys = [k for k in keys if k != "treatment"]
@@ -333,6 +340,9 @@ def shifts_table(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
                                         absolute[:, k], margin, p_beyond)
                     | dict.fromkeys(figures, np.nan)
                     | {"converged": checks.row(figures, both)})
+    if experiments == 1:
+        for row in rows:
+            row["note"] = "; ".join(n for n in (row.get("note", ""), ONE_EXPERIMENT) if n)
     return pd.DataFrame(rows, columns=[*columns, "log10_median", "log10_q2_5", "log10_q97_5"])
 
 

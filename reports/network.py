@@ -181,6 +181,22 @@ def hub_score(graph: nx.Graph, measure: str) -> dict:
     return dict(zip(table.gene, table[measure], strict=True))
 
 
+def ordinal_ranks(score: dict, graph: nx.Graph, order: list[str]) -> pd.Series:
+    """Rank 1..n of every scored node, ties broken by a stated rule, never shared: by the
+    score, then by degree, then by the node's place in ``order`` (the top-N list, most
+    up-regulated first). A shared ("min") rank would let every tied node of a sparse graph
+    count as a top-k hub."""
+    if not score:
+        return pd.Series(dtype=int)
+    place = {gene: i for i, gene in enumerate(order)}
+    table = pd.DataFrame({"gene": list(score), "score": [float(v) for v in score.values()]})
+    table["degree"] = [graph.degree(g) if g in graph else 0 for g in table.gene]
+    table["place"] = [place.get(g, len(place)) for g in table.gene]
+    table = table.sort_values(["score", "degree", "place", "gene"],
+                              ascending=[False, False, True, True], kind="stable")
+    return pd.Series(np.arange(1, len(table) + 1), index=table.gene.to_numpy())
+
+
 def propagate_hubs(gene_names: np.ndarray, top_sets: np.ndarray, edges: pd.DataFrame,
                    classical: list[str], hubs: int = 20, measure: str = "mcc"
                    ) -> pd.DataFrame:
@@ -205,7 +221,7 @@ def propagate_hubs(gene_names: np.ndarray, top_sets: np.ndarray, edges: pd.DataF
         sub = full.subgraph([g for g in listed if g in full])
         sub = sub.edge_subgraph(sub.edges)
         score = hub_score(sub, measure) if sub.number_of_edges() else {}
-        ranked = pd.Series(score, dtype=float).rank(ascending=False, method="min")
+        ranked = ordinal_ranks(score, sub, listed)
         for gene, rank in ranked.items():
             connected[gene] = connected.get(gene, 0) + 1
             ranks.setdefault(gene, []).append(int(rank))
@@ -215,7 +231,7 @@ def propagate_hubs(gene_names: np.ndarray, top_sets: np.ndarray, edges: pd.DataF
     classical_graph = classical_graph.edge_subgraph(classical_graph.edges)
     classical_score = hub_score(classical_graph, measure) if classical_graph.number_of_edges() \
         else {}
-    classical_rank = pd.Series(classical_score, dtype=float).rank(ascending=False, method="min")
+    classical_rank = ordinal_ranks(classical_score, classical_graph, list(classical))
     genes = sorted(set(in_list) | set(classical_rank.index))
     rows = []
     for gene in genes:

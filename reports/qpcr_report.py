@@ -71,6 +71,28 @@ def write_report(run_dir: Path, datatree: DataTree | None = None) -> Path:
     return run_dir / "report.html"
 
 
+def _stability(datatree: DataTree, reactions: pd.DataFrame, genes: pd.DataFrame,
+               terms: dict) -> str:
+    """Reference-gene stability: the model's (only where the design lets it learn
+    ``reference_sd``: otherwise its table would report the prior) beside geNorm's M."""
+    parts = ["<h3>Reference-gene stability</h3>"]
+    if terms.get("reference_sd_learnt"):
+        parts.append("<p>Largest fold between conditions of each reference gene's own effect "
+                     "(the model shrinks it towards 1 without fixing it there).</p>"
+                     + _table(tables.stability_table(datatree, genes)))
+    else:
+        parts.append("<p>Not estimated by the model: too few differences between reference "
+                     "genes inform <code>reference_sd</code>, so it is fixed at its prior "
+                     "value and a table of it would report the prior, not the data.</p>")
+    genorm = tables.genorm_m(reactions, genes)
+    if not genorm.empty:
+        parts.append("<p>geNorm M of each reference gene (mean standard deviation of its "
+                     "ΔCt with the group's other references across samples; lower is more "
+                     "stable; geNorm: &lt; 0.5 stable, &lt; 1.5 acceptable).</p>"
+                     + _table(genorm))
+    return "".join(parts)
+
+
 def report_section(run_dir: Path, datatree: DataTree | None = None) -> str:
     """One self-contained ``<section>`` of HTML for the qPCR run in ``run_dir``."""
     run_dir = Path(run_dir)
@@ -103,9 +125,7 @@ def report_section(run_dir: Path, datatree: DataTree | None = None) -> str:
     parts.append(_figure("Cts per sample (○ detected; ▲ missing, read as non-detect; "
                          "✕ missing, read as failed reaction)", lambda: _ct_plot(reactions,
                                                                                 data)))
-    parts.append("<h3>Reference-gene stability</h3><p>Largest fold between conditions of each "
-                 "reference gene's own effect (the model shrinks it towards 1 without "
-                 "fixing it there).</p>" + _table(tables.stability_table(datatree, genes)))
+    parts.append(_stability(datatree, reactions, genes, data.get("model_terms") or {}))
     parts.append("<h3>Amplification efficiencies</h3>"
                  + _table(tables.efficiency_table(datatree, genes)))
     notes = data.get("notes") or []

@@ -136,3 +136,31 @@ def stability_table(datatree: DataTree, genes: pd.DataFrame) -> pd.DataFrame:
                          q97_5=2.0 ** np.quantile(spread, 0.975)))
     table = pd.DataFrame(rows, columns=["gene", "max_fold_between_conditions", "q97_5"])
     return table.rename(columns={"q97_5": "q97.5"})
+
+
+def genorm_m(reactions: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:
+    """geNorm's stability measure M of each reference gene in a group of two or more
+    (Vandesompele et al. 2002, Genome Biology 3:research0034): the mean, over the group's
+    other references, of the standard deviation across biological samples of the pairwise
+    ΔCt (log2 ratio at efficiency 2; technical replicates averaged first, samples missing a
+    reference left out). Lower is more stable; geNorm calls M < 0.5 stable in homogeneous
+    samples and < 1.5 acceptable. Columns ``gene``, ``group``, ``genorm_m``, ``samples``;
+    empty where no group has two references measured in three or more samples."""
+    columns = ["gene", "group", "genorm_m", "samples"]
+    detected = reactions[reactions.status == "detected"]
+    rows = []
+    references = genes[genes.role == "reference"]
+    for group, members in references.groupby("group", sort=False):
+        names = list(members.gene)
+        if len(names) < 2:
+            continue
+        mine = detected[detected.gene.isin(names)]
+        ct = mine.groupby(["sample", "gene"]).ct.mean().unstack().reindex(columns=names).dropna()
+        if len(ct) < 3:
+            continue
+        for gene in names:
+            spreads = [np.std(ct[gene] - ct[other], ddof=1) for other in names if other != gene]
+            rows.append(dict(gene=gene, group=group, genorm_m=float(np.mean(spreads)),
+                             samples=len(ct)))
+    return pd.DataFrame(rows, columns=columns)
+

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from chemoshift.data import InputError, read_dose_response
+from chemoshift.data.dose_response import validate_wells
 
 DOSES = (1.0, 3.0, 10.0, 30.0)
 
@@ -280,3 +281,14 @@ def test_messages_name_the_users_column_with_ours_in_brackets(write_csv):
     assert problems_of(path, columns={"concentration": "conc"}) == [
         f"{path}:7:conc (concentration): 'abc'; expected a finite number >= 0 "
         "(0 for vehicle wells)"]
+
+
+def test_a_comparison_from_one_experiment_is_noted(tmp_path):
+    frame = pd.concat([curve_rows("A"), curve_rows("A", treatment="mock")], ignore_index=True)
+    frame["control"] = np.where(frame.treatment == "mock", "NC", "")  # mock vs NC
+    data = validate_wells(frame.astype(str), "wells.csv")
+    assert any(note.startswith("one experiment: the intervals") for note in data.notes)
+    repeated = pd.concat([frame.assign(experiment="E1"), frame.assign(experiment="E2")],
+                         ignore_index=True)
+    data = validate_wells(repeated.astype(str), "wells.csv")
+    assert not any(note.startswith("one experiment") for note in data.notes)

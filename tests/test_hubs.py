@@ -55,3 +55,16 @@ def test_hubs_command_on_a_real_string_export(reference, tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("a\tb\n1\t2\n")
     assert main(["hubs", "--network", str(bad), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_tied_hubs_get_distinct_ranks_by_the_stated_rule():
+    import networkx as nx
+
+    from chemoshift.reports.network import ordinal_ranks
+
+    star = nx.Graph([("H", "a"), ("H", "b"), ("H", "c"), ("x", "y")])
+    score = {"H": 3.0, "a": 1.0, "b": 1.0, "c": 1.0, "x": 1.0, "y": 1.0}
+    ranks = ordinal_ranks(score, star, ["y", "c", "H", "a", "b", "x"])
+    assert ranks["H"] == 1
+    assert sorted(ranks) == [1, 2, 3, 4, 5, 6]  # no shared ranks: ties cannot all be top-k
+    assert list(ranks.sort_values().index[1:]) == ["y", "c", "a", "b", "x"]  # list order

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from arviz_base import from_dict
 
-from chemoshift.reports.dose_response_tables import shifts_table, summary_table
+from chemoshift.reports.dose_response_tables import ONE_EXPERIMENT, shifts_table, summary_table
 
 CURVES = pd.DataFrame({
     "cell_line": ["A", "A", "B", "B"], "drug": ["d1"] * 4,
@@ -169,3 +169,14 @@ def test_a_failed_population_marks_every_row():
     assert unknown.rhat.isna().all() and not unknown.converged.any()
     rows = shifts_table(tree, CURVES, ["cell_line", "drug", "treatment"], 1.5, diagnostics)
     assert not rows.converged.any()
+
+
+def test_one_experiment_says_its_shift_intervals_rest_on_wells_alone():
+    rng = np.random.default_rng(11)
+    values = rng.normal(0.0, 0.1, (1000, 4))
+    tree = posterior(values, values, values[:, [1, 3]] - values[:, [0, 2]])
+    keys = ["cell_line", "drug", "treatment"]
+    one = shifts_table(tree, CURVES, keys, 1.5, experiments=1)
+    assert one.note.str.contains(ONE_EXPERIMENT, regex=False).all()
+    three = shifts_table(tree, CURVES, keys, 1.5, experiments=3)
+    assert not three.note.str.contains("one experiment").any()
