@@ -235,7 +235,9 @@ def _western_fold(claim: dict, run: Run) -> dict:
     dose = f" {row.dose}" if "dose" in row and row.dose else ""
     return {**interval(row), "probability": number(row.p_decrease),
             "p_margin": number(row.p_beyond_margin), "classical_p": number(row.classical_p),
-            "classical_test": "Welch t-test on blot-normalised target/loading ratios",
+            "classical_test": "paired t-test on per-experiment log fold, lanes normalised "
+                              "to their blot's control lanes and averaged within experiment "
+                              "(Welch where the arms share no experiment)",
             "scale": "fold change (target / loading)", "direction": "down",
             "detail": f"{row.get('cell_line', '')}: {row.condition}{dose} vs {row.control}; "
                       f"probability = P(fold < 1), p_margin = P(fold < 1/{_margin(run):g})"}
@@ -254,8 +256,12 @@ def _luciferase(claim: dict, run: Run) -> dict:
     interaction = construct == "interaction"
     what = (f"({row.construct_pair}) ratio" if interaction
             else f"{construct} firefly/Renilla ratio")
-    test = ("Welch t-test of normalised ratios, construct vs reference" if interaction
-            else "Welch t-test on control-normalised firefly/Renilla ratios")
+    test = ("paired t-test on per-experiment log ratios, construct vs reference (wells "
+            "averaged within experiment; Welch where the arms share no experiment)"
+            if interaction
+            else "paired t-test on per-experiment log firefly/Renilla ratios, treated vs "
+                 "control (wells averaged within experiment; Welch where the arms share no "
+                 "experiment)")
     margin = _margin(run)
     found = {**interval(row), "probability": number(row.p_repressed),
              "p_margin": number(row.p_beyond_margin), "classical_p": number(row.classical_p),
@@ -302,12 +308,16 @@ def _apoptosis(claim: dict, run: Run) -> dict:
     effect, scale = str(claim["effect"]), str(claim.get("scale", "odds_ratio"))
     match = {"cell_line": claim.get("cell_line"), "effect": effect}
     row = one_row(table[table.effect != ""], "apoptosis.csv", {**match, "scale": scale})
-    # The field tests percentages (Welch; a two-way ANOVA for the interaction) whatever
+    # The field tests percentages (per-experiment means, paired by experiment) whatever
     # scale the claim reads: the odds-ratio row borrows that p-value.
     tested = one_row(table[table.effect != ""], "apoptosis.csv",
                      {**match, "scale": "percentage_points"})
-    test = ("two-way ANOVA interaction F-test on apoptotic percentages"
-            if effect == "interaction" else "Welch t-test on apoptotic percentages")
+    test = ("one-sample t-test of per-experiment differences of differences in apoptotic "
+            "percentages (repeated-measures two-way ANOVA interaction; tubes averaged within "
+            "experiment; two-way ANOVA on experiment means where no experiment has all four "
+            "groups)" if effect == "interaction"
+            else "paired t-test on per-experiment apoptotic percentages (tubes averaged "
+                 "within experiment; Welch where the arms share no experiment)")
     unit = "odds ratio" if scale == "odds_ratio" else "difference in percentage points"
     return {**interval(row), "probability": number(row.p_positive),
             "p_margin": np.nan, "classical_p": number(tested.classical_p),

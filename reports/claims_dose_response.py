@@ -3,9 +3,14 @@
 
 - ``ic50_shift``: relative IC50 fold shift treated / control (< 1 sensitises). Classical:
   least-squares 4PL IC50 per curve and experiment
-  (:func:`chemoshift.reports.classical.fit_curves`); one cell line x drug: Welch t-test of
-  treated vs control log10 IC50 across experiments; a pooled row (``all``): one-sample
-  t-test of the per (cell line, drug, experiment) log10 shifts (a paired test).
+  (:func:`chemoshift.reports.classical.fit_curves`), tested on the unit of replication,
+  the experiment: one cell line x drug: paired t-test of treated vs control log10 IC50,
+  paired by experiment (the experiments where both curves were fitted); a pooled row
+  (``all``): the log10 shifts averaged within each experiment over the cell lines x drugs
+  in scope, then a one-sample t-test of those experiment means across experiments (the
+  cell line x drug rows of one experiment share its cells, plates and day, so they are
+  not independent replicates). Fewer than 2 experiments: p NaN and ``classical_test``
+  says so.
 - ``shift_agreement``: estimate = fold ratio shift_A / shift_B, probability =
   P(|log10 ratio| < log10 factor), from :func:`shift_draws`.
 
@@ -116,8 +121,9 @@ def _experiment_fits(run: Run) -> pd.DataFrame:
 
 def _classical_shift(run: Run, treatment: str, cell_line: str, drug: str
                      ) -> tuple[float, str, str]:
-    """(p-value, test name, note) of the classical IC50-shift test; p NaN with the reason
-    in the note when it cannot be computed."""
+    """(p-value, test name, note) of the classical IC50-shift test on the experiment (the
+    unit of replication); p NaN with the reason in the test name (fewer than 2 experiments
+    with both curves fitted) or, with an empty name, in the note (no inputs to test)."""
     try:
         for name in ("wells.csv", "curves.csv"):
             if not (run.folder() / name).is_file():
@@ -135,33 +141,53 @@ def _classical_shift(run: Run, treatment: str, cell_line: str, drug: str
                                                 strict=True)}
     match = [k for k in ("cell_line", "drug") if k in curves.columns]
     index = {(*(r[k] for k in match), r.treatment): i for i, r in curves.iterrows()}
-    experiments = sorted(set(fits.experiment))
-    treated_values, control_values, shifts = [], [], []
-    for c, row in treated.iterrows():
-        k = index.get((*(row[k_] for k_ in match), row.control))
-        for e in experiments:
-            a, b = log10_ic50.get((c, e)), log10_ic50.get((k, e))
-            treated_values += [] if a is None else [a]
-            control_values += [] if b is None else [b]
-            shifts += [] if a is None or b is None else [a - b]
+    pairs = [(c, index.get((*(row[k] for k in match), row.control)))
+             for c, row in treated.iterrows()]
+    by_experiment = _paired_by_experiment(log10_ic50, pairs, sorted(set(fits.experiment)))
     failed = int((~fits.converged.fillna(False).astype(bool)).sum())
     lost = f"; {failed} curve-experiment fit(s) of the run failed" if failed else ""
-    pooled = cell_line == ALL or drug == ALL
+    n = len(by_experiment)
+    if cell_line == ALL or drug == ALL:
+        test = (f"one-sample t-test across experiments of the per-experiment mean log10 IC50 "
+                f"shift treated - control (averaged over the {len(pairs)} cell line x drug "
+                "comparison(s) in scope; least-squares 4PL)")
+        shifts = [float(np.mean([t - c for t, c in values])) for values in by_experiment]
+        said = (f"classical: {n} experiment(s), {sum(map(len, by_experiment))} paired shifts "
+                f"averaged within experiment{lost}")
+        p = _t_test(stats.ttest_1samp, shifts, 0.0) if n >= 2 else np.nan
+    else:
+        test = ("paired t-test of treated vs control log10 IC50, paired by experiment "
+                "(least-squares 4PL per curve and experiment)")
+        treated_values = [float(np.mean([t for t, _ in values])) for values in by_experiment]
+        control_values = [float(np.mean([c for _, c in values])) for values in by_experiment]
+        said = f"classical: {n} experiment(s) with both curves fitted{lost}"
+        p = (_t_test(stats.ttest_rel, treated_values, control_values) if n >= 2 else np.nan)
+    if n < 2:
+        test += (f"; not computed: fewer than 2 experiments with both curves fitted "
+                 f"({n})")
+    return p, test, said
+
+
+def _paired_by_experiment(log10_ic50: dict, pairs: list[tuple[int, int | None]],
+                          experiments: list[str]) -> list[list[tuple[float, float]]]:
+    """Per experiment (in order; those with no pair fitted left out), the (treated,
+    control) log10 IC50 of every comparison in ``pairs`` (treated, control curve codes)
+    whose two curves were both fitted in that experiment."""
+    out = []
+    for e in experiments:
+        both = [(log10_ic50[(t, e)], log10_ic50[(c, e)]) for t, c in pairs
+                if (t, e) in log10_ic50 and (c, e) in log10_ic50]
+        if both:
+            out.append(both)
+    return out
+
+
+def _t_test(test, *values) -> float:
+    """A scipy t-test's two-sided p; NaN (not a warning) where the values have no
+    variance."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # identical values: no variance
-        if pooled:
-            test = ("one-sample t-test on per-experiment log10 IC50 shifts (paired by "
-                    "experiment; least-squares 4PL)")
-            if len(shifts) < 2:
-                return np.nan, test, f"classical: {len(shifts)} paired shift(s), too few{lost}"
-            p = float(stats.ttest_1samp(shifts, 0.0).pvalue)
-            return p, test, f"classical: {len(shifts)} paired shifts{lost}"
-        test = "Welch t-test on per-experiment log10 IC50 (least-squares 4PL), treated vs control"
-        n = f"{len(treated_values)} vs {len(control_values)} experiment fits"
-        if min(len(treated_values), len(control_values)) < 2:
-            return np.nan, test, f"classical: {n}, too few{lost}"
-        p = float(stats.ttest_ind(treated_values, control_values, equal_var=False).pvalue)
-        return p, test, f"classical: {n}{lost}"
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(test(*values).pvalue)
 
 
 def shift_draws(datatree: DataTree, curves: pd.DataFrame, treatment: str, cell_line: str,

@@ -234,7 +234,7 @@ def test_ic50_shift_reads_the_shifts_row(study, table):
             expected[["median", "q2.5", "q97.5", "p_sensitised", "p_beyond_margin"]].tolist()
 
 
-def test_ic50_classical_test_is_welch_on_per_experiment_fits(study, table):
+def test_ic50_classical_test_is_paired_by_experiment_on_per_experiment_fits(study, table):
     wells = pd.read_csv(study["dose-response"] / "wells.csv")
     curves = read_curves(study["dose-response"])
 
@@ -245,18 +245,19 @@ def test_ic50_classical_test_is_welch_on_per_experiment_fits(study, table):
         return [fit_curve(g.log10_concentration.fillna(-np.inf), g.response)["log10_ic50"]
                 for _, g in mine.groupby("experiment")]
 
-    expected = stats.ttest_ind(ic50s("miR"), ic50s("NC"), equal_var=False).pvalue
+    expected = stats.ttest_rel(ic50s("miR"), ic50s("NC")).pvalue  # experiments E1-E3 in order
     row = _only(table, "miR sensitises Huh7 to DOX")
     assert row.classical_p == pytest.approx(expected, rel=1e-9)
-    assert row.classical_p < 0.01  # a true 3-fold shift, 5% noise on the log10 IC50
-    assert row.classical_test.startswith("Welch")
+    assert row.classical_p < 0.05  # a true 3-fold shift, 0.05 noise on log10 IC50; 2 df
+    assert row.classical_test.startswith("paired t-test")
+    assert "3 experiment(s) with both curves fitted" in row.detail
 
 
-def test_pooled_ic50_claim_uses_a_paired_test_over_every_curve_and_experiment(table):
+def test_pooled_ic50_claim_tests_experiment_means_of_the_paired_shifts(table):
     row = _only(table, "miR sensitises everywhere")
-    assert row.classical_test.startswith("one-sample t-test")
-    assert "12 paired shifts" in row.detail  # 2 cell lines x 2 drugs x 3 experiments
-    assert row.classical_p < 1e-4
+    assert row.classical_test.startswith("one-sample t-test across experiments")
+    assert "3 experiment(s), 12 paired shifts" in row.detail  # 2 lines x 2 drugs x 3 exps
+    assert row.classical_p < 0.01  # n = 3 experiment means, each averaging 4 shifts of -0.5
 
 
 def test_classical_test_finds_nothing_where_there_is_no_shift(study):
@@ -361,7 +362,7 @@ def test_every_named_shift_is_the_joint_probability_not_the_pooled_mean(tmp_path
 def test_apoptosis_odds_ratio_claim_borrows_the_percentage_test(table):
     row = _only(table, "apoptosis")
     assert (row.estimate, row.probability, row.classical_p) == (1.85, 0.999, 0.091)
-    assert row.classical_test.startswith("two-way ANOVA") and row.scale == "odds ratio"
+    assert "two-way ANOVA interaction" in row.classical_test and row.scale == "odds ratio"
 
 
 def test_apoptosis_percentage_claim_reads_its_own_row(study):
