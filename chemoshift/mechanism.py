@@ -15,13 +15,17 @@ the ones the report shows; run directories are ``chemoshift.pipeline``'s job.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
+import xarray as xr
 
 from chemoshift import fit_object
 from chemoshift.data import run_dir as files
@@ -31,9 +35,11 @@ from chemoshift.data.luciferase import LuciferaseData, read_luciferase
 from chemoshift.data.western import WesternData, read_western
 from chemoshift.fit_object import DEFAULT_MARGIN, AssayFit
 from chemoshift.inference import SamplerSettings, fit
+from chemoshift.inference.fit import compile_model
 from chemoshift.models import apoptosis as apoptosis_model
 from chemoshift.models import log_ratio
 from chemoshift.reports import mechanism_report
+from chemoshift.reports.mechanism_tables import SENSITIVITY_FACTORS, draws
 
 EXAMPLES = {"luciferase": "luciferase.csv", "western": "western.csv",
             "apoptosis": "apoptosis.csv"}
@@ -135,11 +141,57 @@ def _fit(assay: str, source, *, priors=None, settings: SamplerSettings | None = 
         title = title or f"{assay} fit"
     else:
         title = title or Path(source).stem
-    result = fit(build_model(data, priors), settings)
+    model = build_model(data, priors)
+    if assay == "luciferase" and deviation_fixed(data):
+        result = _fit_with_sensitivity(data, model, priors, settings)
+    else:
+        result = fit(model, settings)
     recorded = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in read_options.items()}
     return FITS[assay](data=data, datatree=result.datatree, diagnostics=result.diagnostics,
                        settings=settings, priors=priors, margin=margin, title=title,
                        timings=result.timings, read_options=recorded, started=started)
+
+
+def deviation_fixed(data) -> bool:
+    """Whether the log-ratio model of ``data`` fixes ``deviation_sd`` at its prior value
+    (too few degrees of freedom to learn it: see :mod:`chemoshift.models.log_ratio`)."""
+    table = data.log_ratio_table()
+    return log_ratio.has_deviation(table) and not log_ratio.deviation_learnt(table)
+
+
+def _fit_with_sensitivity(data, model, priors, settings: SamplerSettings):
+    """The fit, then refits at ``SENSITIVITY_FACTORS`` x the fixed ``deviation_sd`` with the
+    model compiled once (the scale is a ``pm.Data``: only data are swapped). The 95% interval
+    widths of ``ratio`` at each factor go to the DataTree group ``prior_sensitivity``
+    (``ratio_interval_width``, dims ``prior_factor`` x ``contrast``; factor 1 is the fit),
+    which the tables read (``prior_sensitive``); the refits' seconds to the timings."""
+    start = time.perf_counter()
+    compiled = compile_model(model) if settings.sampler == "nutpie" else None
+    compile_seconds = time.perf_counter() - start
+    result = fit(model, settings, reuse=compiled)
+    result.timings["compile_seconds"] = compile_seconds
+    start = time.perf_counter()
+    quiet = dataclasses.replace(settings, progress=False, posterior_predictive=False)
+    widths, worst_rhat = [_ratio_widths(result.datatree)], [result.diagnostics.max_rhat]
+    for factor in SENSITIVITY_FACTORS[1:]:
+        moved = dataclasses.replace(priors, deviation_sd=priors.deviation_sd * factor)
+        refit = fit(build_model(data, moved), quiet, reuse=compiled)
+        widths.append(_ratio_widths(refit.datatree))
+        worst_rhat.append(refit.diagnostics.max_rhat)
+    contrasts = result.datatree["posterior"]["ratio"].coords["contrast"].to_numpy()
+    result.datatree["prior_sensitivity"] = xr.Dataset(
+        {"ratio_interval_width": (("prior_factor", "contrast"), np.array(widths)),
+         "max_rhat": ("prior_factor", np.array(worst_rhat, dtype=float))},
+        coords={"prior_factor": np.array(SENSITIVITY_FACTORS), "contrast": contrasts})
+    result.timings["prior_sensitivity_seconds"] = time.perf_counter() - start
+    return result
+
+
+def _ratio_widths(datatree) -> np.ndarray:
+    """95% equal-tailed interval width of each contrast's ratio (contrast,)."""
+    ratio = draws(datatree, "ratio")
+    low, high = np.quantile(ratio, [0.025, 0.975], axis=0)
+    return high - low
 
 
 def fit_luciferase(source: str | Path | pd.DataFrame, *, columns: Mapping[str, str] | None = None,

@@ -104,7 +104,7 @@ def report_section(run_dir: Path, datatree: DataTree | None = None) -> str:
         passed=diagnostics.get("passed", False),
         verdict=diagnostics.get("verdict", "not recorded"),
         explanation=_explanation(assay, data, margin),
-        notes=list(data.get("notes") or []),
+        notes=[*(data.get("notes") or []), *_sensitivity_note(assay, table, data)],
         experiments=[str(e) for e in data.get("experiments") or []],
         table_html=_html(table), table_file=TABLE_FILE[assay], figures=figures_drawn,
         terms=_html(pd.DataFrame([{"term": k, **v} for k, v in
@@ -150,6 +150,33 @@ def _explanation(assay: str, data: dict, margin: float) -> str:
             "the two-way ANOVA interaction test. Counts pooled over samples give the classical "
             "odds ratios (no p-value: 20,000 cells a sample make pooled-count tests absurdly "
             "certain).")
+
+
+def _sensitivity_note(assay: str, table: pd.DataFrame, data: dict) -> list[str]:
+    """The luciferase report's line on the experiment-deviation prior: the rows whose 95%
+    interval moved by more than 10% at half and twice a fixed scale, or that it was learnt."""
+    term = (data.get("model_terms") or {}).get("deviation")
+    if assay != "luciferase" or term is None:
+        return []
+    if term.get("scale") != "fixed":
+        return [f"The experiment-deviation scale was learnt from the data ({term.get('dof', '?')}"
+                " degrees of freedom), not fixed by its prior: no prior-sensitivity refits; "
+                "prior_sensitive reads False."]
+    if "prior_sensitive" not in table:
+        return []
+    flagged = table.prior_sensitive.astype(str).str.lower().eq("true")
+    head = (f"Too few experiments to learn how far they disagree ({term.get('dof', '?')} degrees "
+            f"of freedom): the experiment-deviation scale is fixed at its prior value "
+            f"{term.get('sd')}; refitted at half and twice it, ")
+    if not flagged.any():
+        return [head + "no row's 95% interval width moved by more than 10%."]
+    names = [" · ".join(part for part in (
+        str(row.get("cell_line", "")),
+        f"interaction {row.construct_pair}" if row.construct == "interaction" else row.construct,
+        f"{row.treatment} vs {row.control}") if part not in ("", "nan"))
+        for _, row in table[flagged].iterrows()]
+    return [head + f"the 95% interval width moved by more than 10% in {flagged.sum()} of "
+            f"{len(table)} rows (prior_sensitive): {'; '.join(names)}."]
 
 
 def _figures(assay: str, table: pd.DataFrame, inputs, data: dict, margin: float) -> list[dict]:

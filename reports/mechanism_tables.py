@@ -16,6 +16,10 @@ from chemoshift.reports import mechanism_classical as classical
 
 QUANTILES = (0.5, 0.025, 0.975)
 INTERVAL = ("median", "q2.5", "q97.5")
+# prior sensitivity of a fixed experiment-deviation scale: the fit (1), then refits at half
+# and twice it; a row is prior-sensitive when its 95% width moves by more than 10%
+SENSITIVITY_FACTORS = (1.0, 0.5, 2.0)
+SENSITIVITY_THRESHOLD = 0.10
 
 
 def draws(datatree: DataTree, name: str) -> np.ndarray:
@@ -29,14 +33,35 @@ def _interval(samples: np.ndarray) -> dict[str, np.ndarray]:
     return dict(zip(INTERVAL, values, strict=True))
 
 
+def prior_sensitive(widths: np.ndarray, threshold: float = SENSITIVITY_THRESHOLD
+                    ) -> np.ndarray:
+    """Which contrasts are prior-sensitive: ``widths`` (prior_factor, contrast) holds the
+    95% interval widths at each prior scale, the fit's own first; True where any other
+    width differs from the fit's by more than ``threshold`` of it. (contrast,) bool."""
+    widths = np.asarray(widths, dtype=float)
+    change = np.abs(widths[1:] / widths[0] - 1)
+    return (change > threshold).any(axis=0)
+
+
+def sensitivity_of(datatree: DataTree, n_contrasts: int) -> np.ndarray:
+    """``prior_sensitive`` of each contrast from the DataTree's ``prior_sensitivity`` group
+    (written when the deviation scale was fixed); all False without it (a learnt scale)."""
+    if "prior_sensitivity" not in datatree.children:
+        return np.zeros(n_contrasts, dtype=bool)
+    return prior_sensitive(datatree["prior_sensitivity"]["ratio_interval_width"].to_numpy())
+
+
 def luciferase_table(datatree: DataTree, wells: pd.DataFrame, contrasts: pd.DataFrame,
                      reference: str, keys: list[str], margin: float) -> pd.DataFrame:
     """One row per construct x treatment (treated / control firefly:Renilla ratio), then
     the interaction rows (``construct`` = ``interaction``: the ratio of a construct's
     ratio to the reference construct's). ``p_repressed`` = P(ratio < 1),
-    ``p_beyond_margin`` = P(ratio < 1 / margin)."""
+    ``p_beyond_margin`` = P(ratio < 1 / margin); last, ``prior_sensitive``: the row's 95%
+    interval width moved by more than 10% when a fixed experiment-deviation scale was
+    halved or doubled (False when the scale was learnt)."""
     ratio = draws(datatree, "ratio")
     table = contrasts.copy()
+    table["prior_sensitive"] = sensitivity_of(datatree, len(table))
     for column, values in _interval(ratio).items():
         table[column] = values
     table["p_repressed"] = (ratio < 1).mean(axis=0)
@@ -46,7 +71,8 @@ def luciferase_table(datatree: DataTree, wells: pd.DataFrame, contrasts: pd.Data
     table["classical_p"] = [p[1] for p in pairs]
     table = table.sort_values("kind", key=lambda k: k.eq("interaction"), kind="stable")
     columns = [*keys, "construct", "treatment", "control", *INTERVAL, "p_repressed",
-               "p_beyond_margin", "construct_pair", "classical_ratio", "classical_p"]
+               "p_beyond_margin", "construct_pair", "classical_ratio", "classical_p",
+               "prior_sensitive"]
     return table[columns].reset_index(drop=True)
 
 
