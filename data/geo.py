@@ -195,9 +195,11 @@ def _table_between(lines: list[str], begin: str, end: str, name: str) -> pd.Data
 
 def _read_gds(text: str, name: str, notes: list[str]):
     lines = text.splitlines()
-    subsets, current = [], None
+    subsets, current, value_type = [], None, ""
     for line in lines:
-        if line.startswith("^SUBSET"):
+        if line.startswith("!dataset_value_type"):
+            value_type = line.partition("=")[2].strip()
+        elif line.startswith("^SUBSET"):
             current = {}
             subsets.append(current)
         elif current is not None and line.startswith("!subset_"):
@@ -219,7 +221,23 @@ def _read_gds(text: str, name: str, notes: list[str]):
     genes = frame.set_index("ID_REF")["IDENTIFIER"].to_numpy(str)
     notes.append(f"GDS SOFT file: {len(table)} probes, {len(sample_columns)} samples; gene "
                  "symbols from the IDENTIFIER column; pairs and groups from the subsets")
+    _check_value_type(value_type, table.to_numpy(float), notes)
     return table, _clean_symbols(genes), sheet, "gds"
+
+
+def _check_value_type(value_type: str, values: np.ndarray, notes: list[str]) -> None:
+    """A note where the GDS's declared ``value_type`` disagrees with the scale its values
+    show (GEO2R's rule, :func:`needs_log2`): the values decide, and the note says so."""
+    if not value_type:
+        return
+    declared_log = any(word in value_type.lower() for word in ("log", "transformed"))
+    linear = needs_log2(values)
+    if declared_log == (not linear):
+        return
+    shown = "the counts / MAS5 scale" if linear else "a log scale"
+    notes.append(f"value_type says {value_type!r} but the values are on {shown} (GEO2R's "
+                 f"rule: 99th percentile {np.nanquantile(values, 0.99):.3g}): read on the "
+                 "scale the values show")
 
 
 def _gds_group_column(sheet: pd.DataFrame) -> str:

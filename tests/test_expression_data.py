@@ -127,3 +127,33 @@ def test_damaged_gzip_is_refused(tmp_path):
     path.write_bytes(gzip.compress(b"^DATASET = x\n" * 100)[:40])
     with pytest.raises(InputError, match="damaged gzip"):
         read_expression(path)
+
+
+def _gds(tmp_path, value_type: str, log: bool):
+    """A minimal GDS SOFT file: 2 pairs (individual subsets), normal vs tumour."""
+    rng = np.random.default_rng(1)
+    values = rng.normal(8, 1, (8, 4)) if log else rng.uniform(200, 9000, (8, 4))
+    samples = ["GSM1", "GSM2", "GSM3", "GSM4"]
+    lines = ["^DATASET = GDS1", f"!dataset_value_type = {value_type}"]
+    for kind, description, members in (("individual", "1", "GSM1,GSM2"),
+                                       ("individual", "2", "GSM3,GSM4"),
+                                       ("disease state", "normal", "GSM1,GSM3"),
+                                       ("disease state", "tumour", "GSM2,GSM4")):
+        lines += ["^SUBSET = x", f"!subset_description = {description}",
+                  f"!subset_sample_id = {members}", f"!subset_type = {kind}"]
+    lines += ["!dataset_table_begin", "\t".join(["ID_REF", "IDENTIFIER", *samples])]
+    lines += ["\t".join([f"p{i}", f"G{i}", *(f"{v:.3f}" for v in row)])
+              for i, row in enumerate(values)]
+    lines.append("!dataset_table_end")
+    path = tmp_path / "GDS1.soft"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_gds_value_type_that_disagrees_with_its_values_is_read_as_the_values_show(tmp_path):
+    data = read_expression(_gds(tmp_path, "count", log=True))  # says count, holds log2 values
+    assert not data.log_transformed
+    assert any(note.startswith("value_type says 'count' but the values are on a log scale")
+               for note in data.notes)
+    agreeing = read_expression(_gds(tmp_path, "count", log=False))
+    assert agreeing.log_transformed and not any("value_type" in n for n in agreeing.notes)
