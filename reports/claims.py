@@ -156,14 +156,14 @@ def _borderline(probability: float, opposite: float, mcse: float,
     """"; borderline: ..." when a probability sits within a few MCSEs of a threshold."""
     if not (np.isfinite(mcse) and mcse > 0):
         return ""
-    reach = thresholds.borderline_mcse * mcse
-    for value, what in ((probability, "P(claim)"), (opposite, "P(the opposite)")):
-        for threshold in (thresholds.strong, thresholds.weak) if what == "P(claim)" else (
-                thresholds.strong,):
-            if np.isfinite(value) and abs(value - threshold) <= reach:
-                return (f"; borderline: {what} = {value:.3f} is within "
-                        f"{thresholds.borderline_mcse:g} Monte Carlo standard errors "
-                        f"({mcse:.3f}) of {threshold:g}")
+    compared = [(probability, "P(claim)", thresholds.strong),
+                 (probability, "P(claim)", thresholds.weak),
+                 (opposite, "P(the opposite)", thresholds.strong)]
+    for value, what, threshold in compared:
+        if np.isfinite(value) and abs(value - threshold) <= thresholds.borderline_mcse * mcse:
+            return (f"; borderline: {what} = {value:.3f} is within "
+                    f"{thresholds.borderline_mcse:g} Monte Carlo standard errors "
+                    f"({mcse:.3f}) of {threshold:g}")
     return ""
 
 

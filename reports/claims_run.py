@@ -38,12 +38,13 @@ class Run:
     def open(cls, assay: str, path: Path | None) -> Run:
         run = cls(assay, None if path is None else Path(path))
         try:
-            diagnostics = files.read_record(run.path)["diagnostics"]
+            record = files.read_record(run.path)
+            diagnostics = record["diagnostics"]
             run.converged = bool(diagnostics["passed"])
             run.population_converged = bool(diagnostics.get("population_passed",
                                                             run.converged))
             run.min_ess = number(diagnostics.get("min_ess_bulk"))
-            data = files.read_record(run.path).get("data") or {}
+            data = record.get("data") or {}
             if "experiments" in data:
                 run.experiments = max(len(data["experiments"]), 1)
         except (OSError, TypeError, KeyError, ValueError):
