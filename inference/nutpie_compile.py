@@ -81,10 +81,17 @@ def _compile_in_child(model: pm.Model) -> bool:
              "nutpie_compile as c; c._child_main(sys.argv[1])", path],
             env={**os.environ, _CHILD: "1", CACHE_ENV: str(_cache_dir())},
             capture_output=True, text=True)
-    except Exception:  # any failure: compile in this process instead
+    except Exception as error:  # any failure: compile in this process instead
+        warnings.warn(f"compile child not started ({error}); compiling in this process: "
+                      "a first run may not draw what later runs draw", RuntimeWarning,
+                      stacklevel=3)
         return False
     finally:
         Path(path).unlink(missing_ok=True)
+    if done.returncode != 0:  # said, not hidden: a silent fallback broke cold/warm identity
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        warnings.warn(f"compile child failed ({last}); compiling in this process: a first "
+                      "run may not draw what later runs draw", RuntimeWarning, stacklevel=3)
     return done.returncode == 0
 
 

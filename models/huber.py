@@ -15,8 +15,13 @@ Normal's grows without bound), at 95% of the Normal's efficiency for ``k = 1.345
 from __future__ import annotations
 
 import numpy as np
-import pymc as pm
 import pytensor.tensor as pt
+from pymc.distributions.continuous import Continuous
+from pymc.distributions.distribution import SymbolicRandomVariable
+from pymc.distributions.shape_utils import implicit_size_from_params, rv_size_is_none
+from pymc.pytensorf import normalize_rng_param
+from pytensor.tensor.random.basic import uniform
+from pytensor.tensor.random.utils import normalize_size_param
 from scipy.special import ndtr
 
 HUBER_K = 1.345  # the classical tuning constant: 95% efficiency under Normal noise
@@ -34,21 +39,57 @@ def huber_logp(value, mu, sigma, k: float = HUBER_K):
     return -loss - pt.log(sigma) - log_normaliser(k)
 
 
-def huber_dist(mu, sigma, size, k: float = HUBER_K):
-    """Huber(mu, sigma, k) draws as a PyTensor graph (so posterior predictive draws compile
-    like the rest of the model): the core, a Normal truncated to +-k (inverse CDF of a
-    uniform), with its probability; else an exponential tail beyond k on a random side."""
-    core_mass = np.sqrt(2 * np.pi) * (2 * ndtr(k) - 1)
-    p_core = core_mass / (core_mass + 2 * np.exp(-k * k / 2) / k)
-    low = float(ndtr(-k))
-    u = pm.Uniform.dist(low, 1.0 - low, size=size)
-    core = np.sqrt(2.0) * pt.erfinv(2.0 * u - 1.0)
-    side = 2.0 * pm.Bernoulli.dist(0.5, size=size) - 1.0
-    tail = (k + pm.Exponential.dist(lam=k, size=size)) * side
-    return mu + sigma * pt.switch(pm.Bernoulli.dist(p_core, size=size), core, tail)
+class HuberRV(SymbolicRandomVariable):
+    """Huber(mu, sigma) draws as a PyTensor graph of two uniforms: the first picks core or
+    tail (and, in a tail, its side), the second places the draw (the core: a Normal
+    truncated to +-k by its inverse CDF; a tail: k plus an exponential of rate k).
+
+    A module-level class, so its log density is registered on import: a model holding it
+    pickles by reference (the compile child of ``inference.nutpie_compile`` loads it).
+    """
+
+    name = "Huber"
+    extended_signature = "[rng],[size],(),()->[rng],()"
+    _print_name = ("Huber", "\\operatorname{Huber}")
+
+    @classmethod
+    def rv_op(cls, mu, sigma, *, size=None, rng=None, k: float = HUBER_K):
+        mu, sigma = pt.as_tensor(mu), pt.as_tensor(sigma)
+        rng, size = normalize_rng_param(rng), normalize_size_param(size)
+        if rv_size_is_none(size):
+            size = implicit_size_from_params(mu, sigma, ndims_params=cls.ndims_params)
+        next_rng, u = uniform(size=size, rng=rng, return_next_rng=True)
+        next_rng, v = uniform(size=size, rng=next_rng, return_next_rng=True)
+        core_mass = np.sqrt(2 * np.pi) * (2 * ndtr(k) - 1)
+        p_core = core_mass / (core_mass + 2 * np.exp(-k * k / 2) / k)
+        low = float(ndtr(-k))
+        core = np.sqrt(2.0) * pt.erfinv(2.0 * (low + v * (1.0 - 2.0 * low)) - 1.0)
+        side = pt.switch(u - p_core < 0.5 * (1.0 - p_core), -1.0, 1.0)
+        tail = side * (k - pt.log1p(-v) / k)
+        draws = mu + sigma * pt.switch(u < p_core, core, tail)
+        return cls(inputs=[rng, size, mu, sigma], outputs=[next_rng, draws])(
+            rng, size, mu, sigma)
+
+
+class HuberDist(Continuous):
+    """Huber(mu, sigma) with the classical ``k`` (``HUBER_K``): location ``mu``, scale
+    ``sigma > 0`` (the Normal core's standard deviation)."""
+
+    rv_type = HuberRV
+    rv_op = HuberRV.rv_op
+
+    @classmethod
+    def dist(cls, mu, sigma, **kwargs):
+        return super().dist([mu, sigma], **kwargs)
+
+    def support_point(rv, size, mu, sigma):
+        point = pt.broadcast_arrays(mu, sigma)[0]
+        return point if rv_size_is_none(size) else pt.full(size, point)
+
+    def logp(value, mu, sigma):
+        return huber_logp(value, mu, sigma)
 
 
 def Huber(name: str, mu, sigma, **kwargs):
     """A Huber-distributed variable in the current model (``observed=``, ``dims=`` as usual)."""
-    return pm.CustomDist(name, mu, sigma, dist=huber_dist, logp=huber_logp,
-                         class_name="Huber", **kwargs)
+    return HuberDist(name, mu, sigma, **kwargs)

@@ -181,3 +181,29 @@ def test_a_model_with_an_op_from_graph_is_cached(data, cache_dir):
 def draws_of(compiled) -> np.ndarray:
     trace = nutpie.sample(compiled, chains=2, draws=30, tune=30, progress_bar=False, seed=1)
     return trace.posterior["a"].values
+
+
+def test_the_study_model_survives_the_trip_to_the_compile_child(tmp_path):
+    """A cold compile runs in a child that unpickles the model: every distribution of the
+    dose-response model (the Huber likelihood included) must keep its log density there.
+    A CustomDist's class is made at run time, its log density registered only in the
+    parent, so the child failed and the first run compiled in process: a cold and a warm
+    run of seed 379 drew different numbers."""
+    import subprocess
+    import sys
+    from importlib.resources import files
+
+    import cloudpickle
+
+    from chemoshift.data.dose_response import read_dose_response
+    from chemoshift.models.dose_response import build_model
+
+    model = build_model(read_dose_response(files("chemoshift.data.example")
+                                           / "dose_response.csv"))
+    path = tmp_path / "model.pkl"
+    path.write_bytes(cloudpickle.dumps(model))
+    script = ("import sys, cloudpickle; m = cloudpickle.loads(open(sys.argv[1], 'rb').read());"
+              " m.logp(); print('ok')")
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                          text=True)
+    assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
