@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,9 @@ from chemoshift.data.errors import InputError, Problem
 from chemoshift.fit_object import DEFAULT_MARGIN, AssayFit
 from chemoshift.inference import SamplerSettings, fit
 from chemoshift.inference.diagnostics import Diagnostics, Units
+from chemoshift.inference.fit import compile_model
 from chemoshift.models import DoseResponsePriors, build_model
+from chemoshift.models.dose_response import model_terms
 from chemoshift.models.dose_response_design import TERM_PRIOR, Design
 from chemoshift.reports import dose_response_figures as figures
 from chemoshift.reports.dose_response_inputs import count_experiments, read_curves, read_wells
@@ -210,6 +213,38 @@ class DoseResponseFit(AssayFit):
         return "\n".join(lines)
 
 
+REFIT_DRAWS = 1000  # a chain, per refit: a 95% width to a few percent
+SENSITIVITY_TERMS = ("shift_drug", "shift_cell_line", "curve_effect")
+SENSITIVITY_FACTORS = {"half": 0.5, "twice": 2.0}
+SHIFT_VARIABLES = ("log10_ic50", "log10_ic50_absolute", "log10_shift", "log10_shift_drug",
+                   "log10_shift_pooled")
+
+
+def sensitivity_terms(data, priors: DoseResponsePriors) -> list[str]:
+    """The shift and curve scales this design fixes for want of values (refitted at half
+    and twice their value to measure their pull: :func:`_refit_at_other_scales`)."""
+    return [name for name, term in model_terms(data, priors).items()
+            if name in SENSITIVITY_TERMS and term["scale"] == "fixed"]
+
+
+def _refit_at_other_scales(result, data, priors: DoseResponsePriors,
+                           settings: SamplerSettings, fixed: list[str], compiled) -> None:
+    """Refit with the ``fixed`` scales at each of ``SENSITIVITY_FACTORS`` (the model compiled
+    once: fixed scales are data) and keep the refits' shift draws as DataTree groups
+    ``prior_sensitivity_<name>``, from which shifts.csv's ``prior_sensitive`` is read."""
+    start = time.perf_counter()
+    quiet = dataclasses.replace(settings, progress=False, posterior_predictive=False,
+                                extend=False, draws=settings.draws or REFIT_DRAWS)
+    for name, factor in SENSITIVITY_FACTORS.items():
+        moved = dataclasses.replace(priors, **{
+            TERM_PRIOR[term]: getattr(priors, TERM_PRIOR[term]) * factor for term in fixed})
+        refit = fit(build_model(data, moved), quiet, reuse=compiled)
+        posterior = refit.datatree["posterior"].to_dataset()
+        result.datatree[f"prior_sensitivity_{name}"] = posterior[
+            [v for v in SHIFT_VARIABLES if v in posterior]]
+    result.timings["prior_sensitivity_seconds"] = time.perf_counter() - start
+
+
 def fit_dose_response(
     source: str | Path | pd.DataFrame,
     *,
@@ -264,7 +299,12 @@ def fit_dose_response(
         data = read_dose_response(source, **read_options)
         title = title or Path(source).stem
     model = build_model(data, priors)
-    result = fit(model, settings, units=curve_units(data, model), reported=REPORTED)
+    fixed = sensitivity_terms(data, priors)
+    compiled = compile_model(model) if fixed and settings.sampler == "nutpie" else None
+    result = fit(model, settings, units=curve_units(data, model), reported=REPORTED,
+                 reuse=compiled)
+    if fixed:
+        _refit_at_other_scales(result, data, priors, settings, fixed, compiled)
     diagnostics = dataclasses.replace(
         result.diagnostics, advice=[*result.diagnostics.advice,
                                     *prior_advice(result.diagnostics, priors)])

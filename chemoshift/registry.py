@@ -20,7 +20,7 @@ from chemoshift.data import run_dir as files
 from chemoshift.data.dose_response import DoseResponseData, read_dose_response
 from chemoshift.data.geo import read_expression
 from chemoshift.data.qpcr import read_qpcr
-from chemoshift.dose_response import DoseResponseFit, fit_dose_response
+from chemoshift.dose_response import DoseResponseFit, fit_dose_response, sensitivity_terms
 from chemoshift.models.dose_response import (
     DoseResponsePriors,
     build_model,
@@ -64,6 +64,9 @@ def _describe_dose_response(data: DoseResponseData, priors: DoseResponsePriors) 
                      n_plates=int(data.wells.plate.nunique()),
                      experiments=list(data.coords["experiment"]),
                      model_terms=model_terms(data, priors), model_forms=model_forms(data))
+    refitted = sensitivity_terms(data, priors)
+    if refitted:
+        described["prior_sensitivity"] = {"terms": refitted, "factors": [0.5, 2.0]}
     for name in DATA_EXTRAS:  # what newer readers say about the data, when they say it
         value = getattr(data, name, None)
         if value is not None:

@@ -61,6 +61,11 @@ RESPONSE_KINDS = ("absorbance", "percent_viability", "other")  # other: e.g. bio
 MIN_CONCENTRATIONS = 3
 SINGLE_LEVEL = "-"  # level given to a key column the file does not have
 SHARED_VEHICLE_DRUGS = ("", "dmso", "vehicle", "none", "control", "medium")
+ONE_EXPERIMENT_NOTE = (
+    "one experiment: the data cannot tell how far experiments disagree, so each curve's IC50 "
+    "carries the prior's experiment-to-experiment variation (experiment_sd, 0.15 log10) "
+    "instead of a measured one (repeat the experiment, and give an experiment column, for "
+    "intervals that rest on the data)")
 
 
 @dataclass(frozen=True)
@@ -383,9 +388,7 @@ def _assemble(table, response_kind, keys_present, controls, notes, line_of) -> D
     served = arms.get_indexer(pd.MultiIndex.from_frame(wells[["cell_line", "treatment"]])) >= 0
     _note_vehicles(wells, shared, served, keys_present, notes)
     if (curves.control != "").any() and table.experiment.nunique() <= 1:
-        notes.append("one experiment: the intervals of IC50s and shifts do not include "
-                     "experiment-to-experiment variation (repeat the experiment, and give an "
-                     "experiment column, for intervals that do)")
+        notes.append(ONE_EXPERIMENT_NOTE)
     wells = wells[(wells.curve >= 0) | (shared & served)].reset_index(drop=True)
     wells.loc[wells.drug == "", "unit"] = ""
     top_keys = ["experiment", "plate", "cell_line", "treatment"]

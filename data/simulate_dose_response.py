@@ -98,6 +98,10 @@ class ScreenDesign:
     cliff_outlier_height: float = 0.2  # that well's excess reading, as a fraction of the top
     inactive_drugs: int = 0  # the last drugs act 1-1.5 decades above their highest dose
     normalise: bool = False  # viability fractions of the plate's vehicle mean, no blanks
+    # one experiment moves its curves too (by experiment_sd, experiment_shared_sd): the
+    # truth is each curve's value across experiments, as a lab's single repeat estimates it
+    single_experiment_moves: bool = False
+    shift_by_drug: dict[str, float] = field(default_factory=dict)  # added to a drug's shift
 
     @property
     def treatments(self) -> tuple[str, ...]:
@@ -214,7 +218,8 @@ def simulate_screen(design: ScreenDesign, seed: int) -> tuple[pd.DataFrame, dict
         rng.normal(0, design.cell_line_drug_sd, (len(lines), len(drugs))), axis=0), axis=1)
     control_effect = dict(zip(control_arms, _zero_sum(
         rng.normal(0, design.control_sd, len(control_arms))), strict=True))
-    shift_drug = {(t, d): design.true_shift[t] + rng.normal(0, design.shift_drug_sd)
+    shift_drug = {(t, d): design.true_shift[t] + design.shift_by_drug.get(d, 0.0)
+                  + rng.normal(0, design.shift_drug_sd)
                   for t in design.controls for d in drugs}
     shift_line = {t: dict(zip(lines, _zero_sum(rng.normal(0, design.shift_cell_line_sd,
                                                           len(lines))), strict=True))
@@ -243,14 +248,14 @@ def simulate_screen(design: ScreenDesign, seed: int) -> tuple[pd.DataFrame, dict
             cell_line=line, drug=drug, treatment=arm, log10_ic50=log10_ic50, hill=hill,
             bottom=bottom, log10_ic50_absolute=log10_absolute_ic50(log10_ic50, hill, bottom),
             log10_ic50_by_experiment=[], cliff=cliff, outlier_beside_cliff=outlier_beside)
+    moves = design.experiments > 1 or design.single_experiment_moves
     for _ in range(design.experiments):
         shared = rng.normal(0, design.experiment_shared_sd, (len(lines), len(drugs)))
         for (li, line), (di, drug), arm in itertools.product(enumerate(lines),
                                                              enumerate(drugs), arms):
             curve = curves[line, drug, arm]
             moved = (curve["log10_ic50"] + shared[li, di]
-                     + rng.normal(0, design.experiment_sd)) if design.experiments > 1 else \
-                curve["log10_ic50"]
+                     + rng.normal(0, design.experiment_sd)) if moves else curve["log10_ic50"]
             curve["log10_ic50_by_experiment"].append(moved)
 
     wells = []
@@ -309,7 +314,9 @@ def simulate_screen(design: ScreenDesign, seed: int) -> tuple[pd.DataFrame, dict
         curves=list(curves.values()),
         comparisons=comparisons,
         shift_drug=[dict(treatment=t, drug=d, log10_shift=v) for (t, d), v in shift_drug.items()],
-        shift_pooled=dict(design.true_shift),
+        shift_pooled={t: shift + float(np.mean([design.shift_by_drug.get(d, 0.0)
+                                                  for d in drugs]))
+                      for t, shift in design.true_shift.items()},
     )
     return frame, truth
 

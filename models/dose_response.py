@@ -180,7 +180,7 @@ def build_model(
     # few (two arms x three experiments) its posterior reaches near zero, where centred
     # values pinned by their wells are a funnel (divergences at target_accept 0.99)
     few = design.term_values.get("experiment_curve", 0) < MIN_VALUES_DEFAULT
-    centred_experiment = _forms(curve_parameterisation, design.ic50_experiment_in_view & ~few)
+    centred_experiment = _forms(curve_parameterisation, design.ic50_experiment_in_view & (not few))
     centred_slopes = _forms(shape_parameterisation, design.slope_in_view)
     # a learnt bottom scale near zero is a funnel where bottoms are alike: centred only
     # past the spread rule; a fixed scale has no funnel, so a bottom in view is centred
@@ -343,18 +343,23 @@ def _shifts(design: Design, terms: dict, priors: DoseResponsePriors, centred: bo
     shift = shift_drug[rows, design.drug]
     if "shift_cell_line" in terms:
         # zero-sum over cell lines: the drug and pooled shifts are the cell lines' mean
-        by_line = pm.ZeroSumNormal("shift_cell_line_effect",
-                                   sigma=_scale(terms, "shift_cell_line"),
+        # non-centred: its scale is learnt from as few as two cell lines' values
+        by_line = _scale(terms, "shift_cell_line") * pm.ZeroSumNormal(
+            "shift_cell_line_z", sigma=1.0, dims=("treated", "cell_line"))
+        by_line = pm.Deterministic("shift_cell_line_effect", by_line,
                                    dims=("treated", "cell_line"))
         shift += by_line[rows, design.cell_line]
     return pt.switch(treated, shift, 0.0)
 
 
 def _scale(terms: dict, name: str):
-    """The scale of a term: a learnt half-normal variable, or its fixed prior value."""
+    """The scale of a term: a learnt Gamma(2) variable, or its fixed prior value (data,
+    ``{name}_sd_fixed``, so refits at other values reuse the compiled model)."""
     learnt, value = terms[name]
     if not learnt:
-        return value
+        model = pm.modelcontext(None)
+        fixed = f"{name}_sd_fixed"
+        return model[fixed] if fixed in model.named_vars else pm.Data(fixed, float(value))
     model = pm.modelcontext(None)
     sd_name = f"{name}_sd"
     if sd_name in model.named_vars:

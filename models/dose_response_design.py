@@ -58,7 +58,17 @@ MIN_VALUES_DEFAULT = 10  # fewer independent values: the scale is fixed, not lea
 # ... except where each value is pinned by many wells of its own: a curve in one
 # experiment (~27 wells) pins its IC50, so six of them (two arms x three experiments)
 # tell how far experiments disagree, and the shift's interval must follow them
-MIN_VALUES_FOR_SCALE = {"experiment_curve": 6, "top_group": 6}
+MIN_VALUES_FOR_SCALE = {"experiment_curve": 6, "top_group": 6,
+                        # how far drugs' and cell lines' shifts disagree: learnt from few
+                        # values (non-centred, Gamma(2) prior), so the pooled shift widens
+                        # when drugs disagree (a fixed scale held it at its prior width
+                        # whatever the drugs said). Below four, two cell lines of one
+                        # treatment whose truth is near zero diverged: fixed. The curves'
+                        # own scale (curve_effect) learnt from fewer than ten diverged on
+                        # the study (centred IC50s) or mixed at ESS 170 on real-shaped
+                        # screens (non-centred): fixed there, and its prior's pull on every
+                        # shift is measured instead (reports.dose_response_sensitivity)
+                        "shift_drug": 2, "shift_cell_line": 4}
 # each hierarchical term's scale (``{term}_sd`` in the model) -> its DoseResponsePriors field
 TERM_PRIOR = {
     "cell_line_effect": "cell_line_sd", "cell_line_drug_effect": "cell_line_drug_sd",
@@ -111,6 +121,12 @@ class Design:
         terms = {name: (values >= MIN_VALUES_FOR_SCALE.get(name, MIN_VALUES_DEFAULT),
                         getattr(priors, TERM_PRIOR[name]))
                  for name, values in self.term_values.items() if values > 0}
+        if self.n("experiment") == 1:
+            # one experiment cannot measure how experiments disagree: the prior's variation
+            # (fixed) joins each curve, so an IC50's and a shift's interval carry it
+            for name in ("experiment_curve", "experiment_shared"):
+                if name in terms:
+                    terms[name] = (False, getattr(priors, TERM_PRIOR[name]))
         if "top_group" in terms and self.top_fixed_sd is not None:
             terms["top_group"] = (False, self.top_fixed_sd)  # tops alike: see _tops
         return terms
@@ -191,8 +207,9 @@ class Design:
             "shift_cell_line": sizes["treated"] * n_lines if n_lines > 1 else 0,
             "curve_effect": n_curves - _fixed_rank(codes, sizes),
             "experiment_shared": (sizes["experiment"] * n_lines * n_drugs
-                                  if several_experiments and _arms_share(curves) else 0),
-            "experiment_curve": len(ce) if several_experiments else 0,
+                                  if (several_experiments or comparisons)
+                                  and _arms_share(curves) else 0),
+            "experiment_curve": len(ce) if several_experiments or comparisons else 0,
             "hill_curve": n_curves - n_drugs,
             "hill_drug": n_drugs if n_drugs >= MIN_VALUES_DEFAULT else 0,
             "bottom_curve": n_curves - n_drugs,

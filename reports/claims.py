@@ -46,6 +46,13 @@ __all__ = ["APOPTOSIS_EFFECTS", "APOPTOSIS_SCALES", "CLAIM_ASSAY", "CLAIM_KINDS"
            "claim_problems", "evaluate_claims", "probability_mcse", "read_claims",
            "shift_draws", "verdict", "write_claims"]
 
+# a dose-response fit of one experiment adds the prior's experiment variation to each
+# curve (models/dose_response_design.py); the other assays' intervals rest on wells alone
+ONE_EXPERIMENT_CAVEAT = {
+    False: "one experiment: the interval does not include experiment-to-experiment variation",
+    True: "one experiment: the interval carries the prior's experiment-to-experiment "
+          "variation, not a measured one",
+}
 COLUMNS = ["claim", "assay", "estimate", "q2.5", "q97.5", "probability", "p_margin",
            "classical_p", "verdict", "kind", "step", "scale", "direction", "converged", "run",
            "classical_test", "detail", "mcse"]
@@ -369,8 +376,8 @@ def _pathway(name: str, run: Run) -> dict:
             "classical_test": "hypergeometric over-representation, Benjamini-Hochberg adjusted",
             "scale": "fold enrichment", "direction": "up",
             "detail": f"{row.pathway}: overlap {row.get('overlap', '')} of "
-                      f"{row.get('set_size', '')}; probability = P(enriched at FDR 0.05) over "
-                      f"the posterior's top lists{underflow}"}
+                      f"{row.get('set_size', '')}; probability = P(BH-adjusted over-representation "
+                      f"p < 0.05) across the posterior's top lists{underflow}"}
 
 
 SINGLE: dict[str, Callable[[dict, Run], dict]] = {
@@ -443,8 +450,7 @@ def _row(text: str, kind: str, run: Run, thresholds: VerdictThresholds,
                        directional=kind in DIRECTIONAL)
         if run.experiments == 1:
             said = _qualified(said, "one experiment")
-            caveats = [*caveats, "one experiment: the interval does not include "
-                       "experiment-to-experiment variation"]
+            caveats = [*caveats, ONE_EXPERIMENT_CAVEAT[run.assay == "dose-response"]]
         said += "".join(f"; {caveat}" for caveat in caveats)
     except NotEvaluable as why:
         said = f"not evaluable: {why}"

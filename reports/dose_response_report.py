@@ -152,7 +152,8 @@ def write_report(run_dir: Path, datatree: DataTree | None = None) -> Path:
         unknown_columns=list(data.get("unknown_columns") or []),
         experiments=[str(e) for e in data.get("experiments") or []],
         size_note=(f"{len(curves)} curves, {len(relative_shifts)} relative shift rows "
-                   f"({int((relative_shifts.level == 'curve').sum())} comparisons)."),
+                   f"({int((relative_shifts.level == 'curve').sum())} comparisons). "
+                   + _sensitivity_note(shifts, record)),
         figures=rendered,
         ppc_note="No posterior predictive draws were saved with this run.",
         pooled_table=_html(_headline(relative_shifts, curve_keys)),
@@ -229,6 +230,17 @@ def _render(title: str, make: Callable[[], Figure], dpi: int = DPI) -> dict:
 
 def _failed(title: str, error: Exception) -> dict:
     return {"title": title, "png": None, "error": f"{type(error).__name__}: {error}"}
+
+
+def _sensitivity_note(shifts: pd.DataFrame, record: dict) -> str:
+    """One line on the fixed curve scale's pull (shifts.csv ``prior_sensitive``)."""
+    refitted = record.get("data", {}).get("prior_sensitivity")
+    if not refitted or "prior_sensitive" not in shifts:
+        return ""
+    flagged = shifts.prior_sensitive.astype(str).str.lower().eq("true")
+    return (f"Scales fixed for want of values ({', '.join(refitted['terms'])}) were refitted "
+            f"at half and twice their value: {int(flagged.sum())} of {len(shifts)} shift rows "
+            "moved their 95% width by more than 10% (prior_sensitive in shifts.csv).")
 
 
 def _headline(shifts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -238,8 +238,35 @@ def _hdi(values: np.ndarray, prob: float = CI_PROB) -> tuple[np.ndarray, np.ndar
             np.where(finite, ordered[start + n_inside - 1, columns], np.nan))
 
 
-ONE_EXPERIMENT = ("one experiment: the interval does not include experiment-to-experiment "
-                  "variation")
+ONE_EXPERIMENT = ("one experiment: the interval carries the prior's experiment-to-experiment "
+                  "variation, not a measured one")
+
+
+SENSITIVITY_THRESHOLD = 0.10  # a 95% width moved by more than 10% at half or twice a scale
+SENSITIVITY_GROUP = "prior_sensitivity_"  # DataTree groups of the refits' shift draws
+
+
+def _log_width(row: dict) -> float:
+    """A row's 95% width on the log10 scale (NaN where an end is not a positive number)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.log10(row["q97.5"]) - np.log10(row["q2.5"]))
+
+
+def _prior_sensitive(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
+                     margin: float, rows: list[dict]) -> list[bool]:
+    """Whether each row's 95% width moves by more than ``SENSITIVITY_THRESHOLD`` in any
+    refit stored in the DataTree (``prior_sensitivity_*`` groups: the refits' posterior
+    draws of the shift variables, the rows built from them as from the fit's)."""
+    refits = [name for name in datatree.children if name.startswith(SENSITIVITY_GROUP)]
+    flags = [False] * len(rows)
+    for name in refits:
+        moved = shifts_table(DataTree.from_dict({"posterior": datatree[name].to_dataset()}),
+                             curves, keys, margin).to_dict("records")
+        for i, (row, other) in enumerate(zip(rows, moved, strict=True)):
+            own, theirs = _log_width(row), _log_width(other)
+            if np.isfinite(own) and np.isfinite(theirs) and own > 0:
+                flags[i] = flags[i] or abs(theirs / own - 1) > SENSITIVITY_THRESHOLD
+    return flags
 
 
 def shifts_table(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
@@ -255,11 +282,15 @@ def shifts_table(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
     margin : practical fold change; ``p_beyond_margin`` = P(shift < 1 / margin).
     diagnostics : the run record's ``diagnostics`` (per-element figures, failed curves).
     experiments : independent experiments in the data; with one, every row's ``note``
-        says that its interval rests on wells alone (:data:`ONE_EXPERIMENT`).
+        says that its interval carries the prior's experiment variation
+        (:data:`ONE_EXPERIMENT`).
+    ``prior_sensitive``: the row's 95% width moved by more than 10% in a refit at half or
+    twice the scales fixed below ten values (the DataTree's ``prior_sensitivity_*``
+    groups, written by ``chemoshift.dose_response``); False where there were none.
     """
     posterior = datatree["posterior"]
     curve_keys = [k for k in keys if k != "treatment"]
-    columns = [*curve_keys, *SHIFT_COLUMNS, *DIAGNOSTIC_COLUMNS]
+    columns = [*curve_keys, *SHIFT_COLUMNS, *DIAGNOSTIC_COLUMNS, "prior_sensitive"]
     if "log10_shift" not in posterior:
         return pd.DataFrame(columns=columns)
     checks = _row_diagnostics(datatree, diagnostics)
@@ -340,6 +371,9 @@ def shifts_table(datatree: DataTree, curves: pd.DataFrame, keys: list[str],
                                         absolute[:, k], margin, p_beyond)
                     | dict.fromkeys(figures, np.nan)
                     | {"converged": checks.row(figures, both)})
+    flags = _prior_sensitive(datatree, curves, keys, margin, rows)
+    for row, flag in zip(rows, flags, strict=True):
+        row["prior_sensitive"] = flag
     if experiments == 1:
         for row in rows:
             row["note"] = "; ".join(n for n in (row.get("note", ""), ONE_EXPERIMENT) if n)

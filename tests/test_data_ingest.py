@@ -287,7 +287,8 @@ def test_a_comparison_from_one_experiment_is_noted(tmp_path):
     frame = pd.concat([curve_rows("A"), curve_rows("A", treatment="mock")], ignore_index=True)
     frame["control"] = np.where(frame.treatment == "mock", "NC", "")  # mock vs NC
     data = validate_wells(frame.astype(str), "wells.csv")
-    assert any(note.startswith("one experiment: the intervals") for note in data.notes)
+    assert any(note.startswith("one experiment: the data cannot tell how far experiments "
+                               "disagree") for note in data.notes)
     repeated = pd.concat([frame.assign(experiment="E1"), frame.assign(experiment="E2")],
                          ignore_index=True)
     data = validate_wells(repeated.astype(str), "wells.csv")

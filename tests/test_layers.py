@@ -63,3 +63,4 @@ def test_four_parameter_curve_is_written_once():
             if path.name != "curve.py":
                 assert not four_parameter_forms(path), f"{path}: {four_parameter_forms(path)}"
     assert four_parameter_forms(ROOT / "data" / "curve.py")  # the one place it is written
+

@@ -45,7 +45,7 @@ def test_quantities_users_ask_for_are_deterministics_with_dims(study_model):
 
 def test_study_design_has_every_hierarchical_term(study_model):
     assert {"drug_mean", "cell_line_effect", "cell_line_drug_effect", "control_effect",
-            "shift_mean", "log10_shift_drug_z", "shift_cell_line_effect", "log10_ic50_pinned",
+            "shift_mean", "log10_shift_drug_z", "shift_cell_line_z", "log10_ic50_pinned",
             "hill_curve_sd", "bottom_curve_sd", "top_group_sd", "noise_floor",
             "noise_cv"} <= free_names(study_model)
     assert "Huber" in str(study_model["response"].owner.op)  # log-concave, robust: models/huber
@@ -54,11 +54,15 @@ def test_study_design_has_every_hierarchical_term(study_model):
 
 def test_scales_of_factors_with_few_levels_are_fixed_not_learnt(study_wells):
     terms = model_terms(validate_wells(study_wells))
-    # two cell lines, two control arms, 3 drugs per treatment, 9 identified curve
-    # deviations: a scale learnt from so few values is a funnel
+    # two cell lines, two control arms, 9 identified curve deviations: a scale learnt
+    # from so few values is a funnel
     for name in ("cell_line_effect", "cell_line_drug_effect", "control_effect",
-                 "shift_cell_line", "shift_drug", "curve_effect"):
+                 "curve_effect"):
         assert terms[name]["scale"] == "fixed", name
+    # ... except where the shift's interval must follow the data: drugs and cell lines that
+    # disagree (issue 21), learnt from 6 and 4 values, non-centred
+    for name in ("shift_cell_line", "shift_drug"):
+        assert terms[name]["scale"] == "learnt", name
     assert terms["hill_curve"]["scale"] == "learnt"  # 21 curve slopes around 3 drug means
     wide, _ = simulate_screen(screen_design(10, 2, replicates=1), seed=0)
     wide_terms = model_terms(validate_wells(wide.astype(str)))

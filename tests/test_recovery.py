@@ -116,3 +116,43 @@ def test_shift_interval_widens_when_experiments_disagree():
     # 0.3 log10 of disagreement between three experiments: the shift's sd is at least
     # ~0.3 * sqrt(2 / 3) ~ 0.25 by itself, against ~0.05 from the wells
     assert widths[0.3] > 2 * widths[0.0], widths
+
+
+ONE_EXPERIMENT_LAB = ScreenDesign(experiments=1, single_experiment_moves=True,
+                                  experiment_sd=0.15, experiment_shared_sd=0.15,
+                                  cell_line_brightness=(1.0, 3.0), noise_cv=0.08)
+
+
+@pytest.mark.slow
+def test_one_experiment_intervals_carry_the_experiments_variation():
+    """A lab's single experiment moved its curves from their values across experiments
+    (the truth); its shifts' intervals must carry that variation (the prior's, as the
+    data cannot measure it), or they cover at the wells' rate (0.5 covered ~0.6 here)."""
+    hits, diagnostics = recover(ONE_EXPERIMENT_LAB, N_DATASETS)
+    assert all(d.max_rhat < 1.03 for d in diagnostics)
+    rate = hits["shift"].mean()
+    assert 0.82 <= rate <= 0.98, f"{rate:.1%} of {hits['shift'].size}"  # 96 shifts
+    assert 0.80 <= hits["ic50"].mean() <= 0.99, f"{hits['ic50'].mean():.1%}"
+
+
+@pytest.mark.slow
+def test_pooled_shift_widens_when_drugs_disagree():
+    """Two cell lines, three drugs, three experiments: drugs whose shifts agree, and drugs
+    whose shifts disagree by +-0.5 log10. The pooled shift's interval must widen with the
+    disagreement (measured: 0.34 -> 0.68 log10). A scale fixed at its prior (0.6's
+    shift_drug_sd = 0.2 below ten values) gave both the same width (0.43, 0.44)."""
+    widths = {}
+    for spread in (0.0, 0.5):
+        design = ScreenDesign(controls={"miR-379": "miR-NC"},
+                              true_shift={"miR-379": -0.45}, shift_drug_sd=0.0,
+                              shift_by_drug={"5-FU": -spread, "DOX": spread},
+                              experiments=3, experiment_sd=0.1, experiment_shared_sd=0.1,
+                              curve_sd=0.0, outlier_fraction=0.0)
+        wells, truth = simulate_screen(design, seed=12)
+        result = fit(build_model(validate_wells(wells.astype(str))), SETTINGS)
+        assert result.diagnostics.passed, result.diagnostics
+        pooled = draws(result.datatree, "log10_shift_pooled")[:, 0]
+        low, high = np.quantile(pooled, [0.05, 0.95])
+        assert low <= truth["shift_pooled"]["miR-379"] <= high
+        widths[spread] = high - low
+    assert widths[0.5] > 1.6 * widths[0.0], widths

@@ -180,3 +180,20 @@ def test_one_experiment_says_its_shift_intervals_rest_on_wells_alone():
     assert one.note.str.contains(ONE_EXPERIMENT, regex=False).all()
     three = shifts_table(tree, CURVES, keys, 1.5, experiments=3)
     assert not three.note.str.contains("one experiment").any()
+
+
+def test_rows_whose_width_moves_in_a_refit_at_another_fixed_scale_are_prior_sensitive():
+    """A refit (half or twice a fixed scale) stored beside the posterior: rows resting on
+    the first comparison widen by 40% there and are flagged; the second's do not move."""
+    rng = np.random.default_rng(5)
+    values = rng.normal(0.0, 0.1, (4000, 4))
+    shifts = rng.normal(-0.3, 0.1, (4000, 2))
+    tree = posterior(values, values, shifts)
+    keys = ["cell_line", "drug", "treatment"]
+    assert not shifts_table(tree, CURVES, keys, 1.5).prior_sensitive.any()  # no refit
+    wider = shifts * np.array([1.4, 1.0]) + np.array([0.12, 0.0])  # comparison A only
+    refit = posterior(values, values, wider)
+    tree["prior_sensitivity_twice"] = refit["posterior"].to_dataset()
+    table = shifts_table(tree, CURVES, keys, 1.5)
+    relative = table[table.quantity == "ic50_relative"]
+    assert relative.prior_sensitive.tolist() == [True, False, True, True]
