@@ -1,8 +1,9 @@
-"""One object a script holds for a paired differential-expression analysis.
+"""One object a script holds for a two-group differential-expression analysis.
 
     import chemoshift
 
     fit = chemoshift.fit_expression("GDS507.soft.gz")          # pairs and groups from GDS
+    fit = chemoshift.fit_expression("GSE781_family.soft.gz", platform="GPL97")  # unpaired
     fit.de()                    # the table of de.csv: log2 fold changes, P(up), P(top N)
     fit.save("runs/gds507")     # a complete run directory (report.html included)
     chemoshift.load("runs/gds507")
@@ -10,10 +11,14 @@
 How the posterior is computed (say it wherever it is shown): the hierarchical model of
 :mod:`chemoshift.models.expression`, hyperparameters by empirical Bayes (maximum marginal
 likelihood over all probes), then exact independent draws of every probe from its
-conjugate posterior. No Markov chain: the "diagnostics" are the optimiser's convergence
-(plus R-hat / ESS of the draws for the record). :func:`subset_model` writes the same model
-out for NUTS on a subset of probes (hyperparameters fixed);
-:mod:`chemoshift.expression_nuts` runs that comparison (a slow test and the benchmark do).
+conjugate posterior. The design is paired (within-pair differences) or unpaired (two
+independent groups: the difference of the group means), chosen from the data unless
+``design=`` says (:mod:`chemoshift.data.expression_design`); both share one variance
+prior and one effect-size mixture. No Markov chain: the "diagnostics" are the
+optimiser's convergence (plus R-hat / ESS of the draws for the record).
+:func:`subset_model` writes the same model out for NUTS on a subset of probes
+(hyperparameters fixed); :mod:`chemoshift.expression_nuts` runs that comparison (a slow
+test and the benchmark do).
 """
 
 from __future__ import annotations
@@ -41,8 +46,10 @@ from chemoshift.inference.diagnostics import diagnose
 from chemoshift.models.expression import (
     ExpressionPriors,
     Hyper,
+    ProbeStats,
     draw_effects,
     fit_hyper,
+    group_stats,
     probe_stats,
 )
 from chemoshift.reports.expression_tables import DEFAULT_TOP, de_table
@@ -52,6 +59,9 @@ DIAGNOSED_PROBES = 50
 METHOD = ("empirical Bayes (maximum marginal likelihood over all probes) for the variance "
           "prior and the effect-size mixture, then exact independent draws of every probe "
           "from its conjugate normal-inverse-gamma posterior (no Markov chain)")
+CONTRASTS = ("unpaired design: each probe's two groups as n_c + n_t - 1 one-sample values "
+             "whose mean is the difference of the group means and whose one-sample t is the "
+             "pooled two-sample t (chemoshift.data.expression_design.equivalent_contrasts)")
 DEMO_FILE = "expression_subset.soft.gz"
 DEMO_NETWORK = "string_network_dlbcl.tsv"
 
@@ -72,7 +82,8 @@ class ExpressionDiagnostics(Diagnostics):
 
 @dataclass(eq=False, repr=False)
 class ExpressionFit(AssayFit):
-    """A fitted paired DE model: posterior draws of every probe's log2 fold change.
+    """A fitted DE model (paired or unpaired): posterior draws of every probe's log2 fold
+    change.
 
     Attributes mirror :class:`~chemoshift.dose_response.DoseResponseFit`; ``hyper`` holds
     the empirical-Bayes hyperparameters, ``top`` the N of P(top N).
@@ -88,12 +99,18 @@ class ExpressionFit(AssayFit):
 
     @property
     def probes(self) -> pd.DataFrame:
-        """probe, gene, n_pairs (pairs with both values) in model order."""
+        """probe, gene and the values behind each probe's estimate, in model order: n_pairs
+        (pairs with both values) or, unpaired, n_control and n_treated."""
         if self.data is None:
             return self._saved_probes
-        stats = np.isfinite(self.data.differences).sum(axis=1)
-        return pd.DataFrame({"probe": self.data.probes, "gene": self.data.genes,
-                             "n_pairs": stats})
+        table = pd.DataFrame({"probe": self.data.probes, "gene": self.data.genes})
+        if self.data.design == "paired":
+            table["n_pairs"] = np.isfinite(self.data.differences).sum(axis=1)
+        else:
+            finite = np.isfinite(self.data.values)
+            table["n_control"] = finite[:, ~self.data.treated_mask].sum(axis=1)
+            table["n_treated"] = finite[:, self.data.treated_mask].sum(axis=1)
+        return table
 
     def de(self, top: int | None = None) -> pd.DataFrame:
         """The de.csv table (one row per probe); ``top`` overrides N of P(top N)."""
@@ -120,8 +137,10 @@ class ExpressionFit(AssayFit):
 
     def __repr__(self) -> str:
         probes = self.probes
-        lines = [f"ExpressionFit {self.title or ''!r}: {len(probes)} probes, "
-                 f"{self.datatree['observed_data'].sizes.get('pair', 0)} pairs",
+        observed = self.datatree["observed_data"]
+        size = (f"{observed.sizes['pair']} pairs" if "pair" in observed.sizes else
+                f"unpaired, {observed.sizes.get('sample', 0)} samples")
+        lines = [f"ExpressionFit {self.title or ''!r}: {len(probes)} probes, {size}",
                  f"  diagnostics: {self.diagnostics.verdict}"]
         table = self.de().head(5)
         lines.append(f"  most likely in the top {self.top} (P(top N), log2 fold change, 95%):")
@@ -142,19 +161,22 @@ def fit_expression(
     control: str | None = None,
     samples: str | Path | None = None,
     annotation: str | Path | None = None,
+    design: str = "auto",
+    platform: str | None = None,
     top: int = DEFAULT_TOP,
     priors: ExpressionPriors | Mapping[str, Any] | None = None,
     settings: SamplerSettings | None = None,
     margin: float = DEFAULT_MARGIN,
     title: str | None = None,
 ) -> ExpressionFit:
-    """Read an expression file, fit the paired hierarchical DE model to every probe.
+    """Read an expression file, fit the hierarchical DE model to every probe.
 
     Parameters
     ----------
     source : GEO SOFT (GDS / GSE family), series matrix or plain table (see
         :func:`chemoshift.data.geo.read_expression`), or an ``ExpressionData``.
-    pairs, group, control, samples, annotation : as ``read_expression``.
+    pairs, group, control, samples, annotation, design, platform : as ``read_expression``
+        (design: ``auto``, ``paired`` or ``unpaired``; platform: a GSE family's GPL id).
     top : N of P(top N) (default 300).
     priors : :class:`~chemoshift.models.expression.ExpressionPriors` or overrides by name.
     settings : seed and draws (``draws`` per chain is used as given when
@@ -167,21 +189,22 @@ def fit_expression(
         raise ValueError(f"top {top}: expected a positive number of genes")
     read_options = dict(pairs=pairs, group=group, control=control,
                         samples=str(samples) if samples else None,
-                        annotation=str(annotation) if annotation else None, top=int(top))
+                        annotation=str(annotation) if annotation else None, design=design,
+                        platform=platform, top=int(top))
     if isinstance(source, ExpressionData):
         data, title = source, title or "expression fit"
     else:
         data = read_expression(source, pairs=pairs, group=group, control=control,
-                               samples=samples, annotation=annotation)
+                               samples=samples, annotation=annotation, design=design,
+                               platform=platform)
         title = title or Path(source).name.split(".")[0]
-    differences = data.differences
-    usable = np.isfinite(differences).sum(axis=1) >= 2
-    if not usable.all():
-        data = _drop_probes(data, usable)
-        differences = differences[usable]
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    stats = probe_stats(differences)
+    stats = expression_stats(data)
+    usable = stats.usable
+    if not usable.all():
+        data, stats = _drop_probes(data, usable), stats.take(usable)
+    differences = data.contrasts
     hyper = fit_hyper(stats, priors)
     timings["empirical_bayes_seconds"] = time.perf_counter() - start
     chains = settings.n_chains
@@ -226,12 +249,23 @@ def demo_steps(run_dir: str | Path) -> int:
     return 0
 
 
+def expression_stats(data: ExpressionData) -> ProbeStats:
+    """Every probe's sufficient statistics under the data's design (paired: the within-pair
+    differences; unpaired: the two groups)."""
+    if data.design == "paired":
+        return probe_stats(data.differences)
+    return group_stats(data.values, data.treated_mask)
+
+
 def describe(data: ExpressionData, priors: ExpressionPriors) -> dict:
-    """What run.json records about the data."""
+    """What run.json records about the data (``design`` and why: ``design_reason``)."""
+    roles = data.samples["role"].value_counts()
     return dict(format=data.fmt, n_probes=int(data.n_probes), pairs=list(data.pairs),
                 control=data.control, treated=data.treated, unpaired=list(data.unpaired),
                 log_transformed=data.log_transformed, notes=list(data.notes),
-                n_genes=len(set(data.genes) - {""}), method=METHOD)
+                n_genes=len(set(data.genes) - {""}), method=METHOD, design=data.design,
+                design_reason=data.design_reason, n_control=int(roles.get("control", 0)),
+                n_treated=int(roles.get("treated", 0)))
 
 
 def save_inputs(result: ExpressionFit, run_dir: Path) -> None:
@@ -255,8 +289,16 @@ def _datatree(draws: np.ndarray, data: ExpressionData, differences: np.ndarray,
         {"log2fc": (("chain", "draw", "probe"), draws)},
         coords={"chain": np.arange(draws.shape[0]), "draw": np.arange(draws.shape[1]),
                 "probe": probes})
-    observed = xr.Dataset({"differences": (("probe", "pair"), differences)},
-                          coords={"probe": probes, "pair": list(data.pairs)})
+    if data.design == "paired":
+        observed = xr.Dataset({"differences": (("probe", "pair"), differences)},
+                              coords={"probe": probes, "pair": list(data.pairs)})
+    else:  # the classical peer's input (see equivalent_contrasts) and the data themselves
+        observed = xr.Dataset(
+            {"differences": (("probe", "contrast"), differences, {"description": CONTRASTS}),
+             "values": (("probe", "sample"), data.values),
+             "treated": ("sample", data.treated_mask)},
+            coords={"probe": probes, "contrast": np.arange(differences.shape[1]),
+                    "sample": list(data.samples["sample"])})
     hyperparameters = xr.Dataset(
         {"d0": hyper.d0, "s0_sq": hyper.s0_sq,
          "weights": ("component", hyper.weights),
@@ -285,8 +327,9 @@ def _diagnose(datatree: DataTree, hyper: Hyper, rng: np.random.Generator) -> Dia
 
 
 def _drop_probes(data: ExpressionData, keep: np.ndarray) -> ExpressionData:
-    note = (f"{int((~keep).sum())} probe(s) with fewer than two complete pairs left out "
-            "of the model")
+    short = ("fewer than two complete pairs" if data.design == "paired" else
+             "no value in a group or fewer than three values")
+    note = f"{int((~keep).sum())} probe(s) with {short} left out of the model"
     return dataclasses.replace(data, values=data.values[keep], probes=data.probes[keep],
                                genes=data.genes[keep], notes=(*data.notes, note))
 
@@ -300,19 +343,22 @@ def subset_model(data: ExpressionData, priors: ExpressionPriors | None = None,
     """The DE model written out for NUTS on a subset of probes (default: the first 200 with
     no missing value), hyperparameters fixed at their empirical-Bayes values from all
     probes. Returns ``(pm.Model, probe indices)``; its ``log2fc`` posterior is the one the
-    exact draws of :func:`fit_expression` come from."""
+    exact draws of :func:`fit_expression` come from (unpaired: one "pair" holding every
+    sample, its effect the control mean)."""
     from chemoshift.models.expression import build_subset_model
 
     priors = priors or ExpressionPriors()
-    differences = data.differences
     if hyper is None:
-        complete = np.isfinite(differences).sum(axis=1) >= 2
-        hyper = fit_hyper(probe_stats(differences[complete]), priors)
+        stats = expression_stats(data)
+        hyper = fit_hyper(stats.take(stats.usable), priors)
     sheet = data.samples
     if probes is None:
         probes = np.flatnonzero(np.isfinite(data.values).all(axis=1))[:200]
-    pair_codes = {p: i for i, p in enumerate(data.pairs)}
-    pair_index = sheet["pair"].map(pair_codes).to_numpy(int)
+    if data.design == "paired":
+        pair_codes = {p: i for i, p in enumerate(data.pairs)}
+        pair_index = sheet["pair"].map(pair_codes).to_numpy(int)
+    else:
+        pair_index = np.zeros(len(sheet), dtype=int)
     treated = (sheet["role"] == "treated").to_numpy(float)
     model = build_subset_model(data.values[probes], pair_index, treated, hyper,
                                list(data.probes[probes]))

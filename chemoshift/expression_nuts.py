@@ -2,9 +2,10 @@
 
 The DE posterior of every probe is drawn exactly (:mod:`chemoshift.models.expression`)
 with the empirical-Bayes hyperparameters fixed. :func:`compare_with_nuts` writes the same
-model out for NUTS on a few probes (pair effects explicit, raw log2 values, the same fixed
-hyperparameters; :func:`chemoshift.expression.subset_model`), samples it with the one
-sampling path (:func:`chemoshift.inference.fit.fit`), and compares, per probe, the 5%,
+model out for NUTS on a few probes (pair effects, or unpaired the control mean, explicit;
+raw log2 values; the same fixed hyperparameters; :func:`chemoshift.expression.subset_model`),
+samples it with the one sampling path (:func:`chemoshift.inference.fit.fit`), and
+compares, per probe, the 5%,
 50% and 95% posterior quantiles of the log2 fold change (in units of the exact posterior
 sd) and P(top k within the subset) (from each sampler's joint draws).
 
@@ -27,7 +28,7 @@ import numpy as np
 
 from chemoshift.data import run_dir as files
 from chemoshift.data.geo import ExpressionData
-from chemoshift.models.expression import Hyper, draw_effects, probe_stats
+from chemoshift.models.expression import Hyper, draw_effects
 from chemoshift.reports.expression_tables import moderated_t, ranks_per_draw
 
 CHECK_FILE = "nuts_check.json"
@@ -39,7 +40,7 @@ def choose_probes(data: ExpressionData, n_probes: int = 50, seed: int = 0) -> np
     """Half the probes with the largest moderated t (where the ranking is contested),
     half drawn at random from the rest; complete probes only; sorted indices."""
     complete = np.flatnonzero(np.isfinite(data.values).all(axis=1))
-    t = moderated_t(data.differences[complete]).t
+    t = moderated_t(data.contrasts[complete]).t
     best = complete[np.argsort(-t)[:n_probes // 2]]
     rest = np.setdiff1d(complete, best)
     rng = np.random.default_rng(seed)
@@ -65,7 +66,7 @@ def compare_with_nuts(data: ExpressionData, hyper: Hyper, probes: np.ndarray | N
     dict: probes, gene, nuts diagnostics, per-probe quantile differences in units of the
     exact posterior sd, P(top k) of both methods, summary maxima / means, seconds.
     """
-    from chemoshift.expression import subset_model
+    from chemoshift.expression import expression_stats, subset_model
     from chemoshift.inference import SamplerSettings
     from chemoshift.inference.fit import fit
 
@@ -81,7 +82,7 @@ def compare_with_nuts(data: ExpressionData, hyper: Hyper, probes: np.ndarray | N
     seconds = time.perf_counter() - start
     values = result.datatree["posterior"]["log2fc"].values
     nuts = values.reshape(-1, values.shape[-1])
-    exact = draw_effects(probe_stats(data.differences[probes]), hyper, exact_draws,
+    exact = draw_effects(expression_stats(data).take(probes), hyper, exact_draws,
                          np.random.default_rng(settings.seed))
     sd = exact.std(axis=0)
     q_nuts = np.quantile(nuts, QUANTILES, axis=0)

@@ -1,4 +1,5 @@
-"""Simulated paired two-group arrays with known effects (for recovery tests and benchmarks).
+"""Simulated two-group arrays, paired (:func:`simulate_arrays`) or unpaired
+(:func:`simulate_groups`), with known effects (for recovery tests and benchmarks).
 
 Laws chosen to look like real arrays, not like the model's prior:
 
@@ -63,8 +64,7 @@ def simulate_arrays(design: ArrayDesign = ArrayDesign(), seed: int = 0
     The sheet has ``sample``, ``patient`` and ``tissue`` (``normal`` / ``tumour``)."""
     rng = np.random.default_rng(seed)
     g, n = design.n_probes, design.n_pairs
-    sigma_d = np.sqrt(design.d0 * design.s0 ** 2 / rng.chisquare(design.d0, size=g))
-    effect = _effects(design, sigma_d, rng)
+    sigma_d, effect = _sd_and_effects(design, rng)
     base = design.mean_level + rng.normal(0, 1.5, size=(g, 1)) + rng.normal(0, 0.5, (g, n))
     noise = sigma_d[:, None] / np.sqrt(2)
     normal = base + rng.normal(0, 1, (g, n)) * noise
@@ -75,4 +75,39 @@ def simulate_arrays(design: ArrayDesign = ArrayDesign(), seed: int = 0
     sheet = pd.DataFrame({"sample": columns,
                           "patient": [f"P{p + 1}" for p in range(n)] * 2,
                           "tissue": ["normal"] * n + ["tumour"] * n})
+    return values, sheet, pd.Series(effect, index=probes, name="log2fc")
+
+
+def _sd_and_effects(design: ArrayDesign, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Each probe's sd of a treated - control difference (scaled inverse chi-square, d0 and
+    s0) and its true log2 effect (probes,)."""
+    sigma_d = np.sqrt(design.d0 * design.s0 ** 2
+                      / rng.chisquare(design.d0, size=design.n_probes))
+    return sigma_d, _effects(design, sigma_d, rng)
+
+
+def simulate_groups(design: ArrayDesign = ArrayDesign(), n_control: int = 3,
+                    n_treated: int = 3, seed: int = 0
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Two independent groups (unpaired: mimic vs control cultures) under the laws above.
+
+    Each array is the probe's level plus its own noise, sd sigma_d / sqrt(2) (sigma_d: the
+    sd of a treated - control difference, drawn as in :func:`simulate_arrays`); treated
+    arrays add the probe's effect. ``design.n_pairs`` is not used. Returns (log2 values
+    probe x sample, sample sheet with ``sample`` and ``agent`` (``control`` / ``mimic``),
+    true log2 fold change per probe).
+    """
+    rng = np.random.default_rng(seed)
+    g = design.n_probes
+    sigma_d, effect = _sd_and_effects(design, rng)
+    level = design.mean_level + rng.normal(0, 1.5, size=(g, 1))
+    noise = sigma_d[:, None] / np.sqrt(2)
+    control = level + rng.normal(0, 1, (g, n_control)) * noise
+    treated = level + effect[:, None] + rng.normal(0, 1, (g, n_treated)) * noise
+    probes = [f"p{i:05d}" for i in range(g)]
+    columns = [f"C{i + 1}" for i in range(n_control)] + [f"M{i + 1}" for i in range(n_treated)]
+    values = pd.DataFrame(np.hstack([control, treated]), index=probes, columns=columns)
+    sheet = pd.DataFrame({"sample": columns,
+                          "agent": ["control"] * n_control + ["mimic"] * n_treated})
     return values, sheet, pd.Series(effect, index=probes, name="log2fc")

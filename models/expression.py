@@ -1,10 +1,20 @@
-"""Paired differential expression: a hierarchical model of every probe at once.
+"""Two-group differential expression, paired or unpaired: one hierarchical model of all probes.
 
-For probe g and pair p, y[g, p, normal] = a[g, p] + e and y[g, p, tumour] = a[g, p] +
+Paired: for probe g and pair p, y[g, p, normal] = a[g, p] + e and y[g, p, tumour] = a[g, p] +
 beta[g] + e', with flat pair effects a[g, p]. Integrating the pair effects out leaves the
 within-pair differences d[g, p] = beta[g] + eps, eps ~ Normal(0, sigma[g]^2) (sigma^2 is
 the variance of a difference, twice that of one array): the paired model and the model of
-differences have the same posterior for beta and sigma. The hierarchy:
+differences have the same posterior for beta and sigma.
+
+Unpaired (two independent groups, n_c control and n_t treated arrays): y[g, i] =
+mu[g] + beta[g] treated[i] + e, e ~ Normal(0, sigma[g]^2 / 2), with the control mean mu[g]
+flat. Integrating mu out leaves the difference of the group means, Normal(beta, sigma^2 /
+n) with n = 2 n_c n_t / (n_c + n_t), and the pooled within-group sum of squares (x 2, so
+that ss / sigma^2 ~ chi^2 on n_c + n_t - 2 degrees of freedom). sigma^2 is again the
+variance of a treated - control difference of two arrays (twice an array's), so the
+effect grid, d0 and s0 mean what they mean in the paired model, and both designs share
+every formula below through :class:`ProbeStats` (precision n, mean, ss, degrees of
+freedom). The hierarchy:
 
 - sigma[g]^2 ~ Scaled-Inv-chi^2(d0, s0^2): the gene variances share one prior (limma's
   moderated variances are its posterior mode, with d0 prior degrees of freedom);
@@ -17,8 +27,8 @@ Every (probe, component) is conjugate (normal-inverse-gamma), so with (d0, s0^2,
 fixed the posterior of every probe is exact and is drawn independently: no Markov chain.
 (d0, s0^2, pi) are set by empirical Bayes (maximum marginal likelihood over all probes;
 with thousands of probes their uncertainty is negligible against each probe's).
-``build_subset_model`` is the same model written out for NUTS, pair effects and all, to
-check the exact draws against on a subset of probes.
+``build_subset_model`` is the same model written out for NUTS, pair effects (or, unpaired,
+the control mean) and all, to check the exact draws against on a subset of probes.
 
 Pure functions: arrays in, arrays (or a ``pm.Model``) out; no I/O, no printing.
 """
@@ -51,11 +61,34 @@ class ExpressionPriors:
 
 @dataclass(frozen=True)
 class ProbeStats:
-    """Sufficient statistics of each probe's within-pair differences (n_probes,)."""
+    """Sufficient statistics of each probe, arrays of shape (n_probes,); sigma^2 is the
+    variance of a treated - control difference of two arrays.
 
-    n: np.ndarray  # pairs with both values
-    mean: np.ndarray  # mean difference (log2 fold change, classical)
-    ss: np.ndarray  # sum of squared deviations from the mean
+    n : precision of ``mean``, Var(mean) = sigma^2 / n (paired: the pairs with both
+        values; unpaired: 2 n_c n_t / (n_c + n_t)).
+    mean : the classical log2 fold change (mean difference; difference of group means).
+    ss : residual sum of squares, ss / sigma^2 ~ chi^2(df).
+    df : residual degrees of freedom; None means n - 1 (paired).
+    """
+
+    n: np.ndarray
+    mean: np.ndarray
+    ss: np.ndarray
+    df: np.ndarray | None = None
+
+    @property
+    def residual_df(self) -> np.ndarray:
+        return self.n - 1 if self.df is None else self.df
+
+    @property
+    def usable(self) -> np.ndarray:
+        """Probes with an estimate and a residual degree of freedom (n_probes,) bool."""
+        return (self.n > 0) & (self.residual_df >= 1)
+
+    def take(self, index: np.ndarray) -> ProbeStats:
+        """The statistics of the probes ``index`` (indices or a boolean mask)."""
+        return ProbeStats(n=self.n[index], mean=self.mean[index], ss=self.ss[index],
+                          df=None if self.df is None else self.df[index])
 
 
 @dataclass(frozen=True)
@@ -81,25 +114,52 @@ def probe_stats(differences: np.ndarray) -> ProbeStats:
     return ProbeStats(n=n.astype(float), mean=mean, ss=ss)
 
 
+def group_stats(values: np.ndarray, treated: np.ndarray) -> ProbeStats:
+    """Statistics of two independent groups (the unpaired design), NaNs left out.
+
+    values : (n_probes, n_samples) log2; treated : (n_samples,) bool. A probe without a
+    value in one group, or with fewer than three values, is not ``usable``.
+    """
+    treated = np.asarray(treated, dtype=bool)
+    n_c, mean_c, ss_c = _group_moments(values[:, ~treated])
+    n_t, mean_t, ss_t = _group_moments(values[:, treated])
+    both = (n_c > 0) & (n_t > 0)
+    n = np.where(both, 2.0 * n_c * n_t / np.maximum(n_c + n_t, 1), 0.0)
+    return ProbeStats(n=n, mean=np.where(both, mean_t - mean_c, 0.0), ss=2.0 * (ss_c + ss_t),
+                      df=(n_c + n_t - 2).astype(float))
+
+
+def _group_moments(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Count, mean and sum of squares about the mean of each row's finite values."""
+    finite = np.isfinite(values)
+    n = finite.sum(axis=1)
+    mean = np.where(finite, values, 0.0).sum(axis=1) / np.maximum(n, 1)
+    ss = np.where(finite, (values - mean[:, None]) ** 2, 0.0).sum(axis=1)
+    return n, mean, ss
+
+
 def _constants(stats: ProbeStats, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Parts of the component log-likelihood that do not depend on (d0, s0^2):
-    n (n_probes, 1), q = ss + mean^2 / v and the constant terms, both (n_probes, K)."""
+    m = df + 1, the observations that inform sigma (paired: the pairs), (n_probes, 1);
+    q = ss + mean^2 / v and the constant terms, both (n_probes, K)."""
     n = stats.n[:, None]
+    df = stats.residual_df[:, None]
     v = c[None, :] + 1.0 / n  # variance of the mean, in units of sigma^2
     q = stats.ss[:, None] + stats.mean[:, None] ** 2 / v
     base = (-0.5 * np.log(2 * np.pi * v)
-            + ((n - 1) / 2.0 - 1.0) * np.log(np.maximum(stats.ss[:, None], 1e-300))
-            - (n - 1) / 2.0 * np.log(2.0) - special.gammaln((n - 1) / 2.0))
-    return n, q, base
+            + (df / 2.0 - 1.0) * np.log(np.maximum(stats.ss[:, None], 1e-300))
+            - df / 2.0 * np.log(2.0) - special.gammaln(df / 2.0))
+    return df + 1.0, q, base
 
 
-def _loglik(n: np.ndarray, q: np.ndarray, base: np.ndarray, d0: float, s0_sq: float
+def _loglik(m: np.ndarray, q: np.ndarray, base: np.ndarray, d0: float, s0_sq: float
             ) -> tuple[np.ndarray, np.ndarray]:
-    """log p(mean, ss | component k) (n_probes, K), and log(b0 + q / 2) for gradients."""
+    """log p(mean, ss | component k) (n_probes, K), and log(b0 + q / 2) for gradients;
+    m (n_probes, 1): the observations that inform sigma (df + 1)."""
     a0, b0 = d0 / 2.0, d0 * s0_sq / 2.0
     log_b = np.log(b0 + q / 2.0)
-    joint = (base + (a0 * np.log(b0) - special.gammaln(a0)) + special.gammaln(a0 + n / 2.0)
-             - (a0 + n / 2.0) * log_b)
+    joint = (base + (a0 * np.log(b0) - special.gammaln(a0)) + special.gammaln(a0 + m / 2.0)
+             - (a0 + m / 2.0) * log_b)
     return joint, log_b
 
 
@@ -115,11 +175,11 @@ def fit_hyper(stats: ProbeStats, priors: ExpressionPriors = ExpressionPriors()) 
     grid = np.asarray(priors.effect_grid, dtype=float)
     c = grid ** 2
     k = len(grid)
-    s2 = stats.ss / np.maximum(stats.n - 1, 1)
+    s2 = stats.ss / np.maximum(stats.residual_df, 1)
     start = np.concatenate([[np.log(4.0), np.log(np.median(s2[s2 > 0]))], np.zeros(k - 1)])
     bounds = ([(np.log(priors.min_d0), np.log(priors.max_d0)), (-30, 30)]
               + [(-30, 30)] * (k - 1))
-    n, q, base = _constants(stats, c)
+    n, q, base = _constants(stats, c)  # n: the observations that inform sigma (df + 1)
 
     def negative(theta: np.ndarray) -> tuple[float, np.ndarray]:
         d0, s0_sq = np.exp(theta[0]), np.exp(theta[1])
@@ -172,14 +232,14 @@ def draw_effects(stats: ProbeStats, hyper: Hyper, n_draws: int, rng: np.random.G
     """Exact independent posterior draws of every probe's log2 fold change beta.
 
     Returns float32 (n_draws, n_probes). Each draw: component k ~ its responsibility,
-    sigma^2 ~ Inv-Gamma(a0 + n/2, b0 + q_k/2), beta ~ Normal(m_k, sigma^2 w_k).
+    sigma^2 ~ Inv-Gamma(a0 + (df + 1)/2, b0 + q_k/2), beta ~ Normal(m_k, sigma^2 w_k).
     """
     c = hyper.effect_grid ** 2
     n, mean = stats.n, stats.mean
     resp = responsibilities(stats, hyper)
     cumulative = np.cumsum(resp, axis=1)
     cumulative[:, -1] = 1.0
-    a_post = hyper.d0 / 2.0 + n / 2.0
+    a_post = hyper.d0 / 2.0 + (stats.residual_df + 1.0) / 2.0
     b0 = hyper.d0 * hyper.s0_sq / 2.0
     out = np.empty((n_draws, len(n)), dtype=np.float32)
     for start in range(0, n_draws, chunk):
@@ -202,7 +262,8 @@ def build_subset_model(values: np.ndarray, pair_index: np.ndarray, treated: np.n
     """The same model on raw log2 values of a few probes, pair effects explicit, for NUTS.
 
     values : (n_probes, n_samples) log2 values (no NaN); pair_index : (n_samples,) pair of
-    each sample; treated : (n_samples,) 1 for the treated group. The hyperparameters are
+    each sample (unpaired: all 0, one "pair" whose effect is the control mean); treated :
+    (n_samples,) 1 for the treated group. The hyperparameters are
     fixed at ``hyper``, so its posterior of ``log2fc`` is the one ``draw_effects`` draws
     exactly; the per-array noise sd is sigma / sqrt(2).
     """

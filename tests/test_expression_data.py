@@ -91,7 +91,7 @@ def test_gse_family_soft_with_platform_symbols(tmp_path):
 
 
 @pytest.mark.parametrize("options, found", [
-    (dict(group="tissue"), "no --pairs column"),
+    (dict(group="tissue", design="paired"), "no --pairs column"),
     (dict(pairs="patient", group="nope"), "no such column"),
     (dict(pairs="patient", group="tissue", control="blood"), "not a group"),
 ])
