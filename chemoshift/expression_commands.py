@@ -3,13 +3,19 @@
     chemoshift fit expression GDS507.soft.gz --out runs/gds507 [--top 300]
     chemoshift fit expression table.tsv --samples sheet.csv --pairs patient --group tissue
                    --control normal --out runs/mine
+    chemoshift fit expression GSE781_family.soft.gz --platform GPL97 --out runs/gse781
+                   [--design auto|paired|unpaired] [--group source_name]
     chemoshift hubs --network string.tsv [--genes list.txt] [--score 0.7]
                     [--evidence experiments] --out DIR              -> DIR/hubs.csv
     chemoshift network RUN_DIR [--top 300 --hubs 20 --score 0.7] [--network FILE]
-                    -> RUN_DIR/network_hubs.csv (+ network_edges.csv, network.json)
+                    [--null-networks 100 --null-draws 5 --seed N] [--sensitivity 100,300,500]
+                    -> RUN_DIR/network_hubs.csv (+ p_hub_null, p_hub_excess: degree-preserving
+                       null), network_edges.csv, network.json, topn_sensitivity.csv (hubs)
     chemoshift enrich --genes list.txt [--gmt FILE] [--universe FILE] --out DIR
-    chemoshift enrich RUN_DIR [--top 300] [--gmt FILE | --kegg-rest]
-                    -> enrichment.csv (RUN_DIR mode: with P(enriched at FDR 0.05))
+    chemoshift enrich RUN_DIR [--top 300] [--gmt FILE | --kegg-rest] [--inter-gene-cor R]
+                    -> enrichment.csv (RUN_DIR mode: with p_enriched = P(BH-adjusted
+                       over-representation p < 0.05) across the top-N lists, and CAMERA),
+                       enrichment.json, topn_sensitivity.csv (pathways)
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +33,14 @@ from chemoshift.data.errors import InputError, Problem
 from chemoshift.data.http_cache import DEFAULT_CACHE, ServiceError
 from chemoshift.data.kegg import KeggClient, default_gmt, read_gmt
 from chemoshift.data.string_client import CHANNELS, StringClient, read_gene_list, read_network
-from chemoshift.reports import enrichment, network
+from chemoshift.reports import camera, enrichment, hub_null, network, topn_sensitivity
 from chemoshift.reports.expression_tables import (
     DEFAULT_TOP,
     classical_top_genes,
     draws_of,
     gene_draws,
     run_classical,
+    run_gene_values,
     top_gene_sets,
 )
 
@@ -42,8 +50,15 @@ EXIT_OK, EXIT_BAD_INPUT, EXIT_SERVICE = 0, 2, 4
 def add_fit_options(fit: argparse.ArgumentParser) -> None:
     group = fit.add_argument_group("expression")
     group.add_argument("--pairs", help="sample-sheet column of the pair (patient); a GDS file "
-                                       "needs none")
-    group.add_argument("--group", help="sample-sheet column of the group (tumour / normal)")
+                                       "needs none (its `individual` subset)")
+    group.add_argument("--group", help="sample-sheet column of the group (tumour / normal); "
+                                       "in a GDS a subset type (e.g. protocol, agent); "
+                                       "default: the two-level subset type or source name")
+    group.add_argument("--design", choices=["auto", "paired", "unpaired"], default=None,
+                       help="paired (within-pair differences) or unpaired (two independent "
+                            "groups); default auto: paired when there is a pairs column")
+    group.add_argument("--platform", help="the GPL id to read from a GSE family SOFT file "
+                                          "with several platforms (e.g. GPL96)")
     group.add_argument("--samples", type=Path, help="sample sheet of a plain table (default "
                                                     "<stem>.samples.csv beside it)")
     group.add_argument("--top", type=int, default=None,
@@ -56,7 +71,8 @@ def fit_expression(args: argparse.Namespace) -> int:
 
     control = args.control[-1] if args.control else None
     read_options = dict(pairs=args.pairs, group=args.group, control=control,
-                        samples=args.samples, top=args.top or DEFAULT_TOP)
+                        samples=args.samples, top=args.top or DEFAULT_TOP,
+                        design=args.design or "auto", platform=args.platform)
     return cli._run("expression", args.input, args.out, read_options, {}, args, args.title)
 
 
@@ -76,6 +92,14 @@ def add_commands(commands) -> None:
     net.add_argument("--hubs", type=int, default=20)
     net.add_argument("--measure", default="mcc", choices=list(network.MEASURES))
     net.add_argument("--network", type=Path, help="a STRING TSV to use instead of fetching")
+    net.add_argument("--null-networks", type=int, default=hub_null.NULL_NETWORKS,
+                     help="degree-preserving rewired networks for p_hub_null (0: none; "
+                          f"default {hub_null.NULL_NETWORKS})")
+    net.add_argument("--null-draws", type=int, default=hub_null.NULL_DRAWS,
+                     help=f"draws ranked per rewired network (default {hub_null.NULL_DRAWS})")
+    net.add_argument("--seed", type=int, default=None,
+                     help="seed of the rewiring (default: derived from the run's seed)")
+    _sensitivity_option(net)
     _network_options(net)
     _service_options(net)
     net.add_argument("--out", type=Path, help="folder to write (default: RUN_DIR)")
@@ -92,6 +116,10 @@ def add_commands(commands) -> None:
     enrich.add_argument("--top", type=int, default=None)
     enrich.add_argument("--min-size", type=int, default=enrichment.MIN_SIZE)
     enrich.add_argument("--max-size", type=int, default=enrichment.MAX_SIZE)
+    enrich.add_argument("--inter-gene-cor", type=float, default=None,
+                        help="CAMERA's inter-gene correlation, fixed (limma's default is "
+                             "0.01; default here: estimated per set from the residuals)")
+    _sensitivity_option(enrich)
     _service_options(enrich)
     enrich.add_argument("--out", type=Path, help="folder to write (default: RUN_DIR)")
     enrich.set_defaults(command=run_enrich)
@@ -101,6 +129,13 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--score", type=float, default=0.7, help="edges below are dropped (0-1)")
     parser.add_argument("--evidence", default="combined", choices=sorted(CHANNELS),
                         help="STRING channel that scores an edge (default: combined)")
+
+
+def _sensitivity_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sensitivity", type=topn_sensitivity.parse_sizes,
+                        default=topn_sensitivity.SIZES,
+                        help="top-N sizes of topn_sensitivity.csv, comma-separated, or "
+                             "'none' (default 100,300,500)")
 
 
 def _service_options(parser: argparse.ArgumentParser) -> None:
@@ -166,16 +201,65 @@ def run_network(args: argparse.Namespace) -> int:
         source = "STRING API " + client.base_url
     table = network.propagate_hubs(names, top_sets, edges, classical, hubs=args.hubs,
                                    measure=args.measure)
+    seed = args.seed if args.seed is not None else int(_record(run_dir).get("seed") or 0)
+    null = _hub_null(names, top_sets, edges, args, seed)
+    table = hub_null.with_null(table, null[0] if null else None)
     files.write_csv(out / "network_hubs.csv", table)
     files.write_csv(out / "network_edges.csv", edges)
+    sensitivity = _hub_sensitivity(run_dir, out, args, (top, table), union, edges)
     files.write_json(out / "network.json", dict(top=top, hubs=args.hubs, score=args.score,
                                                 evidence=args.evidence, measure=args.measure,
                                                 source=source, genes=len(union),
-                                                edges=len(edges), draws=len(top_sets)))
+                                                edges=len(edges), draws=len(top_sets),
+                                                null=null[1] if null else None,
+                                                sensitivity=sensitivity))
     _refresh_report(run_dir, out)
     print(f"chemoshift: wrote {out / 'network_hubs.csv'} ({len(union)} genes, {len(edges)} "
           f"edges, {len(top_sets)} draws)", file=sys.stderr)
     return EXIT_OK
+
+
+def _hub_null(names, top_sets, edges, args: argparse.Namespace, seed: int):
+    """(p_hub_null by gene, what network.json records of it), or None when switched off."""
+    if args.null_networks <= 0:
+        return None
+    started = time.perf_counter()
+    networks, draws = hub_null.null_plan(len(edges), args.null_networks, args.null_draws)
+    null = hub_null.null_hub_probability(names, top_sets, edges, hubs=args.hubs,
+                                         measure=args.measure, seed=seed, networks=networks,
+                                         draws_per_network=draws)
+    return null, dict(networks=networks, draws_per_network=draws,
+                      swaps_per_edge=hub_null.SWAPS_PER_EDGE, seed=seed,
+                      method="networkx.double_edge_swap", seconds=round(
+                          time.perf_counter() - started, 1))
+
+
+def _hub_sensitivity(run_dir: Path, out: Path, args: argparse.Namespace, main: tuple,
+                     union: list[str], edges) -> dict | None:
+    """Hub rows of topn_sensitivity.csv; the edges of sizes beyond the run's N come from
+    the same file, or one more STRING request (skipped, and said, if it fails)."""
+    if not args.sensitivity:
+        return None
+    names, values = run_gene_values(run_dir)
+    sizes, note = list(args.sensitivity), ""
+    wider = sorted(set(names[np.unique(top_gene_sets(values, max(sizes)))]) | set(union))
+    if set(wider) - set(union):
+        if args.network:
+            edges = read_network(args.network, args.score, args.evidence)
+            edges = edges[edges.gene_a.isin(wider) & edges.gene_b.isin(wider)]
+        else:
+            try:
+                edges = StringClient(caller_identity=args.caller_identity,
+                                     cache_dir=args.cache, offline=args.offline).network(
+                    wider, score=args.score, evidence=args.evidence)
+            except ServiceError as error:
+                sizes = [n for n in sizes if n <= main[0]]
+                note = f"sizes above {main[0]} skipped: STRING: {error}"
+                print(f"chemoshift: top-N sensitivity: {note}", file=sys.stderr)
+    rows = topn_sensitivity.hub_sensitivity(names, values, edges, sizes, hubs=args.hubs,
+                                            measure=args.measure, main=main)
+    topn_sensitivity.write_sensitivity(out, rows, "hub")
+    return dict(sizes=sizes, hub_draws=topn_sensitivity.HUB_DRAWS, note=note)
 
 
 def run_enrich(args: argparse.Namespace) -> int:
@@ -200,16 +284,44 @@ def run_enrich(args: argparse.Namespace) -> int:
                                                args.min_size, args.max_size)
         out = args.out
     else:
-        names, top_sets, classical, measured, _ = _run_lists(args.run_dir, args.top)
+        names, top_sets, classical, measured, top = _run_lists(args.run_dir, args.top)
+        gene_names, values = run_gene_values(args.run_dir)
+        statistics = camera.run_statistics(args.run_dir, gene_names, values)
         table = enrichment.propagate_enrichment(names, top_sets, sets, universe or measured,
-                                                classical, args.min_size, args.max_size)
+                                                classical, args.min_size, args.max_size,
+                                                statistics=statistics,
+                                                inter_gene_cor=args.inter_gene_cor)
         out = args.out or args.run_dir
+        _enrich_record(out, args, top, statistics, gene_names, values, sets,
+                       universe or measured)
     files.write_csv(out / "enrichment.csv", enrichment.for_csv(table))
     if args.run_dir is not None:
         _refresh_report(args.run_dir, out)
     print(f"chemoshift: wrote {out / 'enrichment.csv'} ({len(table)} pathways)",
           file=sys.stderr)
     return EXIT_OK
+
+
+def _enrich_record(out: Path, args: argparse.Namespace, top: int, statistics, names, values,
+                   sets, universe: set[str]) -> None:
+    """enrichment.json (the settings and CAMERA's statistic) and the pathway rows of
+    topn_sensitivity.csv."""
+    estimated = args.inter_gene_cor is None and statistics.residuals is not None
+    cor = (args.inter_gene_cor if args.inter_gene_cor is not None
+           else None if estimated else camera.DEFAULT_INTER_GENE_COR)
+    if args.sensitivity:
+        kept = enrichment.filter_sets(sets, set(universe), args.min_size, args.max_size)
+        rows = topn_sensitivity.pathway_sensitivity(names, values, kept, set(universe),
+                                                    args.sensitivity)
+        topn_sensitivity.write_sensitivity(out, rows, "pathway")
+    files.write_json(out / "enrichment.json", dict(
+        top=top, min_size=args.min_size, max_size=args.max_size, fdr=enrichment.FDR,
+        p_enriched=enrichment.P_ENRICHED, camera=dict(
+            statistic=statistics.source, genes=len(statistics.genes),
+            df_residual=statistics.df_residual,
+            correlation="estimated per set from residuals" if estimated else "fixed",
+            inter_gene_cor=cor),
+        sensitivity=dict(sizes=list(args.sensitivity)) if args.sensitivity else None))
 
 
 def _refresh_report(run_dir: Path, out: Path) -> None:

@@ -12,6 +12,25 @@ array; for a bare gene list, the union of the gene sets (gseapy's default; clust
 would intersect the array with the annotated genes instead). Sets are filtered by size
 within the universe (``min_size`` .. ``max_size``, 10 .. 500 as clusterProfiler); every
 set left is tested and reported, overlap or not, and BH runs over exactly those rows.
+
+For an expression run directory each row also carries the posterior (``POSTERIOR_COLUMNS``):
+
+- ``p_enriched``: P(BH-adjusted over-representation p < 0.05) across the posterior's top-N
+  lists, i.e. the fraction of posterior draws whose top-N up-regulated gene list, tested
+  exactly as above against every pathway (BH over all pathways within that draw), gives
+  this pathway an adjusted p below 0.05. It is a probability about the list, not a p-value.
+- ``fold_enrichment_median``, ``fold_enrichment_q2.5``, ``fold_enrichment_q97.5``: the
+  posterior median and 95% interval of the fold enrichment over the same lists.
+
+Over-representation treats genes as independent draws; genes of a pathway move together,
+so its p-values are too small when they do. The ``CAMERA_COLUMNS`` appended after those
+are CAMERA's competitive test (:mod:`chemoshift.reports.camera`), which inflates the
+variance of a set's mean statistic by the correlation between its genes:
+``camera_genes`` (set genes with a statistic), ``camera_correlation`` (the inter-gene
+correlation used: estimated per set from residuals across samples when the run directory
+holds them, else fixed at 0.01), ``camera_direction`` (Up / Down), ``camera_p`` (two-sided)
+and ``camera_p_adjusted`` (BH over the pathways). Columns only ever get appended: the
+order ``ENRICHMENT_COLUMNS`` + ``POSTERIOR_COLUMNS`` + ``CAMERA_COLUMNS`` is a contract.
 """
 
 from __future__ import annotations
@@ -24,8 +43,14 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from chemoshift.reports.camera import CAMERA_COLUMNS, CameraStatistics, camera
+
 ENRICHMENT_COLUMNS = ["pathway", "overlap", "set_size", "universe_size", "list_size",
                       "fold_enrichment", "p_value", "p_adjusted", "genes"]
+POSTERIOR_COLUMNS = ["p_enriched", "fold_enrichment_median", "fold_enrichment_q2.5",
+                     "fold_enrichment_q97.5"]
+P_ENRICHED = ("P(BH-adjusted over-representation p < 0.05) across the posterior's top-N "
+              "lists")
 MIN_SIZE, MAX_SIZE, FDR = 10, 500, 0.05
 LN_2PI = math.log(2 * math.pi)
 _LN_SQRT_2PI = 0.5 * LN_2PI
@@ -227,14 +252,14 @@ def for_csv(table: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns=["log_p", "log_p_adjusted"])
 
 
-def propagate_enrichment(gene_names: np.ndarray, top_sets: np.ndarray,
-                         gene_sets: Mapping[str, Iterable[str]], universe: Iterable[str],
-                         classical: list[str], min_size: int = MIN_SIZE,
-                         max_size: int = MAX_SIZE, fdr: float = FDR) -> pd.DataFrame:
-    """The classical one-list table with, per pathway, P(enriched at FDR ``fdr``) and the
-    posterior median and 95% interval of its fold enrichment over the draws' top-N lists."""
-    universe = set(universe)
-    sets = filter_sets(gene_sets, universe, min_size, max_size)
+def draw_enrichment(gene_names: np.ndarray, top_sets: np.ndarray,
+                    sets: Mapping[str, frozenset], universe: set[str], fdr: float = FDR
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Per pathway (in the order of ``sets``, already filtered), the fraction of draws whose
+    top-N list enriches it at BH-adjusted p < ``fdr``, (n_sets,), and each draw's fold
+    enrichment, (n_draws, n_sets).
+
+    top_sets : (n_draws, N) indices into gene_names, each draw's top-N genes."""
     names = list(sets)
     n_universe = len(universe)
     index = {g: i for i, g in enumerate(gene_names)}
@@ -255,11 +280,33 @@ def propagate_enrichment(gene_names: np.ndarray, top_sets: np.ndarray,
                           for k, m in zip(hits, sizes, strict=True)])
         enriched += log_bh(log_p) < math.log(fdr)
         folds[d] = (hits / max(n_list, 1)) / (sizes / n_universe)
+    return enriched / max(len(top_sets), 1), folds
+
+
+def propagate_enrichment(gene_names: np.ndarray, top_sets: np.ndarray,
+                         gene_sets: Mapping[str, Iterable[str]], universe: Iterable[str],
+                         classical: list[str], min_size: int = MIN_SIZE,
+                         max_size: int = MAX_SIZE, fdr: float = FDR,
+                         statistics: CameraStatistics | None = None,
+                         inter_gene_cor: float | None = None) -> pd.DataFrame:
+    """The classical one-list table with, per pathway, ``p_enriched`` (P(BH-adjusted
+    over-representation p < ``fdr``) across the draws' top-N lists) and the posterior median
+    and 95% interval of its fold enrichment; with ``statistics``, CAMERA's columns after
+    them (``inter_gene_cor`` None: estimated from residuals; see :func:`camera.camera`)."""
+    universe = set(universe)
+    sets = filter_sets(gene_sets, universe, min_size, max_size)
+    names = list(sets)
+    enriched, folds = draw_enrichment(gene_names, top_sets, sets, universe, fdr)
     classical_table = over_representation(classical, gene_sets, universe, min_size, max_size)
-    extra = pd.DataFrame({"pathway": names, "p_enriched": enriched / len(top_sets),
+    extra = pd.DataFrame({"pathway": names, "p_enriched": enriched,
                           "fold_enrichment_median": np.median(folds, axis=0),
                           "fold_enrichment_q2.5": np.quantile(folds, 0.025, axis=0),
                           "fold_enrichment_q97.5": np.quantile(folds, 0.975, axis=0)})
     table = classical_table.merge(extra, on="pathway", how="left")
-    return table.sort_values(["p_enriched", "log_p"], ascending=[False, True],
+    columns = [*ENRICHMENT_COLUMNS, "log_p", "log_p_adjusted", *POSTERIOR_COLUMNS]
+    if statistics is not None:
+        table = table.merge(camera(statistics, sets, inter_gene_cor), on="pathway",
+                            how="left")
+        columns += CAMERA_COLUMNS
+    return table[columns].sort_values(["p_enriched", "log_p"], ascending=[False, True],
                              kind="stable").reset_index(drop=True)

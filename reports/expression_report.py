@@ -2,9 +2,10 @@
 
 Reads only the run directory: ``posterior.nc``, ``run.json``, ``probes.csv``,
 ``expression.csv``, ``samples.csv``, ``de.csv`` and, once ``chemoshift network`` /
-``chemoshift enrich`` have run on it, ``network_hubs.csv``, ``network_edges.csv`` and
-``enrichment.csv``. Every figure is drawn in its own try/except: one that fails becomes a
-box naming the error and the rest is written.
+``chemoshift enrich`` have run on it, ``network_hubs.csv``, ``network_edges.csv``,
+``network.json``, ``enrichment.csv``, ``enrichment.json`` and ``topn_sensitivity.csv``.
+Every figure is drawn in its own try/except: one that fails becomes a box naming the error
+and the rest is written.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ from matplotlib.figure import Figure
 from xarray import DataTree
 
 from chemoshift.data import run_dir as files
+from chemoshift.reports.expression_sections import (
+    enrichment_text,
+    hub_null_text,
+    read_json,
+    sensitivity_tables,
+    sensitivity_text,
+)
 from chemoshift.reports.expression_tables import (
     DEFAULT_TOP,
     classical_top_probes,
@@ -72,8 +80,7 @@ def report_section(run_dir: Path, datatree: DataTree | None = None) -> str:
              f'{html.escape(str(diagnostics.get("verdict", "")))}</strong></p>',
              f"<p>Method: {html.escape(str(data.get('method', '')))}. "
              f"{nuts_check_text(run_dir)}</p>",
-             f"<p>{int(data.get('n_probes', len(de)))} probes, {len(data.get('pairs', []))} "
-             f"pairs ({html.escape(', '.join(map(str, data.get('pairs', []))))}). "
+             f"<p>{int(data.get('n_probes', len(de)))} probes, {_samples_text(data)}. "
              + "".join(f"{html.escape(str(n))}. " for n in data.get("notes", [])) + "</p>"]
     hyper = _hyper_text(datatree if datatree is not None else None, run_dir)
     if hyper:
@@ -89,8 +96,19 @@ def report_section(run_dir: Path, datatree: DataTree | None = None) -> str:
                  "probe.</p>")
     parts.extend(_network_parts(run_dir))
     parts.extend(_enrichment_parts(run_dir))
+    parts.extend(_sensitivity_parts(run_dir, top))
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _samples_text(data: dict) -> str:
+    """The design in a phrase: "7 pairs (A, B, ...)" or "unpaired: 2 control vs 2 treated
+    arrays" (run.json's ``design``; runs before 0.7 were paired)."""
+    if data.get("design", "paired") == "paired":
+        pairs = data.get("pairs", [])
+        return f"{len(pairs)} pairs ({html.escape(', '.join(map(str, pairs)))})"
+    return (f"unpaired: {data.get('n_control', '?')} control vs {data.get('n_treated', '?')} "
+            "treated arrays (two independent groups)")
 
 
 def _classical_text(run_dir: Path, datatree: DataTree | None, de: pd.DataFrame,
@@ -105,7 +123,7 @@ def _classical_text(run_dir: Path, datatree: DataTree | None, de: pd.DataFrame,
     by_fc = len(bayes & set(classical_top_probes(ids, classical, top, "log2fc")))
     by_t = len(bayes & set(classical_top_probes(ids, classical, top, "t")))
     return (f"The classical top {top} in the study's reading (the most up-regulated by fold "
-            f"change in the moderated paired t analysis) shares {by_fc} of {top} probes "
+            f"change in the moderated t analysis) shares {by_fc} of {top} probes "
             f"({by_fc / top:.0%}) with the {top} probes of highest P(top {top}); the top "
             f"{top} by moderated t shares {by_t} ({by_t / top:.0%}).")
 
@@ -174,7 +192,7 @@ def volcano_plot(de: pd.DataFrame, top: int) -> Figure:
     points = ax.scatter(de.log2fc_median, y, c=de.p_top, s=3, cmap="viridis", vmin=0, vmax=1,
                         rasterized=True)
     ax.set_xlabel("log2 fold change, posterior median")
-    ax.set_ylabel("-log10 p (moderated paired t)")
+    ax.set_ylabel("-log10 p (moderated t)")
     fig.colorbar(points, ax=ax, label=f"P(top {top})")
     return fig
 
@@ -232,7 +250,8 @@ def network_plot(edges: pd.DataFrame, hubs: pd.DataFrame, k: int) -> Figure:
 
 
 def pathway_dot_plot(enrichment: pd.DataFrame, n: int = 25) -> Figure:
-    """Pathways by P(enriched at FDR 0.05); x = posterior median fold enrichment."""
+    """Pathways by p_enriched (P(BH-adjusted over-representation p < 0.05) across the
+    posterior's top-N lists); x = posterior median fold enrichment."""
     table = enrichment.sort_values(["p_enriched", "fold_enrichment_median"],
                                    ascending=False).head(n).iloc[::-1]
     fig = Figure(figsize=(8, 0.3 * len(table) + 1.5))
@@ -243,7 +262,7 @@ def pathway_dot_plot(enrichment: pd.DataFrame, n: int = 25) -> Figure:
               color="grey", lw=1)
     ax.set_yticks(range(len(table)), [str(p)[:60] for p in table.pathway], fontsize=SMALL)
     ax.set_xlabel("fold enrichment (posterior median, 95% interval)")
-    fig.colorbar(points, ax=ax, label="P(enriched at FDR 0.05)")
+    fig.colorbar(points, ax=ax, label="p_enriched: P(BH-adjusted p < 0.05) over top-N lists")
     return fig
 
 
@@ -265,6 +284,7 @@ def _network_parts(run_dir: Path) -> list[str]:
         edges = pd.read_csv(edges_path, keep_default_na=False)
         parts.append(_figure("Network", lambda: network_plot(edges, hubs, k)))
     parts.append(_table(hubs.head(TABLE_ROWS), digits=3))
+    parts.append(hub_null_text(info, hubs, k))
     return parts
 
 
@@ -293,10 +313,25 @@ def _enrichment_parts(run_dir: Path) -> list[str]:
     table = pd.read_csv(path, keep_default_na=False, na_values=[""])
     parts = ["<h3>Pathway over-representation</h3>"]
     if "p_enriched" in table:
+        parts.append(enrichment_text(read_json(run_dir / "enrichment.json"), table))
         parts.append(_figure("Pathways", lambda: pathway_dot_plot(table)))
         table = table.sort_values("p_enriched", ascending=False)
     parts.append(_table(table.drop(columns=["genes"], errors="ignore").head(TABLE_ROWS),
                         digits=3))
+    return parts
+
+
+def _sensitivity_parts(run_dir: Path, top: int) -> list[str]:
+    """The top-N sensitivity section: one name x N table per kind (hub, pathway)."""
+    tables = sensitivity_tables(run_dir)
+    if not tables:
+        return []
+    tops = {kind: int(read_json(run_dir / name).get("top") or top)
+            for kind, name in (("hub", "network.json"), ("pathway", "enrichment.json"))}
+    parts = ["<h3>How the list size N moves the answers</h3>", sensitivity_text(run_dir, tops)]
+    for kind, table in tables.items():
+        parts.append(f"<h4>{html.escape(kind)}s</h4>")
+        parts.append(_table(table, digits=3))
     return parts
 
 

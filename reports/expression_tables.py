@@ -223,3 +223,12 @@ def write_tables(run_dir: Path, datatree: DataTree | None = None) -> pd.DataFram
                      probes.gene.to_numpy(str), differences, top=top)
     files.write_csv(run_dir / "de.csv", table)
     return table
+
+
+def run_gene_values(run_dir: Path, datatree: DataTree | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(gene symbols (m,), per-draw gene log2 fold changes (n_draws, m)) of a run directory,
+    each gene the mean of its probes as :func:`gene_draws` says."""
+    datatree = datatree if datatree is not None else files.read_datatree(run_dir)
+    genes = read_probes(run_dir).gene.to_numpy(str)
+    return gene_draws(draws_of(datatree), genes)

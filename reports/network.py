@@ -189,12 +189,26 @@ def ordinal_ranks(score: dict, graph: nx.Graph, order: list[str]) -> pd.Series:
     if not score:
         return pd.Series(dtype=int)
     place = {gene: i for i, gene in enumerate(order)}
-    table = pd.DataFrame({"gene": list(score), "score": [float(v) for v in score.values()]})
-    table["degree"] = [graph.degree(g) if g in graph else 0 for g in table.gene]
-    table["place"] = [place.get(g, len(place)) for g in table.gene]
-    table = table.sort_values(["score", "degree", "place", "gene"],
-                              ascending=[False, False, True, True], kind="stable")
-    return pd.Series(np.arange(1, len(table) + 1), index=table.gene.to_numpy())
+
+    def key(gene) -> tuple:  # plain sorting: this runs once per posterior draw
+        value = float(score[gene])
+        return (-value if value == value else math.inf,  # a NaN score sorts last
+                -(graph.degree(gene) if gene in graph else 0), place.get(gene, len(place)),
+                str(gene))
+
+    ranked = sorted(score, key=key)
+    return pd.Series(np.arange(1, len(ranked) + 1), index=np.array(ranked, dtype=object))
+
+
+def draw_hub_ranks(full: nx.Graph, listed: list[str], measure: str) -> pd.Series:
+    """Ordinal hub ranks (1 = best) of one top-N list's connected genes: the subgraph of
+    ``full`` induced by ``listed`` (most up-regulated first), isolated genes left out."""
+    keep = set(listed)
+    sub = nx.Graph()  # a plain copy, not nested views: measures run 3x faster on it
+    sub.add_nodes_from(n for n in full if n in keep and any(m in keep for m in full[n]))
+    sub.add_edges_from((n, m) for n in sub for m in full[n] if m in keep)
+    score = hub_score(sub, measure) if sub.number_of_edges() else {}
+    return ordinal_ranks(score, sub, listed)
 
 
 def propagate_hubs(gene_names: np.ndarray, top_sets: np.ndarray, edges: pd.DataFrame,
@@ -218,20 +232,12 @@ def propagate_hubs(gene_names: np.ndarray, top_sets: np.ndarray, edges: pd.DataF
         listed = [str(g) for g in gene_names[draw]]
         for gene in listed:
             in_list[gene] = in_list.get(gene, 0) + 1
-        sub = full.subgraph([g for g in listed if g in full])
-        sub = sub.edge_subgraph(sub.edges)
-        score = hub_score(sub, measure) if sub.number_of_edges() else {}
-        ranked = ordinal_ranks(score, sub, listed)
-        for gene, rank in ranked.items():
+        for gene, rank in draw_hub_ranks(full, listed, measure).items():
             connected[gene] = connected.get(gene, 0) + 1
             ranks.setdefault(gene, []).append(int(rank))
             if rank <= hubs:
                 counts[gene] = counts.get(gene, 0) + 1
-    classical_graph = full.subgraph([g for g in classical if g in full])
-    classical_graph = classical_graph.edge_subgraph(classical_graph.edges)
-    classical_score = hub_score(classical_graph, measure) if classical_graph.number_of_edges() \
-        else {}
-    classical_rank = ordinal_ranks(classical_score, classical_graph, list(classical))
+    classical_rank = draw_hub_ranks(full, list(classical), measure)
     genes = sorted(set(in_list) | set(classical_rank.index))
     rows = []
     for gene in genes:

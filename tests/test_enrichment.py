@@ -96,3 +96,74 @@ def test_tails_equal_r_phyper_where_r_is_installed():
         ours = log_upper_tail(*case)
         assert abs(ours - r_log_p) <= 1e-12, (case, ours, r_log_p)  # |d ln p| = relative error of p
     assert min(map(float, printed)) < math.log(1e-300)
+
+
+def _posterior_lists():
+    """60 genes, 3 pathways of 10 in a 60-gene universe, and 40 draws' top-8 lists: the
+    first 30 draws list six genes of pathway a, the last 10 list genes outside every set."""
+    import numpy as np
+
+    genes = np.array([f"g{i:02d}" for i in range(60)])
+    sets = {"a": list(genes[:10]), "b": list(genes[10:20]), "c": list(genes[20:30])}
+    rows = [[0, 1, 2, 3, 4, 5, 40, 41] for _ in range(30)] + \
+        [list(range(42, 50)) for _ in range(10)]
+    return genes, sets, np.array(rows)
+
+
+def test_p_enriched_is_the_share_of_draws_whose_bh_adjusted_p_is_below_005():
+    import numpy as np
+
+    from chemoshift.reports.enrichment import propagate_enrichment
+
+    genes, sets, top_sets = _posterior_lists()
+    table = propagate_enrichment(genes, top_sets, sets, genes, list(genes[:8]), min_size=5)
+    by_hand = {name: np.mean([over_representation(genes[d], sets, genes, 5).set_index(
+        "pathway").loc[name, "p_adjusted"] < 0.05 for d in top_sets]) for name in sets}
+    assert by_hand["a"] == 0.75  # 30 of 40 lists enrich a at BH p < 0.05
+    assert dict(zip(table.pathway, table.p_enriched, strict=True)) == pytest.approx(by_hand)
+
+
+def test_run_columns_keep_their_order_and_camera_columns_come_last():
+    import numpy as np
+
+    from chemoshift.reports.camera import CAMERA_COLUMNS, CameraStatistics
+    from chemoshift.reports.enrichment import (
+        POSTERIOR_COLUMNS,
+        for_csv,
+        propagate_enrichment,
+    )
+
+    genes, sets, top_sets = _posterior_lists()
+    z = np.random.default_rng(1).normal(size=60)
+    z[:10] += 2
+    statistics = CameraStatistics(genes, z, None, 0, "test")
+    table = for_csv(propagate_enrichment(genes, top_sets, sets, genes, list(genes[:8]),
+                                         min_size=5, statistics=statistics))
+    assert list(table.columns) == [*ENRICHMENT_COLUMNS, *POSTERIOR_COLUMNS, *CAMERA_COLUMNS]
+    row = table.set_index("pathway").loc["a"]
+    assert row.camera_correlation == 0.01  # no residuals: CAMERA's fixed default
+    assert row.camera_direction == "Up" and row.camera_p < 0.001 and row.camera_genes == 10
+    without = for_csv(propagate_enrichment(genes, top_sets, sets, genes, list(genes[:8]),
+                                           min_size=5))
+    assert list(without.columns) == [*ENRICHMENT_COLUMNS, *POSTERIOR_COLUMNS]
+
+
+def test_pathway_sensitivity_at_the_run_size_repeats_p_enriched():
+    import numpy as np
+
+    from chemoshift.reports.enrichment import filter_sets, propagate_enrichment
+    from chemoshift.reports.expression_tables import top_gene_sets
+    from chemoshift.reports.topn_sensitivity import SENSITIVITY_COLUMNS, pathway_sensitivity
+
+    rng = np.random.default_rng(4)
+    genes = np.array([f"g{i:03d}" for i in range(300)])
+    sets = {f"s{k}": list(genes[k * 20:(k + 1) * 20]) for k in range(10)}
+    values = rng.normal(size=(50, 300))
+    values[:, :20] += 1.5  # pathway s0 up-regulated
+    rows = pathway_sensitivity(genes, values, filter_sets(sets, set(genes)), set(genes),
+                               sizes=(20, 40, 80))
+    assert list(rows.columns) == SENSITIVITY_COLUMNS and set(rows.top_n) == {20, 40, 80}
+    main = propagate_enrichment(genes, top_gene_sets(values, 40), sets, genes, [])
+    at_40 = rows[rows.top_n == 40].set_index("name").probability
+    assert at_40["s0"] == pytest.approx(main.set_index("pathway").p_enriched["s0"])
+    assert rows[(rows.name == "s0")].set_index("top_n")["rank"].tolist() == [1, 1, 1]
