@@ -128,6 +128,7 @@ def fit_qpcr(
     efficiency: Mapping[str, float] | None = None,
     dilutions: str | Path | None = None,
     dose: str | None = None,
+    samples: str | Path | None = None,
     priors: QpcrPriors | Mapping[str, float] | None = None,
     settings: SamplerSettings | None = None,
     margin: float = DEFAULT_MARGIN,
@@ -149,7 +150,8 @@ def fit_qpcr(
                         controls=dict(controls) if controls else None,
                         columns=dict(columns or {}), genes=list(genes) if genes else None,
                         max_cycle=max_cycle, efficiency=dict(efficiency or {}) or None,
-                        dilutions=str(dilutions) if dilutions else None, dose=dose)
+                        dilutions=str(dilutions) if dilutions else None, dose=dose,
+                        samples=str(samples) if samples else None)
     data = read_qpcr(source, **read_options)
     settings = settings if settings is not None else SamplerSettings()
     small = len(data.reactions) < SMALL_DATA

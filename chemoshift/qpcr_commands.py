@@ -1,9 +1,14 @@
 """The qPCR options of ``chemoshift fit`` and the command that runs them.
 
-    chemoshift fit qpcr CTS.csv --out RUN_DIR --reference GAPDH [--condition COLUMN]
-        [--sample COLUMN] [--control CONDITION=CONTROL ...] [--columns name=column,...]
-        [--genes A,B] [--max-cycle 40] [--efficiency GENE=E,... | --dilutions FILE]
-        [--dose COLUMN]
+    chemoshift fit qpcr CTS.csv|FOLDER --out RUN_DIR --reference GAPDH [--condition COLUMN]
+        [--sample COLUMN] [--samples SHEET.csv] [--control CONDITION=CONTROL ...]
+        [--columns name=column,...] [--genes A,B] [--max-cycle 40]
+        [--efficiency GENE=E,... | --dilutions FILE] [--dose COLUMN]
+
+FOLDER: a folder of plate maps (``<plate>-CTmap.csv``, ``-genemap.csv``, ``-wellmap.csv``)
+or of one-gene files (``Name;Ct``, one file per gene): :mod:`chemoshift.data.qpcr_folders`.
+``--samples`` (shared with ``fit expression``) is a sample sheet giving each sample its
+condition when the Ct file has none.
 
 These options belong to qPCR alone: given with another assay they are refused (exit 2),
 and the dose-response options (``--unit``, ``--response-kind``) are refused with qpcr.
@@ -21,7 +26,8 @@ QPCR_OPTIONS = ("reference", "condition", "sample", "max_cycle", "efficiency", "
                 "genes")
 NOT_QPCR = {"unit": "uM", "response_kind": "absorbance", "construct_control": None,
             "background": None, "drug_control": None, "top": None, "pairs": None,
-            "group": None, "samples": None}  # other assays' options and their defaults
+            "group": None, "background_lane": None, "loading_band": None,
+            "drop_nonpositive": False}  # other assays' options and their defaults
 EXIT_BAD_INPUT = 2
 QPCR_PRIORS = [f.name for f in dataclasses.fields(QpcrPriors)]
 
@@ -30,7 +36,10 @@ def add_fit_options(fit: argparse.ArgumentParser) -> None:
     group = fit.add_argument_group("qpcr")
     group.add_argument("--reference", help="reference gene(s), GENE[,GENE], or per target "
                        "TARGET:REFERENCE,... e.g. miR-379:RNU48,IGF1R:GAPDH")
-    group.add_argument("--condition", help="column holding the condition (default: condition)")
+    group.add_argument("--condition", help="column holding the condition (default: condition; "
+                       "a file without one: --samples SHEET.csv with columns sample and "
+                       "condition, and biological_sample where files spell a sample "
+                       "differently)")
     group.add_argument("--sample", help="column naming the biological sample of each reaction "
                        "(default: sample; a long file needs one, its rows of one sample and "
                        "gene are technical replicates)")
@@ -102,6 +111,7 @@ def read_options(args: argparse.Namespace) -> dict | int:
               file=sys.stderr)
         return EXIT_BAD_INPUT
     options = dict(references=args.reference, condition=args.condition, sample=args.sample,
+                   samples=getattr(args, "samples", None),
                    controls=controls, columns=args.columns, efficiency=efficiency,
                    dilutions=args.dilutions, dose=args.dose,
                    genes=[g.strip() for g in args.genes.split(",") if g.strip()]

@@ -8,7 +8,7 @@ column       meaning
 firefly      firefly luminescence (RLU), > 0: the reporter carrying the 3'UTR
 renilla      Renilla luminescence (RLU), > 0: the transfection normaliser
 construct    reporter construct, e.g. ``IGF1R-3'UTR-WT`` / ``IGF1R-3'UTR-MUT``
-treatment    co-transfected arm, e.g. ``miR-379`` / ``miR-NC``
+treatment    co-transfected arm, e.g. ``miR-379`` / ``miR-NC`` (absent: constructs compared)
 cell_line    optional: cell line (each has its own groups and contrasts)
 experiment   optional: transfection batch (independent repeat); absent: one
 plate        optional: plate the well sat on (with ``well``, checked for duplicates)
@@ -20,11 +20,20 @@ reads ``MUT``/mutant) is the one the miRNA should not repress; the interaction i
 repression of every other construct beyond the reference's. A reading at or below 0,
 below ``background`` (RLU, the empty-well reading) or at a detector ceiling
 (``saturation``; else a maximum repeated in several wells, or a known 16/24/31/32-bit
-ceiling) is refused with its file line: a clipped or background-level ratio is no ratio.
+ceiling) is refused with its file line: a clipped or background-level ratio is no ratio;
+``drop_nonpositive`` leaves wells with a reading <= 0 out instead, each named in a note.
+
+A file without a ``treatment`` column is a construct comparison (promoter or enhancer
+fragments against an empty vector): every construct is compared with the reference
+construct (``construct_control``, default: the one construct named like an empty vector
+or control: VV, empty, vector, basic, NC, control), per cell line. The tables then list
+the constructs under ``treatment`` (``construct`` reads ``-``) and the reference as
+``control``; a ratio above 1 is a construct more active than the reference.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,17 +44,23 @@ import pandas as pd
 
 from chemoshift.data.log_ratio_files import LogRatioTable, contrast_rows, log_ratio_table
 from chemoshift.data.mechanism_files import (
+    SINGLE_LEVEL,
     Checker,
+    Rows,
     read_rows,
     resolve_controls,
     unknown_note,
 )
 
-REQUIRED = ("firefly", "renilla", "construct", "treatment")
-OPTIONAL = ("cell_line", "experiment", "plate", "well")
+REQUIRED = ("firefly", "renilla", "construct")
+OPTIONAL = ("treatment", "cell_line", "experiment", "plate", "well")
 CHANNELS = ("firefly", "renilla")
 CEILINGS = (2**16 - 1, 2**24 - 1, 2**31 - 1, 2**32 - 1)  # readers' integer ceilings
 MUTANT = re.compile(r"(^|[^a-z])(mut|mutant|mutated|mt)([^a-z]|$)", re.IGNORECASE)
+EMPTY_VECTOR = re.compile(r"(^|[^a-z])(vv|ev|empty|vector|basic|nc|neg|negative|control|ctrl)"
+                          r"([^a-z]|$)", re.IGNORECASE)
+POSITIVE = ("a luminescence reading > 0 (RLU; a well without light has no ratio: "
+            "--drop-nonpositive leaves such wells out, each named in the notes)")
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,7 @@ def read_luciferase(
     construct_control: str | None = None,
     background: float | None = None,
     saturation: float | None = None,
+    drop_nonpositive: bool = False,
 ) -> LuciferaseData:
     """Read and validate a luciferase file (or DataFrame) of wells.
 
@@ -110,37 +126,52 @@ def read_luciferase(
     construct_control : the reference (mutant) construct.
     background : RLU; a reading below it is refused (default: only readings <= 0).
     saturation : RLU ceiling of the luminometer; a reading at or above it is refused.
+    drop_nonpositive : leave out wells with a firefly or Renilla reading <= 0 (noted)
+        instead of refusing the file.
 
     Raises
     ------
     InputError listing every problem as ``file:row:column: found; expected ...``.
     """
     rows = read_rows(source, columns, known=(*REQUIRED, *OPTIONAL), numeric=CHANNELS)
+    Checker(rows).require(REQUIRED)
+    dropped: list[str] = []
+    if drop_nonpositive:
+        rows, dropped = _drop_nonpositive(rows)
     check = Checker(rows)
-    check.require(REQUIRED)
     frame = rows.frame
+    by_construct = "treatment" not in frame.columns
     table = pd.DataFrame(index=frame.index)
     for column in ("construct", "treatment"):
-        table[column] = check.text(column, required=True)
+        table[column] = check.text(column, required=not (by_construct and column == "treatment"))
     table["cell_line"] = check.text("cell_line")
     table["experiment"] = check.text("experiment", default="1")
     table["plate"] = check.text("plate", default="1")
     table["well"] = check.text("well", default="")
     for channel in CHANNELS:
-        table[channel] = check.number(channel, "a luminescence reading > 0 (RLU)",
-                                      lambda v: v > 0)
+        table[channel] = check.number(channel, POSITIVE, lambda v: v > 0)
     _check_readings(table, check, background, saturation)
     if (table.well != "").all():
         check.duplicates(table, ["experiment", "plate", "well"], "well")
     check.raise_if_any()
 
-    notes = list(rows.notes)
+    notes = list(rows.notes) + dropped
     unknown = check.unknown_columns((*REQUIRED, *OPTIONAL))
     notes += unknown_note(unknown)
     table["log_ratio"] = np.log(table.firefly / table.renilla)
-    controls = resolve_controls(list(pd.unique(table.treatment)), controls, "treatment",
-                                "--control", check)
-    reference = _reference_construct(table, construct_control, check)
+    if by_construct:
+        reference = _empty_vector(table, construct_control, check)
+        check.raise_if_any()
+        table["treatment"], table["construct"] = table.construct, SINGLE_LEVEL
+        controls = _construct_controls(table, reference, controls, check)
+        notes.append(f"no treatment column: each construct is compared with the reference "
+                     f"construct {reference!r} in its cell line (the tables list the "
+                     f"constructs under treatment, {reference!r} as control; a ratio above 1 "
+                     "is a construct more active than the reference)")
+    else:
+        controls = resolve_controls(list(pd.unique(table.treatment)), controls, "treatment",
+                                    "--control", check)
+        reference = _reference_construct(table, construct_control, check)
     check.raise_if_any()
 
     groups = table[["cell_line", "construct", "treatment"]].drop_duplicates().reset_index(
@@ -149,7 +180,9 @@ def read_luciferase(
     table["group"] = index.get_indexer(pd.MultiIndex.from_frame(
         table[["cell_line", "construct", "treatment"]]))
     keys_present = ("cell_line",) if "cell_line" in frame.columns else ()
-    contrasts, weights = _contrasts(groups, controls, reference, keys_present, check)
+    contrasts, weights = (_construct_contrasts(groups, controls, keys_present, check)
+                          if by_construct else
+                          _contrasts(groups, controls, reference, keys_present, check))
     check.raise_if_any()
     if table.experiment.nunique() == 1:
         notes.append("one experiment (transfection): wells are the only replicates, so the "
@@ -162,6 +195,89 @@ def read_luciferase(
         controls=controls, contrasts=contrasts, weights=weights, keys_present=keys_present,
         sources={rows.name: rows.sha256}, notes=tuple(notes), unknown_columns=unknown,
         has_experiments="experiment" in frame.columns)
+
+
+def _drop_nonpositive(rows: Rows) -> tuple[Rows, list[str]]:
+    """``rows`` without the wells whose firefly or Renilla reading is a number <= 0, and
+    the note naming each (file line, column as the user's file names it)."""
+    frame = rows.frame
+    readings = {c: pd.to_numeric(frame[c].astype(str).str.strip(), errors="coerce")
+                for c in CHANNELS}
+    out = np.zeros(len(frame), dtype=bool)
+    named = []
+    for channel, values in readings.items():
+        low = (values <= 0).to_numpy()
+        out |= low
+        label = f"{rows.source_columns.get(channel, channel)}"
+        named += [f"line {rows.lines[i]} ({label} {values.iat[i]:g})" for i in np.flatnonzero(low)]
+    if not out.any():
+        return rows, []
+    kept = dataclasses.replace(rows, frame=frame[~out].reset_index(drop=True),
+                               lines=rows.lines[~out])
+    return kept, [f"{int(out.sum())} well(s) with a reading <= 0 left out (--drop-nonpositive): "
+                  f"{', '.join(named)} of {rows.name}; a well without light has no "
+                  "firefly/Renilla ratio (if it was a real reading below detection, the "
+                  "construct's ratio is a little high)"]
+
+
+def _given_construct(given: str, constructs: list[str], check: Checker) -> str:
+    """The construct named by ``--construct-control``, checked against the input's."""
+    if given not in constructs:
+        check.add(None, "construct", f"--construct-control {given!r} is not a construct "
+                  "of the input", f"one of {constructs}")
+    return given
+
+
+def _empty_vector(table, given, check: Checker) -> str:
+    """The reference construct of a construct comparison: ``given``, else the one construct
+    named like an empty vector or a control (VV, empty, vector, basic, NC, control)."""
+    constructs = list(pd.unique(table.construct))
+    if given is not None:
+        return _given_construct(given, constructs, check)
+    named = [c for c in constructs if EMPTY_VECTOR.search(c)]
+    if len(named) != 1 or len(constructs) < 2:
+        check.add(None, "construct", f"no treatment column, and {len(named) or 'no'} "
+                  f"construct(s) read as the reference (empty vector) {named or ''}".rstrip(),
+                  "the construct every other is compared with named: --construct-control NAME "
+                  f"(one of {constructs}), or a treatment column (--columns treatment=COLUMN)")
+        return ""
+    return named[0]
+
+
+def _construct_controls(table, reference, given, check: Checker) -> dict[str, str]:
+    """Construct -> the reference: every other construct, or those ``given`` names."""
+    constructs = [c for c in pd.unique(table.treatment) if c != reference]
+    if given:
+        return resolve_controls(list(pd.unique(table.treatment)), given, "construct",
+                                "--control", check)
+    return {c: reference for c in constructs}
+
+
+def _construct_contrasts(groups, controls, keys_present, check: Checker):
+    """Each construct / its reference, in every cell line holding both."""
+    code = {tuple(r): i for i, r in enumerate(groups.itertuples(index=False))}
+    rows = []
+    for cell_line in pd.unique(groups.cell_line):
+        prefix = [cell_line] if keys_present else []
+        for construct, reference in controls.items():
+            mine = (cell_line, SINGLE_LEVEL, construct)
+            base = (cell_line, SINGLE_LEVEL, reference)
+            if mine not in code:
+                continue  # the construct was not transfected into this cell line
+            if base not in code:
+                where = f" in cell line {cell_line!r}" if keys_present else ""
+                check.add(None, "construct", f"construct {construct!r}{where} has no wells of "
+                          f"the reference {reference!r}", "wells of the reference construct "
+                          "beside every construct, in each cell line")
+                continue
+            rows.append(dict(name=" | ".join([*prefix, f"{construct} vs {reference}"]),
+                             kind="construct", cell_line=cell_line, construct=SINGLE_LEVEL,
+                             treatment=construct, control=reference,
+                             plus=[code[mine]], minus=[code[base]]))
+    if not rows:
+        check.add(None, "construct", "no construct has wells beside its reference",
+                  "wells of each construct and of the reference construct")
+    return contrast_rows(rows, len(groups))
 
 
 def _check_readings(table, check: Checker, background, saturation) -> None:
@@ -201,10 +317,7 @@ def _reference_construct(table, given, check: Checker) -> str:
                   "a wild-type and a reference (mutant) construct")
         return given or ""
     if given is not None:
-        if given not in constructs:
-            check.add(None, "construct", f"--construct-control {given!r} is not a construct "
-                      "of the input", f"one of {constructs}")
-        return given
+        return _given_construct(given, constructs, check)
     mutants = [c for c in constructs if MUTANT.search(c)]
     if len(mutants) != 1:
         check.add(None, "construct", f"{'no' if not mutants else 'several'} construct(s) "

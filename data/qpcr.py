@@ -31,12 +31,17 @@ import pandas as pd
 
 from chemoshift.data.errors import InputError, Problem
 from chemoshift.data.qpcr_files import read_ct_file
+from chemoshift.data.qpcr_folders import read_ct_folder
 from chemoshift.data.qpcr_references import Dilutions, parse_references, read_dilutions
+from chemoshift.data.qpcr_wells import apply_sample_sheet, drop_copied_wells, drop_unused_wells
 
 __all__ = ["Dilutions", "QpcrData", "read_qpcr", "validate_qpcr"]
 MISSING = {"", "undetermined", "no ct", "noct", "n/a", "na", "nan", "-", "none", "no cq"}
 MIN_CT = 5.0  # a Ct below this is no amplification curve anyone measured
 MAX_CYCLE = 40.0
+CONDITION_HINT = ("; or --condition COLUMN; or, when the file names samples but not their "
+                  "conditions, a sample sheet --samples SHEET.csv with columns sample and "
+                  "condition")
 EFFICIENCY_RANGE = (1.0, 2.2)  # fold per cycle; 2 is perfect doubling
 
 
@@ -97,24 +102,34 @@ def read_qpcr(
     efficiency: Mapping[str, float] | None = None,
     dilutions: str | Path | None = None,
     dose: str | None = None,
+    samples: str | Path | None = None,
 ) -> QpcrData:
-    """Read and validate a Ct file; raise :class:`InputError` listing every problem.
+    """Read and validate a Ct file (or a folder of plate maps or of one-gene files:
+    :mod:`chemoshift.data.qpcr_folders`); raise :class:`InputError` listing every problem.
 
     ``references``: ``"GAPDH"``, ``["GAPDH", "ACTB"]`` (every other gene is a target of
     them) or per target ``"miR-379:RNU48,IGF1R:GAPDH"`` / ``{"miR-379": "RNU48"}``.
     ``condition`` / ``sample`` / ``dose``: your condition, biological-sample and dose
     columns (a long file needs a sample column). ``controls``: condition -> its control
-    (default: every condition against the first in the file).
+    (default: every condition against the first in the file). ``samples``: a sample sheet
+    (CSV: ``sample``, ``condition``, optionally ``experiment`` and ``dose``) giving each
+    sample of a file without a condition column its condition.
     """
     columns = dict(columns or {})
     for ours, theirs in (("condition", condition), ("sample", sample), ("dose", dose)):
         if theirs:
             columns[ours] = theirs
-    file = read_ct_file(path, columns, list(genes) if genes else None)
+    picked = list(genes) if genes else None
+    file = (read_ct_folder(path, columns, picked) if Path(path).is_dir()
+            else read_ct_file(path, columns, picked))
+    file = drop_copied_wells(drop_unused_wells(file))
+    if samples is not None:
+        file = apply_sample_sheet(file, samples, str(path))
     data = validate_qpcr(file.frame, str(path), lines=file.lines, source=file.source,
                          layout=file.layout, references=references, controls=controls,
-                         max_cycle=max_cycle, efficiency=efficiency)
-    sources = {str(path): file.sha256}
+                         max_cycle=max_cycle, efficiency=efficiency, files=file.files,
+                         ct_columns=file.ct_columns)
+    sources = dict(file.hashes) or {str(path): file.sha256}
     if dilutions is not None:
         series = read_dilutions(dilutions)
         fixed = set(data.genes.gene[data.genes.efficiency.notna()])
@@ -130,12 +145,17 @@ def read_qpcr(
 
 def validate_qpcr(frame: pd.DataFrame, name: str, *, lines=None, source=None, layout="long",
                   references=None, controls=None, max_cycle: float = MAX_CYCLE,
-                  efficiency=None) -> QpcrData:
+                  efficiency=None, files=None, ct_columns=None) -> QpcrData:
     """Validate a frame of text cells with our column names (one row per reaction; a
-    ``"long"`` frame needs ``sample``, a melted ``"wide"`` one makes each row a sample)."""
+    ``"long"`` frame needs ``sample``, a melted ``"wide"`` one makes each row a sample).
+
+    ``lines``, ``files`` (default: ``name`` for every row) and ``ct_columns`` (default: the
+    ct column's name) say where each row's cells are, for messages; (reaction,) arrays.
+    """
     source = dict(source or {})
     frame = frame.astype(str).apply(lambda s: s.str.strip()).reset_index(drop=True)
     lines = np.arange(2, len(frame) + 2) if lines is None else np.asarray(lines)
+    names = np.full(len(frame), name, dtype=object) if files is None else np.asarray(files)
     problems: list[Problem] = []
 
     def label(column: str) -> str:
@@ -145,7 +165,7 @@ def validate_qpcr(frame: pd.DataFrame, name: str, *, lines=None, source=None, la
         if column not in frame.columns:
             problems.append(Problem(name, None, column, "column missing",
                                     f"a {column!r} column (or --columns {column}=YOURS"
-                                    f"{'; or --condition COLUMN' if column == 'condition' else ''})"
+                                    + (CONDITION_HINT if column == "condition" else "") + ")"
                                     f"; the file has {list(frame.columns)}"))
     if layout == "long" and "sample" not in frame.columns:
         problems.append(_no_sample_column(name, frame.columns))
@@ -156,21 +176,25 @@ def validate_qpcr(frame: pd.DataFrame, name: str, *, lines=None, source=None, la
                                   f"a cycle limit above {MIN_CT}, e.g. 40")])
     if frame.empty:
         raise InputError([Problem(name, None, None, "no reactions", "one row per reaction")])
-    for column, what in (("condition", "condition"), ("sample", "biological sample")):
+    for column, what in (("condition", "condition"), ("sample", "biological sample"),
+                         ("gene", "gene")):
         if column not in frame:
             continue
         for i in np.flatnonzero(frame[column].to_numpy() == ""):
-            problems.append(Problem(name, int(lines[i]), label(column), "empty",
+            problems.append(Problem(names[i], int(lines[i]), label(column), "empty",
                                     f"the {what} of every reaction"))
-    ct, status = _read_cts(frame["ct"], max_cycle, lines, name, label("ct") if layout == "long"
-                           else None, frame["gene"], problems)
+    where = (np.asarray(ct_columns, dtype=object) if ct_columns is not None
+             else np.full(len(frame), label("ct"), dtype=object) if layout == "long"
+             else (frame["gene"] + " (ct)").to_numpy(dtype=object))
+    ct, status = _read_cts(frame["ct"], max_cycle, lines, names, where, problems)
     table = pd.DataFrame({"line": lines, "condition": frame["condition"], "gene": frame["gene"],
                           "ct": ct, "status": status})
     for key in ("plate", "experiment"):
         table[key] = frame[key].replace("", "1") if key in frame else "1"
     table["label"], table["sample"] = _samples(frame, lines)
-    doses = _doses(frame, table, lines, name, label, problems)
-    _check_sample_conditions(table, name, problems)
+    table["file"] = names
+    doses = _doses(frame, table, lines, names, label, problems)
+    _check_sample_conditions(table, problems)
     conditions = tuple(dict.fromkeys(table.condition))
     if len(conditions) < 2 and not problems:
         problems.append(Problem(name, None, label("condition"), f"one condition {conditions}",
@@ -184,17 +208,18 @@ def validate_qpcr(frame: pd.DataFrame, name: str, *, lines=None, source=None, la
     samples = (table.drop_duplicates("sample")[["sample", "condition", "experiment", "label"]]
                .reset_index(drop=True))
     notes = _notes(table, conditions, controls)
-    return QpcrData(reactions=table.drop(columns="label"), samples=samples, genes=genes,
+    return QpcrData(reactions=table.drop(columns=["label", "file"]), samples=samples, genes=genes,
                     conditions=conditions, comparisons=comparisons, max_cycle=float(max_cycle),
                     doses=doses, notes=tuple(notes), layout=layout)
 
 
-def _read_cts(cells: pd.Series, max_cycle, lines, name, column, genes, problems):
-    """Ct numbers (NaN when missing) and each reaction's status."""
+def _read_cts(cells: pd.Series, max_cycle, lines, names, columns, problems):
+    """Ct numbers (NaN when missing) and each reaction's status; ``lines``, ``names`` and
+    ``columns`` (reaction,) say where each cell is."""
     ct = np.full(len(cells), np.nan)
     status = np.full(len(cells), "detected", dtype=object)
     for i, cell in enumerate(cells):
-        where = column or f"{genes.iloc[i]} (ct)"
+        name, where = names[i], columns[i]
         if cell.lower() in MISSING:
             status[i] = "undetermined"
             continue
@@ -227,6 +252,8 @@ def _no_sample_column(name: str, columns) -> Problem:
         "(--sample COLUMN or --columns sample=COLUMN maps yours"
         + ("; --sample replicate if its 'replicate' numbers the biological samples of a "
            "condition" if "replicate" in columns else "")
+        + ("; --sample folder if each folder below the one given holds one biological "
+           "replicate's plates" if "folder" in columns else "")
         + "), or a wide Livak-style table: one row per biological sample, one Ct column per "
         f"gene; the file has {list(columns)}")
 
@@ -248,7 +275,7 @@ def _samples(frame: pd.DataFrame, lines: np.ndarray):
     return label.to_numpy(), key.to_numpy()
 
 
-def _doses(frame, table, lines, name, label, problems) -> dict[str, float]:
+def _doses(frame, table, lines, names, label, problems) -> dict[str, float]:
     if "dose" not in frame:
         return {}
     doses: dict[str, float] = {}
@@ -261,19 +288,19 @@ def _doses(frame, table, lines, name, label, problems) -> dict[str, float]:
             value = np.nan
         condition = table.condition.iat[i]
         if not np.isfinite(value) or value < 0:
-            problems.append(Problem(name, int(lines[i]), label("dose"), repr(cell),
+            problems.append(Problem(names[i], int(lines[i]), label("dose"), repr(cell),
                                     "a dose >= 0 (e.g. 0, 40, 80) or empty"))
         elif doses.setdefault(condition, value) != value:
-            problems.append(Problem(name, int(lines[i]), label("dose"), f"{cell!r} for "
+            problems.append(Problem(names[i], int(lines[i]), label("dose"), f"{cell!r} for "
                                     f"{condition!r}, which has dose {doses[condition]:g} "
                                     "elsewhere", "one dose per condition"))
     return doses
 
 
-def _check_sample_conditions(table, name, problems) -> None:
+def _check_sample_conditions(table, problems) -> None:
     for _sample, rows in table.groupby("sample", sort=False):
         if rows.experiment.nunique() > 1:
-            problems.append(Problem(name, int(rows.line.iloc[0]), "experiment",
+            problems.append(Problem(rows.file.iloc[0], int(rows.line.iloc[0]), "experiment",
                                     f"sample {rows.label.iloc[0]!r} in several experiments",
                                     "each sample in one experiment"))
 

@@ -7,14 +7,17 @@ melts a wide file (one Ct column per gene) into one row per reaction. Cells stay
 
 - long: ``gene`` and ``ct`` (or ``cq``) columns, one row per reaction;
 - wide: one Ct column per gene; the gene columns are those named by ``genes``, or else
-  every column that is not a key.
+  every column that is not a key;
+- one gene: a ``ct`` (or ``cq``) column and no ``gene`` column, beside key columns only
+  (the qpcr package's ``Name;Ct`` files): the gene is named by the file's name. A folder
+  of such files (or of plate maps) is :mod:`chemoshift.data.qpcr_folders`'s.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +40,9 @@ class CtFile:
     ``frame`` has our column names (``gene``, ``ct`` and the keys present); ``lines``
     the file line of each row; ``source`` our name -> the user's column for every renamed
     column (in a wide file ``ct`` of a row is read from the column named by its gene);
-    ``layout`` ``"long"`` or ``"wide"``.
+    ``layout`` ``"long"`` or ``"wide"``. Read from a folder: ``files`` the file of each
+    row, ``ct_columns`` where a row's Ct cell sits when that is no column name (a plate
+    map's ``5 (well C5)``), ``hashes`` file -> sha256 of every file read.
     """
 
     frame: pd.DataFrame
@@ -46,6 +51,9 @@ class CtFile:
     layout: str
     notes: tuple[str, ...]
     sha256: str
+    files: np.ndarray | None = None
+    ct_columns: np.ndarray | None = None
+    hashes: dict[str, str] = field(default_factory=dict)
 
 
 def read_ct_file(path: str | Path, columns: Mapping[str, str] | None = None,
@@ -74,6 +82,19 @@ def read_ct_file(path: str | Path, columns: Mapping[str, str] | None = None,
                                           f"genes of the file {sorted(frame_genes)}")])
             keep = frame["gene"].isin(list(genes)).to_numpy()
             frame, out_lines = frame[keep], out_lines[keep]
+    elif "ct" in frame.columns and all(c in (*KEYS, "ct") for c in frame.columns):
+        layout, out_lines = "long", np.asarray(lines, dtype=int)
+        frame = frame.assign(gene=path.stem)
+        notes.append(f"one gene per file: a Ct column and no gene column, so every Ct is of "
+                     f"gene {path.stem!r} (the file's name); fit a folder of such files, one "
+                     "per gene, by giving the folder")
+    elif "ct" in frame.columns:  # a Ct column is no gene of a wide table
+        others = [c for c in frame.columns if c not in (*KEYS, "ct")]
+        raise InputError([Problem(name, None, source.get("ct", "ct"), "a Ct column but no gene "
+                                  f"column, beside columns {others} that are no key",
+                                  "a long file (--columns gene=COLUMN naming the gene of each "
+                                  "row) or one gene per file: name its sample column with "
+                                  f"--sample {others[0]} (the gene is then the file's name)")])
     else:
         layout = "wide"
         frame, out_lines = _melt(frame, np.asarray(lines, dtype=int), genes, name)
@@ -88,13 +109,27 @@ def read_ct_file(path: str | Path, columns: Mapping[str, str] | None = None,
 
 
 def _rename(frame: pd.DataFrame, columns: dict[str, str], name: str):
+    """Our names for the user's columns (``columns``: ours -> theirs), then the aliases
+    (``Cq``, ``Target``, any case). A key may join several columns, ``plate=rep+plate``:
+    their cells joined by a space (plate names that repeat across replicate folders)."""
     problems: list[Problem] = []
     known = (*KEYS, *LONG)
-    renames, source = {}, {}
+    renames, source, joined = {}, {}, {}
     for ours, theirs in columns.items():
+        parts = ([part.strip() for part in theirs.split("+")]
+                 if "+" in theirs and theirs not in frame.columns else None)
         if ours not in known:
             problems.append(Problem(name, None, theirs, f"--columns maps to unknown name {ours!r}",
                                     f"one of {sorted(known)}"))
+        elif parts is not None and ours in KEYS:
+            missing = [part for part in parts if part not in frame.columns]
+            problems += [Problem(name, None, part, "column not in the file", "one of the "
+                                 f"file's columns {list(frame.columns)}") for part in missing]
+            if ours in frame.columns and ours not in parts:
+                problems.append(Problem(name, None, ours, f"--columns joins {theirs!r} into "
+                                        f"{ours!r}, which the file already has", "its own "
+                                        f"{ours!r} among the joined columns, or another name"))
+            joined[ours], source[ours] = parts, theirs
         elif theirs not in frame.columns:
             problems.append(Problem(name, None, theirs, "column not in the file",
                                     f"one of the file's columns {list(frame.columns)}"))
@@ -105,18 +140,27 @@ def _rename(frame: pd.DataFrame, columns: dict[str, str], name: str):
         else:
             renames[theirs] = ours
             source[ours] = theirs
+    if problems:
+        raise InputError(problems)
+    keys = {ours: frame[parts].apply(lambda row: " ".join(c for c in row if c), axis=1)
+            for ours, parts in joined.items()}
+    used = {part for parts in joined.values() for part in parts if part not in renames}
+    frame = frame.drop(columns=sorted(used | (set(joined) & set(frame.columns))))
     lower = {str(c).strip().lower(): c for c in frame.columns if c not in renames}
     for alias, ours in ALIASES.items():
-        if alias in lower and ours not in frame.columns and ours not in renames.values():
+        if (alias in lower and ours not in frame.columns and ours not in renames.values()
+                and ours not in joined):
             renames[lower[alias]] = ours
             source[ours] = lower[alias]
     for ours in known:  # Condition, Sample, Gene, Ct in any case
-        if ours in lower and lower[ours] != ours and ours not in renames.values():
+        if (ours in lower and lower[ours] != ours and ours not in renames.values()
+                and ours not in joined):
             renames[lower[ours]] = ours
             source[ours] = lower[ours]
-    if problems:
-        raise InputError(problems)
-    return frame.rename(columns=renames), source
+    frame = frame.rename(columns=renames)
+    for ours, values in keys.items():
+        frame[ours] = values.to_numpy(dtype=object) if len(values) else []
+    return frame, source
 
 
 def _melt(frame: pd.DataFrame, lines: np.ndarray, genes, name: str):

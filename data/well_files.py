@@ -13,6 +13,8 @@ design) is :mod:`chemoshift.data.dose_response`'s job.
 - Wide replicates: ``columns={"response": ["rep1", "rep2"]}`` (also ``"rep1+rep2"``
   or ``"rep1,rep2"``) melts one response column per replicate into one row per well,
   ``replicate`` = the column's name; an empty cell is a missing well, skipped.
+- Joined keys: a text key from several columns, ``columns={"cell_line": "strain+codon"}``,
+  is their cells joined by a space (``wt aga``); the joined columns are used up.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ def read_well_file(path: str | Path, columns: ColumnMap | None, *, known: Sequen
     header, rows, lines, delimiter = _split(text, name, notes)
     frame = pd.DataFrame(rows, columns=header, dtype=str) if rows else pd.DataFrame(
         columns=header, dtype=str)
-    frame, source_columns, wide = _map_columns(frame, dict(columns or {}), known, name)
+    frame, source_columns, wide = _map_columns(frame, dict(columns or {}), known, name,
+                                               numeric)
     if delimiter != ",":
         frame = _decimal_commas(frame, lines, [*numeric, *wide], name, DELIMITERS[delimiter],
                                 notes, source_columns)
@@ -161,12 +164,14 @@ def _rows(reader, name):
                                   "a delimited text file, quotes closed on each line")]) from error
 
 
-def _map_columns(frame, columns, known, name):
-    """Rename the user's columns to ours; a list (or 'a+b', 'a,b') for response is wide."""
+def _map_columns(frame, columns, known, name, numeric=("concentration", "response")):
+    """Rename the user's columns to ours; a list (or 'a+b', 'a,b') for response is wide,
+    for a text key (not in ``numeric``) the columns' cells joined by a space."""
     problems: list[Problem] = []
     renames: dict[str, str] = {}
     source_columns: dict[str, str | tuple[str, ...]] = {}
     wide: tuple[str, ...] = ()
+    joined: dict[str, tuple[str, ...]] = {}
     for ours, theirs in columns.items():
         if isinstance(theirs, str) and theirs not in frame.columns and re.search(r"[+,]", theirs):
             theirs = [part.strip() for part in re.split(r"[+,]", theirs) if part.strip()]
@@ -177,11 +182,13 @@ def _map_columns(frame, columns, known, name):
             continue
         if not isinstance(theirs, str):
             theirs = tuple(str(t) for t in theirs)
-            if ours != "response":
+            if ours in numeric and ours != "response":
                 problems.append(Problem(name, None, ours, f"several columns {list(theirs)}",
                                         "one column (only response takes one column per "
-                                        "replicate)"))
+                                        "replicate; a text key joins several)"))
                 continue
+            if ours != "response":
+                joined[ours] = theirs
             if len(set(theirs)) != len(theirs):
                 problems.append(Problem(name, None, ours, f"a column listed twice in "
                                         f"{list(theirs)}", "each replicate column once"))
@@ -201,12 +208,20 @@ def _map_columns(frame, columns, known, name):
             renames[theirs] = ours
             if theirs != ours:
                 source_columns[ours] = theirs
-        else:
+        elif ours not in joined:
             wide = theirs
+            source_columns[ours] = theirs
+        else:
             source_columns[ours] = theirs
     if problems:
         raise InputError(problems)
-    return frame.rename(columns=renames), source_columns, wide
+    keys = {ours: frame[list(parts)].apply(lambda row: " ".join(c for c in row if c), axis=1)
+            for ours, parts in joined.items()}
+    used = {c for parts in joined.values() for c in parts if c not in renames}
+    frame = frame.drop(columns=sorted(used)).rename(columns=renames)
+    for ours, values in keys.items():
+        frame[ours] = values.to_numpy(dtype=object) if len(values) else []
+    return frame, source_columns, wide
 
 
 def _decimal_commas(frame, lines, numeric, name, separator, notes, source_columns):

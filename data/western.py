@@ -13,7 +13,14 @@ cell_line    optional: cell line (each has its own groups and contrasts)
 blot         optional: membrane; lanes on one blot share exposure (a blot effect)
 experiment   optional: independent repeat; blots nest in it (absent: one)
 lane         optional: lane number on the blot (checked for duplicates)
+band         instead of target and loading: which band a row measured (one row per band)
+intensity    with band: the row's densitometry
 ===========  ==========================================================================
+
+A file of one row per band (``band``, ``intensity``: ImageJ's measurements) and a
+background lane on each blot (``background_lane``) are read by
+:mod:`chemoshift.data.western_files`; a lane without a condition is refused with the
+``--background-lane`` option named.
 
 Groups are cell line x condition x dose. Each group of a condition with a control
 (``controls``, or the one condition named like a control: NC, control, mock, ...) is
@@ -35,6 +42,13 @@ import pandas as pd
 from chemoshift.data.errors import InputError
 from chemoshift.data.log_ratio_files import LogRatioTable, contrast_rows, log_ratio_table
 from chemoshift.data.mechanism_files import Checker, read_rows, resolve_controls, unknown_note
+from chemoshift.data.western_files import (
+    LONG,
+    is_long,
+    pair_bands,
+    refuse_unlabelled_lanes,
+    subtract_background,
+)
 
 REQUIRED = ("target", "loading", "condition")
 OPTIONAL = ("dose", "cell_line", "blot", "experiment", "lane")
@@ -87,6 +101,8 @@ def read_western(
     columns: Mapping[str, str] | None = None,
     controls: Mapping[str, str] | None = None,
     dose_unit: str = "nM",
+    background_lane: str | None = None,
+    loading_band: str | None = None,
 ) -> WesternData:
     """Read and validate a file (or DataFrame) of blot lanes.
 
@@ -96,12 +112,30 @@ def read_western(
     columns : package column name -> your column, e.g. ``{"target": "IGF1R"}``.
     controls : condition -> control condition, e.g. ``{"miR-379": "miR-NC"}``.
     dose_unit : unit of the ``dose`` column, for labels (default nM).
+    background_lane : the lane label of each blot's background (empty) lane: its reading
+        is subtracted from the blot's other lanes (per band), then it is left out.
+    loading_band : in a file of one row per band, the loading control's band name
+        (default: the one band named like a loading control: actin, GAPDH, H3, ...).
 
     Raises
     ------
     InputError listing every problem as ``file:row:column: found; expected ...``.
     """
-    rows = read_rows(source, columns, known=(*REQUIRED, *OPTIONAL), numeric=(*BANDS, "dose"))
+    rows = read_rows(source, columns, known=(*REQUIRED, *OPTIONAL, *LONG),
+                     numeric=(*BANDS, "dose", "intensity"))
+    long = is_long(rows.frame)
+    if not long:
+        Checker(rows).require(REQUIRED)
+    done = []
+    if background_lane is not None:
+        rows, note = subtract_background(rows, str(background_lane),
+                                         ("intensity",) if long else BANDS)
+        done.append(note)
+    else:
+        refuse_unlabelled_lanes(rows)
+    if long:
+        rows, note = pair_bands(rows, loading_band)
+        done.append(note)
     check = Checker(rows)
     check.require(REQUIRED)
     frame = rows.frame
@@ -122,7 +156,8 @@ def read_western(
     if (table.lane != "").all():
         check.duplicates(table, ["experiment", "blot", "lane"], "lane")
 
-    notes = list(rows.notes) + unknown_note(check.unknown_columns((*REQUIRED, *OPTIONAL)))
+    notes = (list(rows.notes) + done
+             + unknown_note(check.unknown_columns((*REQUIRED, *OPTIONAL))))
     conditions = list(pd.unique(table.condition))
     dosed_alone = has_dose and table.dose.eq(0).any() and table.dose.gt(0).any()
     if controls or not dosed_alone:
