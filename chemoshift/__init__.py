@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from chemoshift.models.qpcr import QpcrPriors
     from chemoshift.pipeline import load
     from chemoshift.qpcr import QpcrFit, fit_qpcr
+    from chemoshift.study_api import StudyResult, run_study
 
 __all__ = [
     "DoseResponseData",
@@ -58,6 +59,7 @@ __all__ = [
 __all__ += ["QpcrFit", "QpcrPriors", "fit_qpcr"]
 __all__ += ["ApoptosisFit", "ApoptosisPriors", "LogRatioPriors", "LuciferaseFit", "WesternFit",
             "fit_apoptosis", "fit_luciferase", "fit_western"]
+__all__ += ["StudyResult", "run_study"]
 
 _HOMES = {  # public name -> the module that defines it
     "DoseResponseData": "chemoshift.data.dose_response",
@@ -81,6 +83,8 @@ _HOMES = {  # public name -> the module that defines it
     "fit_apoptosis": "chemoshift.mechanism",
     "LogRatioPriors": "chemoshift.models.log_ratio",
     "ApoptosisPriors": "chemoshift.models.apoptosis",
+    "StudyResult": "chemoshift.study_api",  # a study run from Python: claims, fits, report
+    "run_study": "chemoshift.study_api",
 }
 
 

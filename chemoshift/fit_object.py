@@ -1,5 +1,7 @@
 """What every assay's fit object holds and does: the run's fields, ``save``, ``report``,
-and reading those fields back from a run directory.
+reading those fields back from a run directory, and how a fit shows itself (a plain
+``repr`` in a terminal; in a notebook, ``_repr_html_``: the verdict box, the headline
+table and where the run directory is).
 
 Each assay's object (``DoseResponseFit``, ``QpcrFit``, ``LuciferaseFit``, ...) subclasses
 :class:`AssayFit`, adding its own tables and what its run directory holds besides.
@@ -8,11 +10,14 @@ Each assay's object (``DoseResponseFit``, ``QpcrFit``, ``LuciferaseFit``, ...) s
 from __future__ import annotations
 
 import dataclasses
+import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+import pandas as pd
 from xarray import DataTree
 
 from chemoshift.data import run_dir as files
@@ -20,6 +25,19 @@ from chemoshift.data.errors import InputError, Problem
 from chemoshift.inference import Diagnostics, SamplerSettings
 
 DEFAULT_MARGIN = 1.5  # a practically relevant effect: a fold change beyond 1.5
+# assay -> (method giving its headline table, the run directory's file of it, a column
+# whose filled rows are the answer and come first: apoptosis's effects before fractions)
+HEADLINES = {"dose-response": ("shifts", "shifts.csv", None),
+             "qpcr": ("folds", "folds.csv", None),
+             "luciferase": ("table", "luciferase.csv", None),
+             "western": ("table", "western.csv", None),
+             "apoptosis": ("table", "apoptosis.csv", "effect"),
+             "expression": ("de", "de.csv", None)}
+HEADLINE_ROWS = 10  # rows of the headline table a notebook shows
+HEADLINE_COLUMNS = 18  # columns beyond this are elided ("...") in a notebook
+TABLE_STYLE = (".chemoshift-table td, .chemoshift-table th {padding: 0.1em 0.5em; "
+               "text-align: left; vertical-align: top} .chemoshift-table th, "
+               ".chemoshift-nowrap td {white-space: nowrap}")
 
 
 @dataclass(eq=False, repr=False)
@@ -64,6 +82,68 @@ class AssayFit:
 
         return ASSAYS[self.assay].write_report(self.run_dir, self.datatree)
 
+    # -- how a fit shows itself ---------------------------------------------------------
+
+    def headline(self) -> pd.DataFrame:
+        """The assay's headline table, as its run directory's main CSV holds it: the fold
+        shifts (dose-response; relative-IC50 rows), folds (qPCR), the assay's table
+        (luciferase, Western blot, apoptosis) or the probes' DE table (expression)."""
+        method, _, first = HEADLINES.get(self.assay, ("table", "", None))
+        table = getattr(self, method)()
+        if "quantity" in table and (table["quantity"] == "ic50_relative").any():
+            table = table[table["quantity"] == "ic50_relative"]
+        if "level" in table:  # pooled rows (reading `all` in their pooled keys) first
+            pooled = (table.select_dtypes(exclude="number") == "all").sum(axis=1)
+            table = table.iloc[np.argsort(-pooled.to_numpy(), kind="stable")]
+        if first in table:
+            filled = table[first].notna() & (table[first].astype(str) != "")
+            table = table.iloc[np.argsort(~filled.to_numpy(), kind="stable")]
+        return table.reset_index(drop=True)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} {self.title or ''!r}",
+                 f"  diagnostics: {self.diagnostics.verdict}"]
+        try:
+            table = self.headline()
+            lines.append(table.head(HEADLINE_ROWS).to_string(
+                index=False, float_format=lambda v: f"{v:.3g}"))
+        except Exception as error:  # a repr never raises
+            lines.append(f"  (no headline table: {type(error).__name__}: {error})")
+        lines.append(f"  run directory: {self.run_dir}" if self.run_dir is not None
+                     else "  not saved: .save(run_dir) writes the run directory")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """The notebook view: the verdict box (converged or not, and the diagnostics), the
+        headline table's first rows, and where the run directory is."""
+        method, csv, _ = HEADLINES.get(self.assay, ("table", "", None))
+        try:
+            table = self.headline()
+            head, constant = _compact(table.head(HEADLINE_ROWS))
+            shown = html_table(head)
+            caption = (f"<code>.headline()</code>: <code>.{method}()</code>"
+                       + (f" (as <code>{csv}</code>)" if csv else ""))
+            if len(table) > HEADLINE_ROWS:
+                caption += f", the first {HEADLINE_ROWS} of {len(table)} rows"
+            if constant:
+                caption += html.escape("; the same in every row shown: " + ", ".join(
+                    f"{name} {value}" for name, value in constant.items()))
+        except Exception as error:  # a repr never raises
+            shown, caption = "", html.escape(f"no headline table: {type(error).__name__}: "
+                                             f"{error}")
+        if self.run_dir is not None:
+            where = (f"Run directory: <code>{html.escape(str(self.run_dir))}</code> "
+                     "(<code>report.html</code>, the tables, <code>posterior.nc</code>, "
+                     "<code>run.json</code>)")
+        else:
+            where = ("Not saved yet: <code>.save(run_dir)</code> writes the run directory "
+                     "with its report.")
+        title = f"{type(self).__name__} {self.title or ''}"
+        return (f'<div class="chemoshift-fit">'
+                f"{verdict_box(title, self.diagnostics)}"
+                f'<p style="margin:0.4em 0">{caption}</p>{shown}'
+                f'<p style="margin:0.4em 0">{where}</p></div>')
+
     @classmethod
     def saved_fields(cls, run_dir: str | Path, needed: tuple[str, ...], *, priors: type,
                      diagnostics: type = Diagnostics, what: str | None = None) -> dict:
@@ -90,6 +170,63 @@ class AssayFit:
                     record=record, timings=record.get("timings", {}),
                     read_options=settings.get("read", {}), started=record.get("started", ""),
                     run_dir=run_dir)
+
+
+def verdict_box(title: str, diagnostics: Diagnostics) -> str:
+    """An HTML box: the title, whether the sampler can be trusted (green or red), the
+    verdict in words and the worst-case diagnostics."""
+    passed = diagnostics.passed
+    colour, background = ("#1a7f37", "#e6f4ea") if passed else ("#b42318", "#fde2e1")
+    state = "converged" if passed else "NOT CONVERGED: do not read these numbers as answers"
+    figures = [(name, value) for name, value in (
+        ("max R-hat", _figure(diagnostics.max_rhat, "{:.3f}")),
+        ("min bulk ESS", _figure(diagnostics.min_ess_bulk, "{:.0f}")),
+        ("min tail ESS", _figure(diagnostics.min_ess_tail, "{:.0f}")),
+        ("divergences", _figure(diagnostics.divergences, "{:.0f}")),
+        ("min E-BFMI", _figure(diagnostics.min_bfmi, "{:.2f}"))) if value]
+    cells = " &middot; ".join(f"{name} {value}" for name, value in figures)
+    return (f'<div style="border-left:6px solid {colour};background:{background};'
+            f'color:#1f2328;padding:0.5em 0.8em;margin:0.3em 0">'
+            f"<strong>{html.escape(title)}</strong><br>"
+            f'<strong style="color:{colour}">{html.escape(state)}</strong><br>'
+            f"<small>{html.escape(diagnostics.verdict)}</small>"
+            f"{'<br><small>' + cells + '</small>' if cells else ''}</div>")
+
+
+def html_table(table: pd.DataFrame, *, wrap: bool = False) -> str:
+    """A table as compact HTML (3 significant digits; wide tables elided in the middle;
+    cells on one line unless ``wrap``: for sentences)."""
+    classes = "dataframe chemoshift-table" + ("" if wrap else " chemoshift-nowrap")
+    body = table.to_html(index=False, max_cols=HEADLINE_COLUMNS, na_rep="", justify="left",
+                         float_format=_number, border=0, classes=classes)
+    return (f"<style>{TABLE_STYLE}</style>"
+            f'<div style="overflow-x:auto">{body}</div>')
+
+
+def _number(value: float) -> str:
+    """3 significant digits; whole thousands (an ESS) without an exponent."""
+    return f"{value:.0f}" if 1e3 <= abs(value) < 1e7 else f"{value:.3g}"
+
+
+def _compact(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A table too wide to show without the columns that hold one value in every row
+    (returned by name, for the caption); a narrow one as it is."""
+    if len(table) < 2 or table.shape[1] <= HEADLINE_COLUMNS:
+        return table, {}
+    text = table.astype(str)
+    constant = [c for c in table.columns if text[c].nunique() == 1]
+    values = {c: (f"{table[c].iloc[0]:.3g}" if isinstance(table[c].iloc[0], float)
+                  else str(table[c].iloc[0])) for c in constant}
+    return table.drop(columns=constant), {c: v or "(blank)" for c, v in values.items()}
+
+
+def _figure(value, form: str) -> str:
+    """A diagnostic figure in words ('' when it is not a finite number)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return ""
+    return form.format(number) if np.isfinite(number) else ""
 
 
 def known_fields(cls: type, values: dict):
