@@ -55,6 +55,9 @@ def ic50_shift(claim: dict, run: Run) -> dict:
     extrapolated = number(row.get("p_extrapolated"))
     caveats = ([f"rests on an IC50 extrapolated beyond the tested range (p_extrapolated = "
                 f"{extrapolated:.2f})"] if extrapolated > 0.5 else [])
+    if str(row.get("prior_sensitive", "")).lower() == "true":
+        caveats.append("prior-sensitive: its interval moves by more than 10% when a scale "
+                       "fixed for want of values is halved or doubled")
     return {**interval(row), "probability": number(row.p_sensitised),
             "row_converged": row_converged(row), "ess": number(row.get("ess_bulk")),
             "caveats": caveats,

@@ -600,3 +600,12 @@ def test_run_json_without_diagnostics_is_not_evaluable_never_converged(tmp_path)
     row = evaluate_claims([CLAIMS[3]], {"qpcr": folder}).iloc[0]
     assert row.converged == ""
     assert row.verdict.startswith("not evaluable: the qpcr run records no diagnostics")
+
+
+def test_a_claim_on_a_prior_sensitive_shift_says_so(tmp_path):
+    folder = _dose_response(tmp_path / "dose-response")
+    shifts = pd.read_csv(folder / "shifts.csv", dtype=str, keep_default_na=False)
+    shifts["prior_sensitive"] = "True"
+    files.write_csv(folder / "shifts.csv", shifts)
+    row = evaluate_claims(CLAIMS[:1], {"dose-response": folder}).iloc[0]
+    assert "; prior-sensitive: its interval moves by more than 10%" in row.verdict
