@@ -239,6 +239,7 @@ def _refit_at_other_scales(result, data, priors: DoseResponsePriors,
         moved = dataclasses.replace(priors, **{
             TERM_PRIOR[term]: getattr(priors, TERM_PRIOR[term]) * factor for term in fixed})
         refit = fit(build_model(data, moved), quiet, reuse=compiled)
+        result.timings[f"prior_sensitivity_{name}_max_rhat"] = refit.diagnostics.max_rhat
         posterior = refit.datatree["posterior"].to_dataset()
         result.datatree[f"prior_sensitivity_{name}"] = posterior[
             [v for v in SHIFT_VARIABLES if v in posterior]]
@@ -300,9 +301,13 @@ def fit_dose_response(
         title = title or Path(source).stem
     model = build_model(data, priors)
     fixed = sensitivity_terms(data, priors)
+    start = time.perf_counter()
     compiled = compile_model(model) if fixed and settings.sampler == "nutpie" else None
+    compile_seconds = time.perf_counter() - start
     result = fit(model, settings, units=curve_units(data, model), reported=REPORTED,
                  reuse=compiled)
+    if compiled is not None:
+        result.timings["compile_seconds"] = compile_seconds
     if fixed:
         _refit_at_other_scales(result, data, priors, settings, fixed, compiled)
     diagnostics = dataclasses.replace(
