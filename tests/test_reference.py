@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -68,7 +69,11 @@ def test_s_alba_potency_ratio_agrees_with_drc(tmp_path):
     ratio = shifts[shifts.quantity == "ic50_relative"].iloc[0]
     drc_ratio = 66.890545 / 28.632355  # drc LL.4 (common limits): ED50 glyphosate / bentazone
     assert ratio["q2.5"] < drc_ratio < ratio["q97.5"]
-    assert ratio["median"] == pytest.approx(drc_ratio, rel=0.15)  # drc forces common limits
+    # drc forces common limits; and one experiment's curves now carry the prior's
+    # experiment variation (0.15 log10 each: 95% 0.71-4.8), so the median sits within
+    # half a posterior sd of drc's point (1.95 against 2.34) rather than within 15%
+    spread = (np.log10(ratio["q97.5"]) - np.log10(ratio["q2.5"])) / 3.92
+    assert abs(np.log10(ratio["median"] / drc_ratio)) < 0.5 * spread
 
 
 @pytest.mark.slow
