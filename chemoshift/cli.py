@@ -32,16 +32,13 @@ import matplotlib
 import pandas as pd
 
 from chemoshift import expression_commands, mechanism, qpcr_commands
-from chemoshift.data.errors import InputError, Problem
+from chemoshift.data.errors import InputError
 from chemoshift.inference.diagnostics import MIN_ESS
 from chemoshift.inference.fit import SamplerSettings
 from chemoshift.pipeline import DEFAULT_MARGIN, ReportFailedWarning, run_assay
 from chemoshift.registry import ASSAYS, assay_of_run
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED = 0, 1, 2, 3
-# options for files as labs save them (argparse dest -> the one assay it applies to)
-FILE_OPTIONS = {"background_lane": "western", "loading_band": "western",
-                "drop_nonpositive": "luciferase"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,7 +93,6 @@ def _parser() -> argparse.ArgumentParser:
     expression_commands.add_fit_options(fit)
     mechanism.add_fit_options(fit)  # luciferase / western / apoptosis
     qpcr_commands.add_fit_options(fit)  # --reference, --max-cycle, ... (and --dose COLUMN)
-    _file_options(fit)
     _sampler_options(fit)
     fit.set_defaults(command=_fit)
 
@@ -124,34 +120,6 @@ def _sampler_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cores", type=int, default=None)
     group.add_argument("--progress", action=argparse.BooleanOptionalAction,
                        default=sys.stderr.isatty(), help="show the sampler's progress bar")
-
-
-def _file_options(parser: argparse.ArgumentParser) -> None:
-    """Options that take a file as the lab saved it (a background lane, an empty well)."""
-    group = parser.add_argument_group("files as the lab saved them")
-    group.add_argument("--background-lane", metavar="LANE",
-                       help="western: the lane (as the lane column names it) of each blot's "
-                            "background: subtracted from the blot's other lanes, then left out")
-    group.add_argument("--loading-band", metavar="BAND",
-                       help="western, one row per band (--columns band=COLUMN,intensity=COLUMN):"
-                            " the loading control's band (default: the one named like actin, "
-                            "GAPDH, H3, ...)")
-    group.add_argument("--drop-nonpositive", action="store_true",
-                       help="luciferase: leave out wells with a reading <= 0 (each named in "
-                            "the notes) instead of refusing the file")
-
-
-def _file_read_options(args: argparse.Namespace) -> dict:
-    """The read options of ``FILE_OPTIONS`` given; InputError (exit 2) for another assay's."""
-    given = {dest: getattr(args, dest, None) for dest in FILE_OPTIONS
-             if getattr(args, dest, None) not in (None, False)}
-    wrong = [Problem("command line", None, "--" + dest.replace("_", "-"),
-                     f"given for assay {args.assay!r}",
-                     f"it only with chemoshift fit {FILE_OPTIONS[dest]}")
-             for dest in given if FILE_OPTIONS[dest] != args.assay]
-    if wrong:
-        raise InputError(wrong)
-    return given
 
 
 def _study_options(parser: argparse.ArgumentParser) -> None:
@@ -241,7 +209,6 @@ def _fit(args: argparse.Namespace) -> int:
         priors = dict(p.split("=", 1) for p in args.prior)
         return _run(args.assay, args.input, args.out, read_options, priors, args, args.title)
     mechanism.refuse_misplaced_options(args)  # an option of another assay: exit 2
-    file_options = _file_read_options(args)
     if args.assay == "expression":  # --control names a group; --pairs/--group/--top
         return expression_commands.fit_expression(args)
     try:
@@ -262,7 +229,7 @@ def _fit(args: argparse.Namespace) -> int:
     read_options = dict(columns=args.columns, controls=controls, unit=args.unit,
                         response_kind=args.response_kind)
     if args.assay in mechanism.FITS:
-        read_options = {**mechanism.cli_read_options(args, controls), **file_options}
+        read_options = mechanism.cli_read_options(args, controls)
     return _run(args.assay, args.input, args.out, read_options, priors, args, args.title)
 
 

@@ -45,8 +45,10 @@ EXAMPLES = {"luciferase": "luciferase.csv", "western": "western.csv",
             "apoptosis": "apoptosis.csv"}
 # command-line option (argparse dest) -> read option, per assay
 CLI_OPTIONS = {"luciferase": {"construct_control": "construct_control",
-                              "background": "background"},
-               "western": {"dose": "columns"},
+                              "background": "background",
+                              "drop_nonpositive": "drop_nonpositive"},
+               "western": {"dose": "columns", "background_lane": "background_lane",
+                           "loading_band": "loading_band"},
                "apoptosis": {"drug_control": "drug_control"}}
 
 
@@ -300,14 +302,24 @@ def add_fit_options(fit_parser) -> None:
                             "(default: a column named dose; doses in nM); qpcr: the column "
                             "holding each condition's dose (e.g. mimic 0/40/80 nM), whose "
                             "fold per dose step goes to dose.csv")
+    group.add_argument("--background-lane", metavar="LANE",
+                       help="western: the lane (as the lane column names it) of each blot's "
+                            "background: subtracted from the blot's other lanes, then left out")
+    group.add_argument("--loading-band", metavar="BAND",
+                       help="western, one row per band (--columns band=COLUMN,intensity=COLUMN):"
+                            " the loading control's band (default: the one named like actin, "
+                            "GAPDH, H3, ...)")
+    group.add_argument("--drop-nonpositive", action="store_true",
+                       help="luciferase: leave out wells with a reading <= 0 (each named in "
+                            "the notes) instead of refusing the file")
 
 
 def refuse_misplaced_options(args) -> None:
     """An option given for an assay it does not apply to is an InputError (exit 2)."""
     problems = []
     applies = CLI_OPTIONS.get(args.assay, {})
-    for dest in ("construct_control", "background", "drug_control", "dose"):
-        if getattr(args, dest, None) is not None and dest not in applies:
+    for dest in sorted({dest for options in CLI_OPTIONS.values() for dest in options}):
+        if getattr(args, dest, None) not in (None, False) and dest not in applies:
             owner = [a for a, options in CLI_OPTIONS.items() if dest in options]
             problems.append(Problem("command line", None, "--" + dest.replace("_", "-"),
                                     f"given for assay {args.assay!r}",
@@ -327,7 +339,7 @@ def cli_read_options(args, controls: dict | None) -> dict:
     options = dict(columns=dict(args.columns), controls=controls)
     for dest, name in CLI_OPTIONS[args.assay].items():
         value = getattr(args, dest, None)
-        if value is None:
+        if value in (None, False):
             continue
         if dest == "dose":  # --dose COLUMN is --columns dose=COLUMN
             options["columns"].setdefault("dose", value)
