@@ -40,7 +40,6 @@ from chemoshift.reports.expression_tables import (
     draws_of,
     gene_draws,
     run_classical,
-    run_gene_values,
     top_gene_sets,
 )
 
@@ -158,17 +157,17 @@ def run_hubs(args: argparse.Namespace) -> int:
 
 
 def _run_lists(run_dir: Path, top: int | None):
-    """(gene names, per-draw top-N index sets, classical list, universe, N) of a run; the
-    classical list is the study's reading: the top N genes by fold change of the
-    moderated paired t analysis."""
+    """(gene names, per-draw gene log2 fold changes, per-draw top-N index sets, classical
+    list, universe, N) of a run; the classical list is the study's reading: the top N
+    genes by fold change of the moderated t analysis. The posterior is read once."""
     record = _record(run_dir)
     top = top or int(record.get("settings", {}).get("read", {}).get("top") or DEFAULT_TOP)
     tree = files.read_datatree(run_dir)
     probes, classical = run_classical(run_dir, tree)
     genes = probes.gene.to_numpy(str)
     names, values = gene_draws(draws_of(tree), genes)
-    return names, top_gene_sets(values, top), classical_top_genes(genes, classical, top), \
-        set(names), top
+    return (names, values, top_gene_sets(values, top),
+            classical_top_genes(genes, classical, top), set(names), top)
 
 
 def _record(run_dir: Path) -> dict:
@@ -184,7 +183,7 @@ def _record(run_dir: Path) -> dict:
 
 def run_network(args: argparse.Namespace) -> int:
     run_dir, out = args.run_dir, args.out or args.run_dir
-    names, top_sets, classical, _, top = _run_lists(run_dir, args.top)
+    names, values, top_sets, classical, _, top = _run_lists(run_dir, args.top)
     union = sorted(set(names[np.unique(top_sets)]) | set(classical))
     if args.network:
         edges = read_network(args.network, args.score, args.evidence)
@@ -206,7 +205,8 @@ def run_network(args: argparse.Namespace) -> int:
     table = hub_null.with_null(table, null[0] if null else None)
     files.write_csv(out / "network_hubs.csv", table)
     files.write_csv(out / "network_edges.csv", edges)
-    sensitivity = _hub_sensitivity(run_dir, out, args, (top, table), union, edges)
+    sensitivity = _hub_sensitivity(run_dir, out, args, (top, table), union, edges,
+                                   (names, values))
     files.write_json(out / "network.json", dict(top=top, hubs=args.hubs, score=args.score,
                                                 evidence=args.evidence, measure=args.measure,
                                                 source=source, genes=len(union),
@@ -235,12 +235,12 @@ def _hub_null(names, top_sets, edges, args: argparse.Namespace, seed: int):
 
 
 def _hub_sensitivity(run_dir: Path, out: Path, args: argparse.Namespace, main: tuple,
-                     union: list[str], edges) -> dict | None:
+                     union: list[str], edges, gene_values: tuple) -> dict | None:
     """Hub rows of topn_sensitivity.csv; the edges of sizes beyond the run's N come from
     the same file, or one more STRING request (skipped, and said, if it fails)."""
     if not args.sensitivity:
         return None
-    names, values = run_gene_values(run_dir)
+    names, values = gene_values
     sizes, note = list(args.sensitivity), ""
     wider = sorted(set(names[np.unique(top_gene_sets(values, max(sizes)))]) | set(union))
     if set(wider) - set(union):
@@ -284,15 +284,15 @@ def run_enrich(args: argparse.Namespace) -> int:
                                                args.min_size, args.max_size)
         out = args.out
     else:
-        names, top_sets, classical, measured, top = _run_lists(args.run_dir, args.top)
-        gene_names, values = run_gene_values(args.run_dir)
-        statistics = camera.run_statistics(args.run_dir, gene_names, values)
+        names, values, top_sets, classical, measured, top = _run_lists(args.run_dir,
+                                                                       args.top)
+        statistics = camera.run_statistics(args.run_dir, names, values)
         table = enrichment.propagate_enrichment(names, top_sets, sets, universe or measured,
                                                 classical, args.min_size, args.max_size,
                                                 statistics=statistics,
                                                 inter_gene_cor=args.inter_gene_cor)
         out = args.out or args.run_dir
-        _enrich_record(out, args, top, statistics, gene_names, values, sets,
+        _enrich_record(out, args, top, statistics, names, values, sets,
                        universe or measured)
     files.write_csv(out / "enrichment.csv", enrichment.for_csv(table))
     if args.run_dir is not None:

@@ -356,11 +356,10 @@ def _scale(terms: dict, name: str):
     """The scale of a term: a learnt Gamma(2) variable, or its fixed prior value (data,
     ``{name}_sd_fixed``, so refits at other values reuse the compiled model)."""
     learnt, value = terms[name]
+    model = pm.modelcontext(None)
     if not learnt:
-        model = pm.modelcontext(None)
         fixed = f"{name}_sd_fixed"
         return model[fixed] if fixed in model.named_vars else pm.Data(fixed, float(value))
-    model = pm.modelcontext(None)
     sd_name = f"{name}_sd"
     if sd_name in model.named_vars:
         return model[sd_name]

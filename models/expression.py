@@ -106,11 +106,7 @@ class Hyper:
 
 def probe_stats(differences: np.ndarray) -> ProbeStats:
     """Statistics of a (n_probes, n_pairs) array of differences; NaNs are left out."""
-    finite = np.isfinite(differences)
-    n = finite.sum(axis=1)
-    safe = np.where(finite, differences, 0.0)
-    mean = safe.sum(axis=1) / np.maximum(n, 1)
-    ss = np.where(finite, (differences - mean[:, None]) ** 2, 0.0).sum(axis=1)
+    n, mean, ss = _group_moments(differences)
     return ProbeStats(n=n.astype(float), mean=mean, ss=ss)
 
 
