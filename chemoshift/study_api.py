@@ -30,11 +30,17 @@ import pandas as pd
 from chemoshift.data import run_dir as files
 from chemoshift.data.errors import InputError, Problem
 from chemoshift.fit_object import HEADLINE_ROWS, html_table
+from chemoshift.study_run import EXIT_ERROR, EXIT_NOT_CONVERGED, EXIT_OK
 
 __all__ = ["StudyFits", "StudyResult", "run_study"]
 
 CLAIMS_FILE = "claims.csv"
 REPORT_FILE = "report.html"
+STATES = {  # a study's exit code -> what it says of the fits (the plain repr: first clause)
+    EXIT_OK: "every fit converged",
+    EXIT_NOT_CONVERGED: "some fit did NOT converge: the claims resting on it read UNRELIABLE",
+    EXIT_ERROR: "some fit FAILED: its claims are not evaluable",
+}
 CLAIM_COLUMNS = ("claim", "estimate", "q2.5", "q97.5", "probability", "verdict")
 
 
@@ -93,7 +99,7 @@ class StudyResult:
     @property
     def converged(self) -> bool:
         """Every fit converged (``exit_code`` 0)."""
-        return self.exit_code == 0
+        return self.exit_code == EXIT_OK
 
     @property
     def title(self) -> str:
@@ -109,7 +115,7 @@ class StudyResult:
         """Read a study folder written by ``chemoshift study`` / :func:`run_study` (no
         fitting). Raises InputError when ``out`` holds no study."""
         from chemoshift.reports.claims import read_claims
-        from chemoshift.study_run import EXIT_ERROR, EXIT_OK, RECORD
+        from chemoshift.study_run import RECORD
 
         out = Path(out)
         missing = [n for n in (RECORD, CLAIMS_FILE) if not (out / n).is_file()]
@@ -127,9 +133,12 @@ class StudyResult:
         return cls(out=out, exit_code=code, claims=read_claims(out / CLAIMS_FILE),
                    fits=StudyFits(run_dirs), record=record)
 
+    def _state(self) -> str:
+        """What the exit code says of the study's fits, in words."""
+        return STATES.get(self.exit_code, f"exit code {self.exit_code}")
+
     def __repr__(self) -> str:
-        state = {0: "every fit converged", 3: "some fit did NOT converge",
-                 1: "some fit FAILED"}.get(self.exit_code, f"exit code {self.exit_code}")
+        state = self._state().split(":")[0]  # the plain text says the first clause
         lines = [f"StudyResult {self.title!r}: {len(self.fits)} fit(s), {state}"]
         for fit in self.record.get("fits", []):
             lines.append(f"  {fit['assay']}: {fit.get('verdict', '')}"
@@ -143,9 +152,7 @@ class StudyResult:
     def _repr_html_(self) -> str:
         passed = self.converged
         colour, background = ("#1a7f37", "#e6f4ea") if passed else ("#b42318", "#fde2e1")
-        state = {0: "every fit converged", 3: "some fit did NOT converge: the claims resting "
-                 "on it read UNRELIABLE", 1: "some fit FAILED: its claims are not evaluable"
-                 }.get(self.exit_code, f"exit code {self.exit_code}")
+        state = self._state()
         fits = "".join(
             f"<li><code>{html.escape(fit['assay'])}</code>: "
             f"{html.escape(str(fit.get('verdict', '')))}"

@@ -196,4 +196,7 @@ def test_rows_whose_width_moves_in_a_refit_at_another_fixed_scale_are_prior_sens
     tree["prior_sensitivity_twice"] = refit["posterior"].to_dataset()
     table = shifts_table(tree, CURVES, keys, 1.5)
     relative = table[table.quantity == "ic50_relative"]
+    # rows: comparison A, comparison B, the drug row and the pooled row; the helper
+    # `posterior` builds the drug and pooled draws from the first comparison (A's), so
+    # every row but B's widens with it
     assert relative.prior_sensitive.tolist() == [True, False, True, True]
