@@ -75,7 +75,7 @@ from chemoshift.data.simulate_dose_response import (
 from chemoshift.inference.fit import FitResult, SamplerSettings, compile_model, fit
 from chemoshift.models.dose_response import build_model
 from chemoshift.reports.classical import fit_curves
-from chemoshift.reports.dose_response_tables import draws
+from chemoshift.reports.dose_response.tables import draws
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "dose_response.json"
 BASELINE_SAMPLER = "pymc"  # PyMC's default NUTS

@@ -21,7 +21,7 @@ simulated 50,000 probes
     intervals (moderated t) of the same probes.
 baseline
     **the classical moderated paired t alone** (limma's eBayes, as in
-    ``chemoshift.reports.expression_tables.moderated_t``) on the same file: read it and
+    ``chemoshift.reports.expression.tables.moderated_t``) on the same file: read it and
     compute t, p and BH; its seconds and peak memory.
 nuts check
     :func:`chemoshift.expression_nuts.compare_with_nuts` on 50 GDS507 probes (NUTS with
@@ -67,7 +67,7 @@ if kind == "cli":
     code = main(argv)
 else:
     from chemoshift.data.geo import read_expression
-    from chemoshift.reports.expression_tables import moderated_t
+    from chemoshift.reports.expression.tables import moderated_t
     options = json.loads(argv[1])
     data = read_expression(argv[0], **options)
     result = moderated_t(data.differences)
@@ -133,7 +133,7 @@ def simulated_rows(work: Path, n_probes: int) -> tuple[list[dict], dict]:
 def coverage(run: Path, values: pd.DataFrame, sheet: pd.DataFrame, truth: pd.Series) -> dict:
     """95% interval coverage of the truth: de.csv's posterior intervals and the moderated
     t's classical ones (mean +- t quantile x moderated se), overall and for |effect| > 0.3."""
-    from chemoshift.reports.expression_tables import moderated_t
+    from chemoshift.reports.expression.tables import moderated_t
 
     de = pd.read_csv(run / "de.csv", dtype={"probe": str}).set_index("probe").loc[truth.index]
     normal = values[sheet.loc[sheet.tissue == "normal", "sample"]].to_numpy()
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     result: dict = dict(machine=machine(), baseline="classical moderated paired t alone "
-                        "(limma eBayes; chemoshift.reports.expression_tables.moderated_t)")
+                        "(limma eBayes; chemoshift.reports.expression.tables.moderated_t)")
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         rows = gds507_rows(work)

@@ -31,7 +31,7 @@ from chemoshift.data.run_dir import write_text
 from chemoshift.data.units import unit_family
 from chemoshift.inference.fit import SamplerSettings, fit
 from chemoshift.models.dose_response import build_model
-from chemoshift.reports.dose_response_tables import draws
+from chemoshift.reports.dose_response.tables import draws
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "reference" / "doseresponse"

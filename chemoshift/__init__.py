@@ -15,13 +15,10 @@ layers ``chemoshift.data`` <- ``chemoshift.models`` <- ``chemoshift.inference`` 
 
 from __future__ import annotations
 
-from importlib import import_module, metadata
+from importlib import import_module
 from typing import TYPE_CHECKING
 
-try:
-    __version__ = metadata.version("chemoshift")
-except metadata.PackageNotFoundError:  # run from a source tree that is not installed
-    __version__ = "unknown"
+from chemoshift.version import __version__ as __version__
 
 if TYPE_CHECKING:
     from chemoshift.data.dose_response import DoseResponseData
@@ -42,7 +39,7 @@ if TYPE_CHECKING:
     from chemoshift.models.qpcr import QpcrPriors
     from chemoshift.pipeline import load
     from chemoshift.qpcr import QpcrFit, fit_qpcr
-    from chemoshift.study_api import StudyResult, run_study
+    from chemoshift.study.api import StudyResult, run_study
 
 __all__ = [
     "DoseResponseData",
@@ -83,8 +80,8 @@ _HOMES = {  # public name -> the module that defines it
     "fit_apoptosis": "chemoshift.mechanism",
     "LogRatioPriors": "chemoshift.models.log_ratio",
     "ApoptosisPriors": "chemoshift.models.apoptosis",
-    "StudyResult": "chemoshift.study_api",  # a study run from Python: claims, fits, report
-    "run_study": "chemoshift.study_api",
+    "StudyResult": "chemoshift.study.api",  # a study run from Python: claims, fits, report
+    "run_study": "chemoshift.study.api",
 }
 
 

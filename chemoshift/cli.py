@@ -2,17 +2,22 @@
 
     chemoshift demo [--out DIR]
     chemoshift study STUDY.toml --out DIR [--jobs N] [--refit] [--draws N --seed N ...]
-    chemoshift fit dose-response INPUT.csv --out RUN_DIR [--columns name=column,...]
-                   [--control TREATMENT=CONTROL ...] [--draws N --tune N --chains N --seed N]
+    chemoshift fit ASSAY INPUT --out RUN_DIR [--columns name=column,...]
+                   [--control TREATMENT=CONTROL ...] [ASSAY's options] [--draws N --seed N ...]
     chemoshift report RUN_DIR
+    chemoshift hubs | network | enrich ...     (after an expression fit)
+
+``chemoshift fit ASSAY --help`` lists that assay's options alone (each assay's commands
+module adds them); an option of another assay is refused naming the assay that has it.
 
 ``chemoshift study STUDY.toml --out DIR`` fits every assay the study file names into
 ``DIR/<assay>/`` (each a complete run directory; unchanged fits are reused), evaluates its
 claims into ``DIR/claims.csv`` and writes ``DIR/report.html``. ``chemoshift demo`` runs the
 bundled example study.
 
-Exit codes: 0 success; 2 bad input (nothing written); 3 the sampler did not converge
-(outputs written, and they say so at the top); 1 a study could not fit an assay at all.
+Exit codes (:mod:`chemoshift.exit_codes`): 0 success; 2 bad input (nothing written);
+3 the sampler did not converge (outputs written, and they say so at the top); 1 a study
+could not fit an assay at all; 4 a web service could not be reached, nothing cached.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import warnings
 from pathlib import Path
 
 # arviz_base first, while few modules are loaded: on import it asks lazy_loader for the
@@ -31,29 +35,64 @@ import arviz_base  # noqa: F401
 import matplotlib
 import pandas as pd
 
-from chemoshift import expression_commands, mechanism, qpcr_commands
-from chemoshift.data.errors import InputError
+from chemoshift import (
+    dose_response_commands,
+    expression_commands,
+    mechanism_commands,
+    qpcr_commands,
+)
+from chemoshift.exit_codes import (
+    EXIT_BAD_INPUT,
+    EXIT_ERROR,
+    EXIT_NOT_CONVERGED,
+    EXIT_OK,
+    exit_code,
+)
 from chemoshift.inference.diagnostics import MIN_ESS
-from chemoshift.inference.fit import SamplerSettings
-from chemoshift.pipeline import DEFAULT_MARGIN, ReportFailedWarning, run_assay
-from chemoshift.registry import ASSAYS, assay_of_run
+from chemoshift.registry import assay_of_run
 
-EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED = 0, 1, 2, 3
+# each assay's commands module adds `chemoshift fit ASSAY` with that assay's options alone
+FIT_COMMANDS = (dose_response_commands.add_command, expression_commands.add_command,
+                mechanism_commands.add_commands, qpcr_commands.add_command)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: the process's) and return its exit code."""
     matplotlib.use("Agg")  # a command line draws to files, never to a window
-    parser = _parser()
-    args = parser.parse_args(argv)
     try:
-        return args.command(args)
-    except InputError as error:
-        print(f"chemoshift: bad input, nothing written.\n{error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:  # --help (0), or a usage error argparse has printed (2)
+        return stop.code if isinstance(stop.code, int) else EXIT_BAD_INPUT
+    return exit_code(args)
+
+
+class _Parser(argparse.ArgumentParser):
+    """The top parser: an option of another assay's ``fit`` is refused naming that assay."""
+
+    assay_parsers: dict[str, argparse.ArgumentParser]
+
+    def parse_args(self, args=None, namespace=None):
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            assay = getattr(parsed, "assay", None)
+            if assay in self.assay_parsers:
+                self.assay_parsers[assay].error(self._misplaced(assay, extras))
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
+    def _misplaced(self, assay: str, extras: list[str]) -> str:
+        said = []
+        for option in (e.split("=", 1)[0] for e in extras if e.startswith("--")):
+            owners = [name for name, parser in self.assay_parsers.items()
+                      if option in parser._option_string_actions]
+            said.append(f"{option} is an option of `chemoshift fit {' | '.join(owners)}`, "
+                        f"not of {assay}" if owners else f"{option}: no such option")
+        return "; ".join(said) or f"unrecognized arguments: {' '.join(extras)}"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chemoshift", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="chemoshift", description=__doc__.split("\n\n")[0],
+                     allow_abbrev=False)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="run the bundled example study and write its report")
@@ -70,56 +109,19 @@ def _parser() -> argparse.ArgumentParser:
     _study_options(study)
     study.set_defaults(command=_study)
 
-    fit = commands.add_parser("fit", help="fit an assay file into a run directory")
-    fit.add_argument("assay", choices=sorted(ASSAYS))
-    fit.add_argument("input", type=Path, help="CSV file, one row per well")
-    fit.add_argument("--out", type=Path, required=True, help="run directory to write")
-    fit.add_argument("--columns", type=_mapping, default={},
-                     help="package name=your column, comma separated, "
-                          "e.g. concentration=conc,response=rootl; replicate columns of a "
-                          "wide file: response=rep1+rep2+rep3")
-    fit.add_argument("--control", action="append", default=[], metavar="TREATMENT=CONTROL",
-                     help="the arm a treatment is compared with (repeat for each treatment)")
-    fit.add_argument("--unit", default="uM",
-                     help="concentration unit when the file has no unit column (default uM)")
-    fit.add_argument("--response-kind", default="absorbance",
-                     choices=["absorbance", "percent_viability", "other"],
-                     help="what the response column holds (labels the report)")
-    fit.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
-                     help="practical fold shift: p_beyond_margin = P(shift < 1/margin)")
-    fit.add_argument("--prior", action="append", default=[], metavar="NAME=VALUE",
-                     help="override a prior scale by name (see DoseResponsePriors)")
-    fit.add_argument("--title", help="title of the report (default: the input file's name)")
-    expression_commands.add_fit_options(fit)
-    mechanism.add_fit_options(fit)  # luciferase / western / apoptosis
-    qpcr_commands.add_fit_options(fit)  # --reference, --max-cycle, ... (and --dose COLUMN)
-    _sampler_options(fit)
-    fit.set_defaults(command=_fit)
+    fit = commands.add_parser("fit", help="fit an assay file into a run directory",
+                              description="fit an assay file into a run directory; "
+                                          "`chemoshift fit ASSAY --help` lists its options")
+    assays = fit.add_subparsers(dest="assay", required=True, metavar="ASSAY")
+    for add in FIT_COMMANDS:
+        add(assays)
+    parser.assay_parsers = dict(assays.choices)
 
     report = commands.add_parser("report", help="(re)write RUN_DIR/report.html from saved results")
     report.add_argument("run_dir", type=Path)
     report.set_defaults(command=_report)
     expression_commands.add_commands(commands)
     return parser
-
-
-def _sampler_options(parser: argparse.ArgumentParser) -> None:
-    defaults = SamplerSettings()
-    group = parser.add_argument_group("sampler")
-    group.add_argument("--draws", type=int, default=None,
-                       help=f"draws per chain, exactly (default: {defaults.first_draws} a "
-                            f"chain with {defaults.n_chains} chains first, "
-                            f"the chains run on until bulk and tail ESS reach {MIN_ESS}, at most "
-                            f"{defaults.checkpoints()[-1]})")
-    group.add_argument("--tune", type=int, default=defaults.tune)
-    group.add_argument("--chains", type=int, default=defaults.chains,
-                       help="chains (default: the machine's cores, 2-4)")
-    group.add_argument("--seed", type=int, default=defaults.seed)
-    group.add_argument("--sampler", choices=["nutpie", "pymc"], default=defaults.sampler)
-    group.add_argument("--target-accept", type=float, default=defaults.target_accept)
-    group.add_argument("--cores", type=int, default=None)
-    group.add_argument("--progress", action=argparse.BooleanOptionalAction,
-                       default=sys.stderr.isatty(), help="show the sampler's progress bar")
 
 
 def _study_options(parser: argparse.ArgumentParser) -> None:
@@ -154,7 +156,7 @@ def _study(args: argparse.Namespace) -> int:
 def _run_study(study, args: argparse.Namespace) -> int:
     import dataclasses
 
-    from chemoshift.study_run import default_workers, run_study, sampler_settings
+    from chemoshift.study.run import default_workers, run_study, sampler_settings
 
     if args.check:
         print(f"chemoshift: {study.path} is valid: {len(study.assays)} assay(s), "
@@ -183,56 +185,6 @@ def _run_study(study, args: argparse.Namespace) -> int:
     return code
 
 
-def _settings(args: argparse.Namespace) -> SamplerSettings:
-    fixed = args.draws is not None  # the user asked for exactly this many draws
-    return SamplerSettings(draws=args.draws, tune=args.tune,
-                           chains=args.chains, seed=args.seed, sampler=args.sampler,
-                           target_accept=args.target_accept, cores=args.cores,
-                           progress=args.progress, extend=not fixed)
-
-
-def _mapping(text: str) -> dict[str, str]:
-    pairs = [p for p in text.split(",") if p.strip()]
-    if not all("=" in p for p in pairs):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected name=column pairs, comma separated")
-    return {k.strip(): v.strip() for k, v in (p.split("=", 1) for p in pairs)}
-
-
-def _fit(args: argparse.Namespace) -> int:
-    refused = qpcr_commands.refuse_foreign_options(args)  # qPCR's options, or others' to qpcr
-    if refused is not None:
-        return refused
-    if args.assay == "qpcr":
-        read_options = qpcr_commands.read_options(args)
-        if isinstance(read_options, int):
-            return read_options
-        priors = dict(p.split("=", 1) for p in args.prior)
-        return _run(args.assay, args.input, args.out, read_options, priors, args, args.title)
-    mechanism.refuse_misplaced_options(args)  # an option of another assay: exit 2
-    if args.assay == "expression":  # --control names a group; --pairs/--group/--top
-        return expression_commands.fit_expression(args)
-    try:
-        controls = _mapping(",".join(args.control)) if args.control else None
-        priors = {k: float(v) for k, v in _mapping(",".join(args.prior)).items()}
-    except (argparse.ArgumentTypeError, ValueError) as error:
-        print(f"chemoshift: --control / --prior: {error} (expected NAME=VALUE)",
-              file=sys.stderr)
-        return EXIT_BAD_INPUT
-    unknown = set(priors) - set(ASSAYS[args.assay].priors.__dataclass_fields__)
-    if unknown:
-        print(f"chemoshift: unknown prior(s) {sorted(unknown)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if not args.margin > 1:
-        print(f"chemoshift: --margin {args.margin}: expected a fold change above 1 "
-              "(1.5 asks for P(shift < 1/1.5))", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    read_options = dict(columns=args.columns, controls=controls, unit=args.unit,
-                        response_kind=args.response_kind)
-    if args.assay in mechanism.FITS:
-        read_options = mechanism.cli_read_options(args, controls)
-    return _run(args.assay, args.input, args.out, read_options, priors, args, args.title)
-
-
 def _demo(args: argparse.Namespace) -> int:
     """Run the bundled example study into ``args.out`` and check it against its truth."""
     from chemoshift import demo
@@ -243,54 +195,6 @@ def _demo(args: argparse.Namespace) -> int:
     if shifts.is_file() and not args.check:
         _compare_with_truth(shifts.parent, demo.dose_response_truth())
     return code
-
-
-def _run(assay, input_path, out, read_options, priors, args, title) -> int:
-    start = time.perf_counter()
-    settings = _settings(args)
-    print(f"chemoshift: fitting {assay} model to {input_path} ...", file=sys.stderr)
-    with warnings.catch_warnings():  # said below in the command line's own words
-        warnings.simplefilter("ignore", ReportFailedWarning)
-        result = run_assay(assay, input_path, out, read_options=read_options,
-                           prior_overrides=priors, settings=settings,
-                           margin=getattr(args, "margin", DEFAULT_MARGIN), title=title)
-    seconds = time.perf_counter() - start
-    tables = ", ".join(sorted(p.name for p in Path(out).glob("*.csv")))
-    print(f"chemoshift: wrote {out}/ (report.html, {tables}, posterior.nc, run.json) in "
-          f"{seconds:.0f} s", file=sys.stderr)
-    if result.report_error:  # the run is complete; the exit code is convergence's alone
-        print(f"chemoshift: warning: {result.report_error}", file=sys.stderr)
-    if not result.diagnostics.passed:
-        print(not_converged_banner(result.diagnostics, out), file=sys.stderr)
-        return EXIT_NOT_CONVERGED
-    print(f"chemoshift: {result.diagnostics.verdict}{_draws_note(result.timings, settings)}",
-          file=sys.stderr)
-    return EXIT_OK
-
-
-def not_converged_banner(diagnostics, out: Path) -> str:
-    """The loud message of a fit that did not converge: the verdict, what is (and is not)
-    reliable, and the next steps its diagnostics point to."""
-    banner = "!" * 78
-    if diagnostics.population_passed:
-        unit = diagnostics.unit_name or "unit"
-        scope = (f"The rows of those {unit}s are marked converged = false in {out}'s tables "
-                 "and figures; every other row is reliable on its own diagnostics.")
-    else:
-        scope = f"The estimates in {out} are NOT reliable."
-    steps = "".join(f"\n  next: {step}" for step in diagnostics.advice) or (
-        "\n  next: see the report's diagnostics")
-    return f"{banner}\nchemoshift: {diagnostics.verdict}\n{scope}{steps}\n{banner}"
-
-
-def _draws_note(timings: dict, settings: SamplerSettings) -> str:
-    """Where an extended fit stopped, when that is short of the cap its progress bar
-    counted to (nutpie's bar stops part way when the ESS target is met early). PyMC's
-    sampler extends by whole batches of chains instead: nothing to say."""
-    kept, cap = timings.get("draws_per_chain"), settings.checkpoints()[-1]
-    if settings.sampler != "nutpie" or not settings.extend or kept is None or kept >= cap:
-        return ""
-    return f" (ESS target met at {kept:,} draws a chain; the cap is {cap:,})"
 
 
 def _compare_with_truth(run_dir: Path, truth: dict) -> None:

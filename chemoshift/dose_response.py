@@ -30,6 +30,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from chemoshift import fit_object
+from chemoshift.assay import Assay
 from chemoshift.data import run_dir as files
 from chemoshift.data.dose_response import (
     OPTIONAL,
@@ -44,12 +45,13 @@ from chemoshift.inference import SamplerSettings, fit
 from chemoshift.inference.diagnostics import Diagnostics, Units
 from chemoshift.inference.fit import compile_model
 from chemoshift.models import DoseResponsePriors, build_model
-from chemoshift.models.dose_response import model_terms
+from chemoshift.models.dose_response import model_forms, model_terms
 from chemoshift.models.dose_response_design import TERM_PRIOR, Design
-from chemoshift.reports import dose_response_figures as figures
-from chemoshift.reports.dose_response_inputs import count_experiments, read_curves, read_wells
-from chemoshift.reports.dose_response_report import response_label
-from chemoshift.reports.dose_response_tables import (
+from chemoshift.reports.dose_response import figures
+from chemoshift.reports.dose_response import report as dose_response_report
+from chemoshift.reports.dose_response.inputs import count_experiments, read_curves, read_wells
+from chemoshift.reports.dose_response.report import response_label
+from chemoshift.reports.dose_response.tables import (
     shifts_table,
     summary_table,
     unconverged_curves,
@@ -388,3 +390,37 @@ def _pooled(shifts: pd.DataFrame, curve_keys: list[str]) -> pd.DataFrame:
     pooled = shifts[shifts[curve_keys].eq("all").any(axis=1)]
     order = pooled[curve_keys].eq("all").sum(axis=1).sort_values(ascending=False, kind="stable")
     return pooled.loc[order.index]
+
+
+DATA_EXTRAS = ("notes", "unknown_columns", "has_experiments")
+
+
+def describe(data: DoseResponseData, priors: DoseResponsePriors) -> dict:
+    """What run.json records about a dose-response data set and its model."""
+    described = dict(keys_present=list(data.keys_present), unit=data.unit,
+                     response_kind=data.response_kind, controls=data.controls,
+                     n_wells=len(data.wells), n_curves=len(data.curves),
+                     n_plates=int(data.wells.plate.nunique()),
+                     experiments=list(data.coords["experiment"]),
+                     model_terms=model_terms(data, priors), model_forms=model_forms(data))
+    refitted = sensitivity_terms(data, priors)
+    if refitted:
+        described["prior_sensitivity"] = {"terms": refitted, "factors": [0.5, 2.0]}
+    for name in DATA_EXTRAS:  # what newer readers say about the data, when they say it
+        value = getattr(data, name, None)
+        if value is not None:
+            described[name] = list(value) if isinstance(value, tuple | list) else value
+    return described
+
+
+def save_inputs(result: DoseResponseFit, run_dir: Path) -> None:
+    files.write_csv(run_dir / "wells.csv", result.wells)
+    files.write_csv(run_dir / "curves.csv", result.curves)
+
+
+ASSAYS = {"dose-response": Assay(
+    name="dose-response", read=read_dose_response, build=build_model,
+    priors=DoseResponsePriors, fit=fit_dose_response, load=DoseResponseFit.from_run_dir,
+    describe=describe, save_inputs=save_inputs,
+    write_tables=dose_response_report.write_tables,
+    write_report=dose_response_report.write_report)}

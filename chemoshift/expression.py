@@ -38,6 +38,7 @@ import xarray as xr
 from xarray import DataTree
 
 from chemoshift import fit_object
+from chemoshift.assay import Assay
 from chemoshift.data import run_dir as files
 from chemoshift.data.geo import ExpressionData, read_expression
 from chemoshift.fit_object import DEFAULT_MARGIN, AssayFit
@@ -52,7 +53,9 @@ from chemoshift.models.expression import (
     group_stats,
     probe_stats,
 )
-from chemoshift.reports.expression_tables import DEFAULT_TOP, de_table
+from chemoshift.reports.expression import report as expression_report
+from chemoshift.reports.expression import tables as expression_tables
+from chemoshift.reports.expression.tables import DEFAULT_TOP, de_table
 
 TOTAL_DRAWS = 600  # joint posterior draws kept (all chains): P(top N) to about +-0.02
 DIAGNOSED_PROBES = 50
@@ -239,11 +242,11 @@ def demo_steps(run_dir: str | Path) -> int:
     """The demo's steps after the fit, offline: ``enrich`` with the bundled KEGG_2016 gene
     sets and ``network`` with :func:`demo_network`. Returns the first non-zero exit code
     (0 when both ran); the run directory's report is rewritten by each."""
-    from chemoshift.cli import main
+    from chemoshift.expression_commands import run_step  # the commands sit above the fit
 
     for argv in (["enrich", str(run_dir)],
                  ["network", str(run_dir), "--network", str(demo_network())]):
-        code = main(argv)
+        code = run_step(argv)
         if code:
             return code
     return 0
@@ -363,3 +366,10 @@ def subset_model(data: ExpressionData, priors: ExpressionPriors | None = None,
     model = build_subset_model(data.values[probes], pair_index, treated, hyper,
                                list(data.probes[probes]))
     return model, probes
+
+
+ASSAYS = {"expression": Assay(
+    name="expression", read=read_expression, build=subset_model, priors=ExpressionPriors,
+    fit=fit_expression, load=ExpressionFit.from_run_dir, describe=describe,
+    save_inputs=save_inputs, write_tables=expression_tables.write_tables,
+    write_report=expression_report.write_report)}

@@ -28,13 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
+from chemoshift import fit_command
 from chemoshift.data import run_dir as files
 from chemoshift.data.errors import InputError, Problem
 from chemoshift.data.http_cache import DEFAULT_CACHE, ServiceError
 from chemoshift.data.kegg import KeggClient, default_gmt, read_gmt
 from chemoshift.data.string_client import CHANNELS, StringClient, read_gene_list, read_network
-from chemoshift.reports import camera, enrichment, hub_null, network, topn_sensitivity
-from chemoshift.reports.expression_tables import (
+from chemoshift.exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_SERVICE, exit_code
+from chemoshift.reports.expression import camera, enrichment, hub_null, network, topn_sensitivity
+from chemoshift.reports.expression.tables import (
     DEFAULT_TOP,
     classical_top_genes,
     draws_of,
@@ -43,11 +45,21 @@ from chemoshift.reports.expression_tables import (
     top_gene_sets,
 )
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_SERVICE = 0, 2, 4
+
+def add_command(assays) -> argparse.ArgumentParser:
+    """``chemoshift fit expression``: ``--control`` names the control group."""
+    parser = fit_command.assay_parser(
+        assays, "expression", help="paired or unpaired microarray differential expression",
+        input_help="GEO GDS or GSE family SOFT file (.soft or .soft.gz), or a plain table "
+                   "with a sample sheet", options=_options, columns=False,
+        contrasts=False)
+    parser.set_defaults(command=fit_expression)
+    return parser
 
 
-def add_fit_options(fit: argparse.ArgumentParser) -> None:
-    group = fit.add_argument_group("expression")
+def _options(group) -> None:
+    group.add_argument("--control", action="append", default=[], metavar="GROUP",
+                       help="the control group (default: the normal / control level)")
     group.add_argument("--pairs", help="sample-sheet column of the pair (patient); a GDS file "
                                        "needs none (its `individual` subset)")
     group.add_argument("--group", help="sample-sheet column of the group (tumour / normal); "
@@ -64,15 +76,14 @@ def add_fit_options(fit: argparse.ArgumentParser) -> None:
                        help=f"N of P(top N) (default {DEFAULT_TOP})")
 
 
+
 def fit_expression(args: argparse.Namespace) -> int:
     """``chemoshift fit expression``: ``--control`` is the control group's name."""
-    from chemoshift import cli
-
     control = args.control[-1] if args.control else None
     read_options = dict(pairs=args.pairs, group=args.group, control=control,
                         samples=args.samples, top=args.top or DEFAULT_TOP,
                         design=args.design or "auto", platform=args.platform)
-    return cli._run("expression", args.input, args.out, read_options, {}, args, args.title)
+    return fit_command.run_fit(args, read_options, {})
 
 
 def add_commands(commands) -> None:
@@ -326,7 +337,7 @@ def _enrich_record(out: Path, args: argparse.Namespace, top: int, statistics, na
 
 def _refresh_report(run_dir: Path, out: Path) -> None:
     if Path(out).resolve() == Path(run_dir).resolve():
-        from chemoshift.reports.expression_report import write_report
+        from chemoshift.reports.expression.report import write_report
 
         write_report(run_dir)
 
@@ -334,3 +345,11 @@ def _refresh_report(run_dir: Path, out: Path) -> None:
 def network_settings(run_dir: Path) -> dict:
     path = Path(run_dir) / "network.json"
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def run_step(argv: list[str]) -> int:
+    """Run ``chemoshift hubs | network | enrich`` (``argv`` without ``chemoshift``) and
+    return its exit code: the steps after an expression fit, for the study and the demo."""
+    parser = argparse.ArgumentParser(prog="chemoshift")
+    add_commands(parser.add_subparsers(required=True, metavar="COMMAND"))
+    return exit_code(parser.parse_args(argv))

@@ -29,7 +29,7 @@ import numpy as np
 from chemoshift.data import run_dir as files
 from chemoshift.data.geo import ExpressionData
 from chemoshift.models.expression import Hyper, draw_effects
-from chemoshift.reports.expression_tables import moderated_t, ranks_per_draw
+from chemoshift.reports.expression.tables import moderated_t, ranks_per_draw
 
 CHECK_FILE = "nuts_check.json"
 QUANTILES = (0.05, 0.5, 0.95)

@@ -20,11 +20,13 @@ import numpy as np
 import pandas as pd
 from xarray import DataTree
 
+from chemoshift.assay import DEFAULT_MARGIN
 from chemoshift.data import run_dir as files
 from chemoshift.data.errors import InputError, Problem
 from chemoshift.inference import Diagnostics, SamplerSettings
+from chemoshift.pipeline import save_run
+from chemoshift.registry import ASSAYS
 
-DEFAULT_MARGIN = 1.5  # a practically relevant effect: a fold change beyond 1.5
 # assay -> (method giving its headline table, the run directory's file of it, a column
 # whose filled rows are the answer and come first: apoptosis's effects before fractions)
 HEADLINES = {"dose-response": ("shifts", "shifts.csv", None),
@@ -68,8 +70,6 @@ class AssayFit:
         and renamed into place whole. A report that fails does not cost the fit: the
         run is kept with a short report.html saying why (``report_error``, a warning).
         """
-        from chemoshift.pipeline import save_run  # the pipeline knows every assay: import late
-
         return save_run(self, Path(run_dir))
 
     def report(self) -> Path:
@@ -78,8 +78,6 @@ class AssayFit:
         if self.run_dir is None:
             raise ValueError("this fit has no run directory yet: call .save(run_dir), which "
                              "writes the report too")
-        from chemoshift.registry import ASSAYS  # the registry names this class: import late
-
         return ASSAYS[self.assay].write_report(self.run_dir, self.datatree)
 
     # -- how a fit shows itself ---------------------------------------------------------

@@ -28,9 +28,9 @@ import pandas as pd
 import xarray as xr
 
 from chemoshift import fit_object
+from chemoshift.assay import Assay
 from chemoshift.data import run_dir as files
 from chemoshift.data.apoptosis import ApoptosisData, read_apoptosis
-from chemoshift.data.errors import InputError, Problem
 from chemoshift.data.luciferase import LuciferaseData, read_luciferase
 from chemoshift.data.western import WesternData, read_western
 from chemoshift.fit_object import DEFAULT_MARGIN, AssayFit
@@ -38,20 +38,12 @@ from chemoshift.inference import SamplerSettings, fit
 from chemoshift.inference.fit import compile_model
 from chemoshift.models import apoptosis as apoptosis_model
 from chemoshift.models import log_ratio
-from chemoshift.reports import mechanism_report
-from chemoshift.reports.mechanism_tables import SENSITIVITY_FACTORS, draws
+from chemoshift.reports.mechanism import report as mechanism_report
+from chemoshift.reports.mechanism.tables import SENSITIVITY_FACTORS, draws
 
 EXAMPLES = {"luciferase": "luciferase.csv", "western": "western.csv",
             "apoptosis": "apoptosis.csv"}
 # command-line option (argparse dest) -> read option, per assay
-CLI_OPTIONS = {"luciferase": {"construct_control": "construct_control",
-                              "background": "background",
-                              "drop_nonpositive": "drop_nonpositive"},
-               "western": {"dose": "columns", "background_lane": "background_lane",
-                           "loading_band": "loading_band"},
-               "apoptosis": {"drug_control": "drug_control"}}
-
-
 @dataclass(eq=False, repr=False)
 class MechanismFit(AssayFit):
     """A fitted mechanism model: the posterior, what it was fitted from, and how.
@@ -286,63 +278,8 @@ def demo_input(assay: str) -> tuple[Path, dict]:
 FITTERS = {"luciferase": fit_luciferase, "western": fit_western, "apoptosis": fit_apoptosis}
 
 
-def add_fit_options(fit_parser) -> None:
-    """The options of ``chemoshift fit luciferase|western|apoptosis`` (argparse)."""
-    group = fit_parser.add_argument_group("luciferase, western, apoptosis")
-    group.add_argument("--construct-control", metavar="CONSTRUCT",
-                       help="luciferase: the reference (mutant) construct (default: the one "
-                            "construct named MUT/mutant)")
-    group.add_argument("--background", type=float, metavar="RLU",
-                       help="luciferase: readings below this luminescence are refused")
-    group.add_argument("--drug-control", metavar="LEVEL",
-                       help="apoptosis: the drug level without drug (default: the level named "
-                            "vehicle, control, DMSO or none)")
-    group.add_argument("--dose", metavar="COLUMN",
-                       help="western: the column holding each lane's dose, e.g. dose_nM "
-                            "(default: a column named dose; doses in nM); qpcr: the column "
-                            "holding each condition's dose (e.g. mimic 0/40/80 nM), whose "
-                            "fold per dose step goes to dose.csv")
-    group.add_argument("--background-lane", metavar="LANE",
-                       help="western: the lane (as the lane column names it) of each blot's "
-                            "background: subtracted from the blot's other lanes, then left out")
-    group.add_argument("--loading-band", metavar="BAND",
-                       help="western, one row per band (--columns band=COLUMN,intensity=COLUMN):"
-                            " the loading control's band (default: the one named like actin, "
-                            "GAPDH, H3, ...)")
-    group.add_argument("--drop-nonpositive", action="store_true",
-                       help="luciferase: leave out wells with a reading <= 0 (each named in "
-                            "the notes) instead of refusing the file")
-
-
-def refuse_misplaced_options(args) -> None:
-    """An option given for an assay it does not apply to is an InputError (exit 2)."""
-    problems = []
-    applies = CLI_OPTIONS.get(args.assay, {})
-    for dest in sorted({dest for options in CLI_OPTIONS.values() for dest in options}):
-        if getattr(args, dest, None) not in (None, False) and dest not in applies:
-            owner = [a for a, options in CLI_OPTIONS.items() if dest in options]
-            problems.append(Problem("command line", None, "--" + dest.replace("_", "-"),
-                                    f"given for assay {args.assay!r}",
-                                    f"it only with chemoshift fit {' | '.join(owner)}"))
-    if args.assay in FITS:
-        for dest, default in (("unit", "uM"), ("response_kind", "absorbance")):
-            if getattr(args, dest, default) != default:
-                problems.append(Problem("command line", None, "--" + dest.replace("_", "-"),
-                                        f"given for assay {args.assay!r}",
-                                        "it only with chemoshift fit dose-response"))
-    if problems:
-        raise InputError(problems)
-
-
-def cli_read_options(args, controls: dict | None) -> dict:
-    """Read options of a mechanism assay from parsed command-line arguments."""
-    options = dict(columns=dict(args.columns), controls=controls)
-    for dest, name in CLI_OPTIONS[args.assay].items():
-        value = getattr(args, dest, None)
-        if value in (None, False):
-            continue
-        if dest == "dose":  # --dose COLUMN is --columns dose=COLUMN
-            options["columns"].setdefault("dose", value)
-        else:
-            options[name] = value
-    return options
+ASSAYS = {name: Assay(name=name, read=READERS[name], build=build_model, priors=PRIORS[name],
+                      fit=FITTERS[name], load=FITS[name].from_run_dir, describe=describe,
+                      save_inputs=save_inputs, write_tables=mechanism_report.write_tables,
+                      write_report=mechanism_report.write_report)
+          for name in FITS}

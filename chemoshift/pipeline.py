@@ -16,11 +16,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from chemoshift.assay import DEFAULT_MARGIN, Assay
 from chemoshift.data import run_dir as files
 from chemoshift.data.errors import InputError, Problem
-from chemoshift.dose_response import DEFAULT_MARGIN
 from chemoshift.inference.fit import DEFAULT_SETTINGS, SamplerSettings
-from chemoshift.registry import ASSAYS, Assay
+from chemoshift.registry import ASSAYS
 
 __all__ = ["DEFAULT_MARGIN", "ReportFailedWarning", "load", "run_assay", "save_run"]
 

@@ -25,13 +25,15 @@ import pymc as pm
 from xarray import DataTree
 
 from chemoshift import fit_object
+from chemoshift.assay import Assay
 from chemoshift.data import run_dir as files
 from chemoshift.data.qpcr import MAX_CYCLE, QpcrData, read_qpcr
 from chemoshift.data.qpcr_references import read_dilutions
 from chemoshift.fit_object import DEFAULT_MARGIN, AssayFit
 from chemoshift.inference import SamplerSettings, fit
 from chemoshift.models.qpcr import QpcrPriors, build_efficiency_model, build_model
-from chemoshift.reports import qpcr_tables as tables
+from chemoshift.reports.qpcr import report as qpcr_report
+from chemoshift.reports.qpcr import tables
 
 FAILURE_DRAWS = 200  # posterior draws used for each missing Ct's P(failed reaction)
 SMALL_DATA = 100  # reactions below which the target acceptance is 0.99 (Livak's 24 wells,
@@ -230,3 +232,9 @@ def describe(data: QpcrData, priors: QpcrPriors) -> dict:
 def save_inputs(result: QpcrFit, run_dir: Path) -> None:
     files.write_csv(Path(run_dir) / "reactions.csv", result.reactions)
     files.write_csv(Path(run_dir) / "genes.csv", result.genes)
+
+
+ASSAYS = {"qpcr": Assay(  # Ct model
+    name="qpcr", read=read_qpcr, build=build_model, priors=QpcrPriors, fit=fit_qpcr,
+    load=QpcrFit.from_run_dir, describe=describe, save_inputs=save_inputs,
+    write_tables=qpcr_report.write_tables, write_report=qpcr_report.write_report)}

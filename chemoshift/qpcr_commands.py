@@ -1,4 +1,4 @@
-"""The qPCR options of ``chemoshift fit`` and the command that runs them.
+"""``chemoshift fit qpcr``: its options and the command that runs them.
 
     chemoshift fit qpcr CTS.csv|FOLDER --out RUN_DIR --reference GAPDH [--condition COLUMN]
         [--sample COLUMN] [--samples SHEET.csv] [--control CONDITION=CONTROL ...]
@@ -7,11 +7,7 @@
 
 FOLDER: a folder of plate maps (``<plate>-CTmap.csv``, ``-genemap.csv``, ``-wellmap.csv``)
 or of one-gene files (``Name;Ct``, one file per gene): :mod:`chemoshift.data.qpcr_folders`.
-``--samples`` (shared with ``fit expression``) is a sample sheet giving each sample its
-condition when the Ct file has none.
-
-These options belong to qPCR alone: given with another assay they are refused (exit 2),
-and the dose-response options (``--unit``, ``--response-kind``) are refused with qpcr.
+``--samples`` is a sample sheet giving each sample its condition when the Ct file has none.
 """
 
 from __future__ import annotations
@@ -19,21 +15,26 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from pathlib import Path
 
+from chemoshift import fit_command
+from chemoshift.exit_codes import EXIT_BAD_INPUT
 from chemoshift.models.qpcr import QpcrPriors
 
-QPCR_OPTIONS = ("reference", "condition", "sample", "max_cycle", "efficiency", "dilutions",
-                "genes")
-NOT_QPCR = {"unit": "uM", "response_kind": "absorbance", "construct_control": None,
-            "background": None, "drug_control": None, "top": None, "pairs": None,
-            "group": None, "background_lane": None, "loading_band": None,
-            "drop_nonpositive": False}  # other assays' options and their defaults
-EXIT_BAD_INPUT = 2
 QPCR_PRIORS = [f.name for f in dataclasses.fields(QpcrPriors)]
 
 
-def add_fit_options(fit: argparse.ArgumentParser) -> None:
-    group = fit.add_argument_group("qpcr")
+def add_command(assays) -> argparse.ArgumentParser:
+    parser = fit_command.assay_parser(
+        assays, "qpcr", help="qPCR Ct model: fold changes (ΔΔCt) with intervals",
+        input_help="CSV of Cts (long: one row per reaction; wide: one Ct column per gene), "
+                   "or a folder of plate maps or one-gene files",
+        options=_options)
+    parser.set_defaults(command=run)
+    return parser
+
+
+def _options(group) -> None:
     group.add_argument("--reference", help="reference gene(s), GENE[,GENE], or per target "
                        "TARGET:REFERENCE,... e.g. miR-379:RNU48,IGF1R:GAPDH")
     group.add_argument("--condition", help="column holding the condition (default: condition; "
@@ -51,33 +52,31 @@ def add_fit_options(fit: argparse.ArgumentParser) -> None:
                        "(fold per cycle; default 2)")
     group.add_argument("--dilutions", help="dilution series CSV (amount, cq, gene): "
                        "efficiencies estimated jointly")
-    # --dose is shared with western (chemoshift.mechanism adds it): for qpcr it names the
-    # column with each condition's dose (e.g. mimic nM), whose trend goes to dose.csv
+    group.add_argument("--dose", metavar="COLUMN",
+                       help="the column holding each condition's dose (e.g. mimic 0/40/80 nM), "
+                            "whose fold per dose step goes to dose.csv")
+    group.add_argument("--samples", type=Path,
+                       help="sample sheet giving each sample its condition (columns sample, "
+                            "condition) when the Ct file has none")
 
 
-def refuse_foreign_options(args: argparse.Namespace) -> int | None:
-    """Exit code 2 (with a message) when options of another assay were given, else None."""
-    if args.assay == "qpcr":
-        given = [f"--{n.replace('_', '-')}" for n, default in NOT_QPCR.items()
-                 if getattr(args, n, default) != default]
-        if args.prior:
-            unknown = [p for p in args.prior if p.split("=")[0].strip() not in QPCR_PRIORS]
-            if unknown:
-                print(f"chemoshift: --prior {unknown}: the qPCR priors are {QPCR_PRIORS}",
-                      file=sys.stderr)
-                return EXIT_BAD_INPUT
-        if not getattr(args, "reference", None):
-            print("chemoshift: qpcr needs --reference GENE[,GENE] (or TARGET:REFERENCE,...)",
+def run(args: argparse.Namespace) -> int:
+    """``chemoshift fit qpcr``: needs ``--reference``; priors by the names of QpcrPriors."""
+    if args.prior:
+        unknown = [p for p in args.prior if p.split("=")[0].strip() not in QPCR_PRIORS]
+        if unknown:
+            print(f"chemoshift: --prior {unknown}: the qPCR priors are {QPCR_PRIORS}",
                   file=sys.stderr)
             return EXIT_BAD_INPUT
-    else:
-        given = [f"--{n.replace('_', '-')}" for n in QPCR_OPTIONS
-                 if getattr(args, n, None) is not None]
-    if given:
-        print(f"chemoshift: {', '.join(given)} do(es) not apply to {args.assay}",
+    if not args.reference:
+        print("chemoshift: qpcr needs --reference GENE[,GENE] (or TARGET:REFERENCE,...)",
               file=sys.stderr)
         return EXIT_BAD_INPUT
-    return None
+    options = read_options(args)
+    if isinstance(options, int):
+        return options
+    priors = dict(p.split("=", 1) for p in args.prior)
+    return fit_command.run_fit(args, options, priors)
 
 
 def _pairs(text: str, what: str) -> dict[str, str]:
@@ -111,7 +110,7 @@ def read_options(args: argparse.Namespace) -> dict | int:
               file=sys.stderr)
         return EXIT_BAD_INPUT
     options = dict(references=args.reference, condition=args.condition, sample=args.sample,
-                   samples=getattr(args, "samples", None),
+                   samples=args.samples,
                    controls=controls, columns=args.columns, efficiency=efficiency,
                    dilutions=args.dilutions, dose=args.dose,
                    genes=[g.strip() for g in args.genes.split(",") if g.strip()]

@@ -16,7 +16,7 @@ from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.stats import t as student_t
 
 from chemoshift.data.curve import four_parameter_fraction
-from chemoshift.reports.dose_response_inputs import with_shared_vehicles
+from chemoshift.reports.dose_response.inputs import with_shared_vehicles
 
 
 def _curve(x, bottom, top, log10_ic50, hill):

@@ -11,15 +11,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from chemoshift.reports.camera import (
+from chemoshift.reports.expression.camera import (
     CameraStatistics,
     camera,
     design_matrix,
     linear_model_statistics,
     zscore_t_hill,
 )
-from chemoshift.reports.enrichment import log_upper_tail
-from chemoshift.reports.expression_tables import fit_f_dist, moderated_t
+from chemoshift.reports.expression.enrichment import log_upper_tail
+from chemoshift.reports.expression.tables import fit_f_dist, moderated_t
 
 
 def _two_groups(n_per_group: int) -> np.ndarray:

@@ -16,8 +16,11 @@ from xarray import DataTree
 
 from chemoshift.data import run_dir as files
 from chemoshift.data.curve import four_parameter_fraction
-from chemoshift.reports import claims as claims_module
-from chemoshift.reports.claims import (
+from chemoshift.reports.classical import fit_curve
+from chemoshift.reports.dose_response.inputs import read_curves
+from chemoshift.reports.dose_response.tables import shifts_table
+from chemoshift.reports.study import claims as claims_module
+from chemoshift.reports.study.claims import (
     CLAIM_ASSAY,
     CLAIM_KINDS,
     COLUMNS,
@@ -30,9 +33,6 @@ from chemoshift.reports.claims import (
     verdict,
     write_claims,
 )
-from chemoshift.reports.classical import fit_curve
-from chemoshift.reports.dose_response_inputs import read_curves
-from chemoshift.reports.dose_response_tables import shifts_table
 
 LINES, DRUGS, ARMS = ("Huh7", "HepG2"), ("DOX", "PTX"), ("NC", "miR", "si")
 CONTROL = {"NC": "", "miR": "NC", "si": "NC"}

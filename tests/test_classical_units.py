@@ -16,10 +16,10 @@ from scipy import stats
 
 from chemoshift.data import run_dir as files
 from chemoshift.data.curve import four_parameter_fraction
-from chemoshift.reports import mechanism_classical as classical
-from chemoshift.reports.claims_dose_response import _classical_shift
-from chemoshift.reports.claims_run import Run
 from chemoshift.reports.classical import fit_curve
+from chemoshift.reports.mechanism import classical
+from chemoshift.reports.study.claims_dose_response import _classical_shift
+from chemoshift.reports.study.claims_run import Run
 
 EXPERIMENTS = ("E1", "E2", "E3")
 EFFECT = {"E1": -0.5, "E2": -0.3, "E3": -0.7}  # log effect per experiment: mean -0.5, sd 0.2

@@ -193,8 +193,8 @@ def test_malformed_options_exit_2(tmp_path, capsys, study_wells):
 
 
 def test_wide_replicate_columns_are_read_as_wells_from_the_command_line(tmp_path):
-    from chemoshift.cli import _mapping
     from chemoshift.data import read_dose_response
+    from chemoshift.fit_command import mapping as _mapping
 
     wide = tmp_path / "wide.csv"
     wide.write_text("conc;rep1;rep2;rep3\n0;1,20;1,18;1,25\n1;1,10;1,05;\n"
@@ -205,7 +205,9 @@ def test_wide_replicate_columns_are_read_as_wells_from_the_command_line(tmp_path
 
 
 def test_an_early_stop_says_where_the_chains_stopped_and_the_cap():
-    from chemoshift.cli import _draws_note, _parser, _settings
+    from chemoshift.cli import _parser
+    from chemoshift.fit_command import draws_note as _draws_note
+    from chemoshift.fit_command import settings as _settings
 
     args = _settings(_parser().parse_args(["fit", "dose-response", "wells.csv", "--out", "run"]))
     assert _draws_note({"draws_per_chain": 1000}, args) == (

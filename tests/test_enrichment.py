@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 
 from chemoshift.cli import main
-from chemoshift.reports.enrichment import (
+from chemoshift.reports.expression.enrichment import (
     ENRICHMENT_COLUMNS,
     format_log_p,
     log_bh,
     log_upper_tail,
     over_representation,
 )
-from chemoshift.reports.expression_tables import bh
+from chemoshift.reports.expression.tables import bh
 
 
 def _exact_log_tail(k, n_universe, m, n):
@@ -113,7 +113,7 @@ def _posterior_lists():
 def test_p_enriched_is_the_share_of_draws_whose_bh_adjusted_p_is_below_005():
     import numpy as np
 
-    from chemoshift.reports.enrichment import propagate_enrichment
+    from chemoshift.reports.expression.enrichment import propagate_enrichment
 
     genes, sets, top_sets = _posterior_lists()
     table = propagate_enrichment(genes, top_sets, sets, genes, list(genes[:8]), min_size=5)
@@ -126,8 +126,8 @@ def test_p_enriched_is_the_share_of_draws_whose_bh_adjusted_p_is_below_005():
 def test_run_columns_keep_their_order_and_camera_columns_come_last():
     import numpy as np
 
-    from chemoshift.reports.camera import CAMERA_COLUMNS, CameraStatistics
-    from chemoshift.reports.enrichment import (
+    from chemoshift.reports.expression.camera import CAMERA_COLUMNS, CameraStatistics
+    from chemoshift.reports.expression.enrichment import (
         POSTERIOR_COLUMNS,
         for_csv,
         propagate_enrichment,
@@ -151,9 +151,12 @@ def test_run_columns_keep_their_order_and_camera_columns_come_last():
 def test_pathway_sensitivity_at_the_run_size_repeats_p_enriched():
     import numpy as np
 
-    from chemoshift.reports.enrichment import filter_sets, propagate_enrichment
-    from chemoshift.reports.expression_tables import top_gene_sets
-    from chemoshift.reports.topn_sensitivity import SENSITIVITY_COLUMNS, pathway_sensitivity
+    from chemoshift.reports.expression.enrichment import filter_sets, propagate_enrichment
+    from chemoshift.reports.expression.tables import top_gene_sets
+    from chemoshift.reports.expression.topn_sensitivity import (
+        SENSITIVITY_COLUMNS,
+        pathway_sensitivity,
+    )
 
     rng = np.random.default_rng(4)
     genes = np.array([f"g{i:03d}" for i in range(300)])

@@ -9,8 +9,8 @@ import pandas as pd
 import chemoshift
 from chemoshift.cli import main
 from chemoshift.expression import demo_input, demo_network, demo_steps
-from chemoshift.reports.expression_report import nuts_check_text, report_section
-from chemoshift.reports.expression_tables import DE_COLUMNS
+from chemoshift.reports.expression.report import nuts_check_text, report_section
+from chemoshift.reports.expression.tables import DE_COLUMNS
 
 
 def test_demo_subset_end_to_end(tmp_path):

@@ -13,7 +13,7 @@ from scipy import stats
 from chemoshift.data.geo import expression_from_frame, read_expression
 from chemoshift.data.simulate_expression import ArrayDesign, simulate_arrays
 from chemoshift.models.expression import draw_effects, fit_hyper, probe_stats
-from chemoshift.reports.expression_tables import (
+from chemoshift.reports.expression.tables import (
     classical_top_genes,
     classical_top_probes,
     de_table,

@@ -20,7 +20,7 @@ from chemoshift.data.geo import expression_from_frame, read_expression
 from chemoshift.data.simulate_expression import ArrayDesign, simulate_groups
 from chemoshift.expression import expression_stats
 from chemoshift.models.expression import draw_effects, fit_hyper, group_stats
-from chemoshift.reports.expression_tables import moderated_t
+from chemoshift.reports.expression.tables import moderated_t
 
 
 def _gds(path, subsets, n_probes=200, shifted=20, seed=2):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from chemoshift.cli import main
-from chemoshift.reports.network import HUB_COLUMNS, graph_from_edges, hub_measures
+from chemoshift.reports.expression.network import HUB_COLUMNS, graph_from_edges, hub_measures
 
 
 def _graph(pairs):
@@ -60,7 +60,7 @@ def test_hubs_command_on_a_real_string_export(reference, tmp_path):
 def test_tied_hubs_get_distinct_ranks_by_the_stated_rule():
     import networkx as nx
 
-    from chemoshift.reports.network import ordinal_ranks
+    from chemoshift.reports.expression.network import ordinal_ranks
 
     star = nx.Graph([("H", "a"), ("H", "b"), ("H", "c"), ("x", "y")])
     score = {"H": 3.0, "a": 1.0, "b": 1.0, "c": 1.0, "x": 1.0, "y": 1.0}
@@ -90,8 +90,8 @@ def _modules_bridge_and_star():
 def test_a_hub_by_degree_has_no_excess_and_a_bridge_between_modules_has_a_large_one():
     import numpy as np
 
-    from chemoshift.reports.hub_null import null_hub_probability, with_null
-    from chemoshift.reports.network import propagate_hubs
+    from chemoshift.reports.expression.hub_null import null_hub_probability, with_null
+    from chemoshift.reports.expression.network import propagate_hubs
 
     edges = _modules_bridge_and_star()
     genes = np.array(sorted(set(edges.gene_a) | set(edges.gene_b)))
@@ -111,8 +111,8 @@ def test_a_hub_by_degree_has_no_excess_and_a_bridge_between_modules_has_a_large_
 
 
 def test_rewiring_keeps_every_degree_and_is_fixed_by_its_seed():
-    from chemoshift.reports.hub_null import rewired
-    from chemoshift.reports.network import graph_from_edges
+    from chemoshift.reports.expression.hub_null import rewired
+    from chemoshift.reports.expression.network import graph_from_edges
 
     graph = graph_from_edges(_modules_bridge_and_star())
     first, same, other = rewired(graph, 5), rewired(graph, 5), rewired(graph, 6)
@@ -126,7 +126,7 @@ def test_rewiring_keeps_every_degree_and_is_fixed_by_its_seed():
 
 
 def test_null_plan_keeps_the_swaps_within_the_budget_and_the_rankings_about_the_same():
-    from chemoshift.reports.hub_null import MAX_SWAPS, SWAPS_PER_EDGE, null_plan
+    from chemoshift.reports.expression.hub_null import MAX_SWAPS, SWAPS_PER_EDGE, null_plan
 
     assert null_plan(1000, 100, 5) == (100, 5)  # 1,000,000 swaps: within the budget
     networks, draws = null_plan(6000, 100, 5)
@@ -137,14 +137,14 @@ def test_null_plan_keeps_the_swaps_within_the_budget_and_the_rankings_about_the_
 def test_hub_sensitivity_reuses_the_run_table_and_ranks_each_size():
     import numpy as np
 
-    from chemoshift.reports.network import propagate_hubs
-    from chemoshift.reports.topn_sensitivity import hub_sensitivity
+    from chemoshift.reports.expression.network import propagate_hubs
+    from chemoshift.reports.expression.topn_sensitivity import hub_sensitivity
 
     edges = _modules_bridge_and_star()
     genes = np.array(sorted(set(edges.gene_a) | set(edges.gene_b)))
     values = np.random.default_rng(2).normal(size=(30, len(genes)))
     values[:, list(genes).index("HUB")] += 5  # always in every list
-    from chemoshift.reports.expression_tables import top_gene_sets
+    from chemoshift.reports.expression.tables import top_gene_sets
 
     main = propagate_hubs(genes, top_gene_sets(values, 20), edges, [], hubs=3)
     rows = hub_sensitivity(genes, values, edges, sizes=(10, 20, 41), hubs=3, main=(20, main))

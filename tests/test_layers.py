@@ -64,3 +64,54 @@ def test_four_parameter_curve_is_written_once():
                 assert not four_parameter_forms(path), f"{path}: {four_parameter_forms(path)}"
     assert four_parameter_forms(ROOT / "data" / "curve.py")  # the one place it is written
 
+
+
+PACKAGE = ROOT / "chemoshift"
+
+
+def top_modules() -> dict[str, Path]:
+    """Every module of the top package (``chemoshift/``, subpackages included) by its name."""
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+def module_imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The top-package modules ``path`` imports, anywhere in it (late imports count):
+    ``from chemoshift.x import y`` is ``chemoshift.x.y`` when that is a module, else
+    ``chemoshift.x``; ``from chemoshift import __version__`` is the package itself."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules
+                     else node.module for alias in node.names]
+        else:
+            continue
+        found.update(name for name in names if name in modules)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = top_modules()
+    return {name: module_imports(path, modules) - {name} for name, path in modules.items()}
+
+
+def test_no_module_of_the_top_package_imports_another_in_a_circle():
+    """Imports point one way (late imports count: a circle held together by an import
+    inside a function is still a circle a reader has to untie)."""
+    import networkx as nx
+
+    graph = nx.DiGraph([(a, b) for a, targets in import_graph().items() for b in targets])
+    circles = [sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
+    assert not circles, f"modules importing each other in a circle: {circles}"
+
+
+def test_the_command_line_is_imported_by_nothing():
+    importers = sorted(a for a, targets in import_graph().items() if "chemoshift.cli" in targets)
+    assert not importers, f"chemoshift.cli is the top: imported by {importers}"

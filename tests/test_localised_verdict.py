@@ -98,7 +98,7 @@ def test_the_report_says_which_curve_first_and_marks_it(stuck_run):
 
 
 def test_a_claim_is_unreliable_only_when_it_rests_on_the_stuck_curve(stuck_run):
-    from chemoshift.reports.claims import evaluate_claims
+    from chemoshift.reports.study.claims import evaluate_claims
 
     _, out = stuck_run
     claims = [{"claim": f"miR-379 sensitises {line} to DOX", "kind": "ic50_shift",

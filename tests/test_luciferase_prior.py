@@ -16,8 +16,8 @@ from chemoshift.data.simulate_mechanism import LuciferaseDesign, simulate_lucife
 from chemoshift.inference.fit import SamplerSettings
 from chemoshift.mechanism import deviation_fixed
 from chemoshift.models import log_ratio
-from chemoshift.reports import mechanism_report
-from chemoshift.reports.mechanism_tables import (
+from chemoshift.reports.mechanism import report as mechanism_report
+from chemoshift.reports.mechanism.tables import (
     SENSITIVITY_FACTORS,
     prior_sensitive,
     sensitivity_of,

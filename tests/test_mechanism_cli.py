@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import chemoshift
-from chemoshift import mechanism
+from chemoshift import mechanism, mechanism_commands
 from chemoshift.cli import main
 
 from conftest import REFERENCE
@@ -45,7 +45,8 @@ def test_option_of_another_assay_is_refused_before_anything_is_read(tmp_path, ca
     source = mechanism.demo_input("luciferase")[0]
     code = main(["fit", assay, str(source), "--out", str(tmp_path / "run"), *extra])
     assert code == 2 and not (tmp_path / "run").exists()
-    assert f"{named}: given for assay '{assay}'" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert f"{named} is an option of `chemoshift fit " in said and f"not of {assay}" in said
 
 
 def test_dose_names_the_western_dose_column_and_options_reach_the_reader():
@@ -53,11 +54,11 @@ def test_dose_names_the_western_dose_column_and_options_reach_the_reader():
 
     args = _parser().parse_args(["fit", "western", "x.csv", "--out", "o", "--dose", "dose_nM",
                                  "--control", "miR-379=miR-NC"])
-    assert mechanism.cli_read_options(args, {"miR-379": "miR-NC"})["columns"] == {
+    assert mechanism_commands.read_options(args, {"miR-379": "miR-NC"})["columns"] == {
         "dose": "dose_nM"}
     args = _parser().parse_args(["fit", "luciferase", "x.csv", "--out", "o", "--background",
                                  "100", "--construct-control", "MUT"])
-    read = mechanism.cli_read_options(args, None)
+    read = mechanism_commands.read_options(args, None)
     assert read["background"] == 100 and read["construct_control"] == "MUT"
 
 

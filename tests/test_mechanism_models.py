@@ -27,7 +27,7 @@ from chemoshift.inference.fit import SamplerSettings, compile_model, fit
 from chemoshift.mechanism import describe, resolve_priors
 from chemoshift.models import apoptosis as apoptosis_model
 from chemoshift.models import log_ratio
-from chemoshift.reports.mechanism_tables import draws
+from chemoshift.reports.mechanism.tables import draws
 
 SETTINGS = SamplerSettings(draws=500, tune=500, chains=2, progress=False,
                            posterior_predictive=False, extend=False)

@@ -14,11 +14,11 @@ import pytest
 
 from chemoshift.cli import main
 from chemoshift.expression import demo_input
-from chemoshift.reports.camera import CAMERA_COLUMNS
-from chemoshift.reports.enrichment import ENRICHMENT_COLUMNS, POSTERIOR_COLUMNS
-from chemoshift.reports.expression_tables import run_gene_values, top_gene_sets
-from chemoshift.reports.hub_null import NULL_COLUMNS
-from chemoshift.reports.topn_sensitivity import SENSITIVITY_COLUMNS
+from chemoshift.reports.expression.camera import CAMERA_COLUMNS
+from chemoshift.reports.expression.enrichment import ENRICHMENT_COLUMNS, POSTERIOR_COLUMNS
+from chemoshift.reports.expression.hub_null import NULL_COLUMNS
+from chemoshift.reports.expression.tables import run_gene_values, top_gene_sets
+from chemoshift.reports.expression.topn_sensitivity import SENSITIVITY_COLUMNS
 
 CHECKS = Path(__file__).resolve().parents[2] / "shared" / "checks" / "run_outputs.py"
 HUB_COLUMNS_BEFORE = ["gene", "p_hub", "p_in_list", "p_connected", "rank_median", "rank_q2.5",

@@ -18,7 +18,7 @@ import chemoshift
 from chemoshift.data.errors import InputError
 from chemoshift.fit_object import AssayFit, verdict_box
 from chemoshift.inference import Diagnostics, SamplerSettings
-from chemoshift.reports.claims import COLUMNS
+from chemoshift.reports.study.claims import COLUMNS
 from chemoshift.study import bundled_study
 
 EXAMPLE = bundled_study().parent

@@ -24,8 +24,8 @@ from chemoshift.cli import main
 from chemoshift.inference.diagnostics import diagnose
 from chemoshift.inference.fit import FitResult
 from chemoshift.qpcr import QpcrFit, demo_input
-from chemoshift.reports.qpcr_report import report_section
-from chemoshift.reports.qpcr_tables import FOLD_COLUMNS
+from chemoshift.reports.qpcr.report import report_section
+from chemoshift.reports.qpcr.tables import FOLD_COLUMNS
 
 LIVAK = ["--reference", "GAPDH", "--condition", "tissue", "--control", "kidney=brain"]
 MOCK = ["--draws", "40", "--chains", "2", "--no-progress"]
@@ -91,7 +91,8 @@ def test_report_section_is_a_fragment(livak_run):
 
 @pytest.mark.parametrize(("extra", "message"), [
     (["--reference", "ACTB"], "gene 'ACTB' is not in the file"),
-    (["--reference", "GAPDH", "--unit", "nM"], "--unit do(es) not apply to qpcr"),
+    (["--reference", "GAPDH", "--unit", "nM"],
+     "--unit is an option of `chemoshift fit dose-response`, not of qpcr"),
     ([], "qpcr needs --reference"),
     (["--reference", "GAPDH", "--efficiency", "c_myc"], "expected NAME=VALUE"),
     (["--reference", "GAPDH", "--max-cycle", "2"], "cycle limit above 5"),
@@ -146,10 +147,12 @@ def test_sample_option_names_the_biological_samples(tmp_path, monkeypatch):
 def test_qpcr_options_are_refused_for_dose_response(tmp_path, capsys):
     assert main(["fit", "dose-response", str(tmp_path / "x.csv"), "--out",
                  str(tmp_path / "run"), "--reference", "GAPDH"]) == 2
-    assert "--reference do(es) not apply to dose-response" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "--reference is an option of `chemoshift fit qpcr`, not of dose-response" in said
     assert main(["fit", "dose-response", str(tmp_path / "x.csv"), "--out",
                  str(tmp_path / "run"), "--sample", "well"]) == 2
-    assert "--sample do(es) not apply to dose-response" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "--sample is an option of `chemoshift fit qpcr`, not of dose-response" in said
 
 
 def test_demo_input_is_the_bundled_example():

@@ -15,7 +15,7 @@ import pytest
 from chemoshift.data.errors import InputError
 from chemoshift.data.qpcr import read_qpcr
 from chemoshift.models.qpcr import model_terms
-from chemoshift.reports.qpcr_tables import classical
+from chemoshift.reports.qpcr.tables import classical
 from chemoshift.study import load_study
 
 N_BIOLOGICAL, N_TECHNICAL = 3, 3  # per condition; genes T (target) and R (reference)

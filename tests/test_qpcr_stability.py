@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chemoshift.reports import qpcr_report
-from chemoshift.reports.qpcr_tables import genorm_m
+from chemoshift.reports.qpcr import report as qpcr_report
+from chemoshift.reports.qpcr.tables import genorm_m
 
 
 def _reactions(sd_third: float, samples: int = 8, seed: int = 5) -> pd.DataFrame:

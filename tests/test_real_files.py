@@ -82,7 +82,8 @@ def test_drop_nonpositive_belongs_to_luciferase(reference, tmp_path, capsys):
     code = main(["fit", "western", str(wb), "--out", str(tmp_path / "run"),
                  "--drop-nonpositive"])
     assert code == 2
-    assert "--drop-nonpositive: given for assay 'western'" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "--drop-nonpositive is an option of `chemoshift fit luciferase`, not of western" in said
 
 
 def peralta_classical(peralta) -> pd.Series:

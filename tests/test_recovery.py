@@ -15,7 +15,7 @@ from chemoshift.data.dose_response import validate_wells
 from chemoshift.data.simulate_dose_response import ScreenDesign, simulate_screen
 from chemoshift.inference.fit import SamplerSettings, compile_model, fit
 from chemoshift.models.dose_response import build_model
-from chemoshift.reports.dose_response_tables import draws
+from chemoshift.reports.dose_response.tables import draws
 
 N_DATASETS = 8  # 8 x (24 IC50s + 12 shifts): enough to tell 90% from 75% or 99%
 REAL_LAB = ScreenDesign(experiments=3, experiment_sd=0.1, experiment_shared_sd=0.1,

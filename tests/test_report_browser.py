@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from test_study_report import write_fake_study
 
-from chemoshift.reports.study_format import (
+from chemoshift.reports.study.format import (
     CLAIM_COLUMNS,
     DIAGNOSTIC_COLUMNS,
     format_claim_cell,

@@ -9,7 +9,7 @@ import pytest
 from arviz_base import from_dict
 
 from chemoshift.reports.classical import fit_curves
-from chemoshift.reports.dose_response_figures import (
+from chemoshift.reports.dose_response.figures import (
     classical_comparison,
     curve_pages,
     curve_panels,

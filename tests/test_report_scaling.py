@@ -19,7 +19,8 @@ from arviz_base import from_dict
 from chemoshift.data import run_dir as files
 from chemoshift.data.curve import log10_absolute_ic50
 from chemoshift.data.simulate_dose_response import screen_design, simulate_screen
-from chemoshift.reports import dose_response_figures, dose_response_report
+from chemoshift.reports.dose_response import figures as dose_response_figures
+from chemoshift.reports.dose_response import report as dose_response_report
 
 CHECKS = Path(__file__).resolve().parents[1].parent / "shared" / "checks"
 KEYS = ["cell_line", "drug", "treatment"]

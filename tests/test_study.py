@@ -11,8 +11,9 @@ import pytest
 
 from chemoshift.cli import main
 from chemoshift.data.errors import InputError
-from chemoshift.study import bundled_study, load_study, read_option_types
-from chemoshift.study_run import KEY_FILE, fit_key, sampler_settings
+from chemoshift.study import bundled_study, load_study
+from chemoshift.study.run import KEY_FILE, fit_key, sampler_settings
+from chemoshift.study.spec import read_option_types
 
 EXAMPLE = bundled_study().parent
 CHEAP = """
@@ -184,7 +185,7 @@ def test_a_failed_network_step_is_reported_not_raised(tmp_path):
     """STRING unreachable or a bad network file: the expression fit is kept, the step says
     what failed (and the run is not marked reusable, so the next run tries again)."""
     from chemoshift.study import NetworkSpec
-    from chemoshift.study_run import FitJob, _network_steps
+    from chemoshift.study.run import FitJob, _network_steps
 
     bad = tmp_path / "network.tsv"
     bad.write_text("not a STRING file\n")

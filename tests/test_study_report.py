@@ -15,12 +15,12 @@ import pytest
 from arviz_base import from_dict
 
 from chemoshift.data import run_dir as files
-from chemoshift.reports import study_report
-from chemoshift.reports.chain_figure import agreement_factor, chain_figure, verdict_category
 from chemoshift.reports.figure_style import PALETTE, figure_style
-from chemoshift.reports.mechanism_figures import forest
+from chemoshift.reports.mechanism.figures import forest
 from chemoshift.reports.run_sections import scope_css
-from chemoshift.reports.study_format import (
+from chemoshift.reports.study import report as study_report
+from chemoshift.reports.study.chain_figure import agreement_factor, chain_figure, verdict_category
+from chemoshift.reports.study.format import (
     CLAIM_COLUMNS,
     CLAIM_EXTRA,
     DIAGNOSTIC_COLUMNS,
@@ -28,7 +28,7 @@ from chemoshift.reports.study_format import (
     format_p_value,
     format_probability,
 )
-from chemoshift.reports.study_report import write_study_report
+from chemoshift.reports.study.report import write_study_report
 
 PNG_1X1 = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJ"
            "RU5ErkJggg==")

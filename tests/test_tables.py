@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from arviz_base import from_dict
 
-from chemoshift.reports.dose_response_tables import ONE_EXPERIMENT, shifts_table, summary_table
+from chemoshift.reports.dose_response.tables import ONE_EXPERIMENT, shifts_table, summary_table
 
 CURVES = pd.DataFrame({
     "cell_line": ["A", "A", "B", "B"], "drug": ["d1"] * 4,

@@ -23,8 +23,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from xarray import DataTree
 
 from chemoshift.data import run_dir as files
-from chemoshift.reports import qpcr_tables as tables
 from chemoshift.reports.figure_style import OKABE_ITO, SMALL, figure_style
+from chemoshift.reports.qpcr import tables
 
 MAX_FOREST_ROWS = 80
 MAX_CT_GENES = 12

@@ -3,7 +3,7 @@
 Each table function takes the DataTree and the input tables saved in the run directory
 (``wells.csv`` / ``lanes.csv`` / ``samples.csv``, ``contrasts.csv`` or ``effects.csv``), so a
 saved run gives the same table as the fit in memory. Intervals are 95% equal-tailed;
-classical columns sit beside the Bayesian ones (:mod:`chemoshift.reports.mechanism_classical`).
+classical columns sit beside the Bayesian ones (:mod:`chemoshift.reports.mechanism.classical`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from xarray import DataTree
 
-from chemoshift.reports import mechanism_classical as classical
+from chemoshift.reports.mechanism import classical
 
 QUANTILES = (0.5, 0.025, 0.975)
 INTERVAL = ("median", "q2.5", "q97.5")

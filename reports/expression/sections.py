@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from chemoshift.reports.enrichment import P_ENRICHED
+from chemoshift.reports.expression.enrichment import P_ENRICHED
 
 LEADING = 5  # hubs named in the sentences on the null
 

@@ -26,8 +26,7 @@ from matplotlib.figure import Figure
 from xarray import DataTree
 
 from chemoshift.data import run_dir as files
-from chemoshift.reports import mechanism_figures as figures
-from chemoshift.reports import mechanism_tables as tables
+from chemoshift.reports.mechanism import figures, tables
 
 TABLE_FILE = {"luciferase": "luciferase.csv", "western": "western.csv",
               "apoptosis": "apoptosis.csv"}

@@ -30,7 +30,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from chemoshift.reports.network import draw_hub_ranks, graph_from_edges
+from chemoshift.reports.expression.network import draw_hub_ranks, graph_from_edges
 
 NULL_NETWORKS, NULL_DRAWS, SWAPS_PER_EDGE = 100, 5, 10
 MAX_SWAPS, MIN_NETWORKS = 1_500_000, 20  # the time bound: ~0.03-0.05 ms a swap in networkx

@@ -8,7 +8,7 @@
     result.fits["qpcr"]           # each assay's fit object (loaded from its run directory)
     result.report()               # the path of report.html
 
-It is ``chemoshift study STUDY.toml --out DIR`` (:mod:`chemoshift.study_run` does the
+It is ``chemoshift study STUDY.toml --out DIR`` (:mod:`chemoshift.study.run` does the
 work, the same files are written, unchanged fits are reused), returning what it wrote
 instead of an exit code; :meth:`StudyResult.open` reads a study folder written before.
 """
@@ -29,8 +29,8 @@ import pandas as pd
 
 from chemoshift.data import run_dir as files
 from chemoshift.data.errors import InputError, Problem
+from chemoshift.exit_codes import EXIT_ERROR, EXIT_NOT_CONVERGED, EXIT_OK
 from chemoshift.fit_object import HEADLINE_ROWS, html_table
-from chemoshift.study_run import EXIT_ERROR, EXIT_NOT_CONVERGED, EXIT_OK
 
 __all__ = ["StudyFits", "StudyResult", "run_study"]
 
@@ -114,8 +114,8 @@ class StudyResult:
     def open(cls, out: str | Path) -> StudyResult:
         """Read a study folder written by ``chemoshift study`` / :func:`run_study` (no
         fitting). Raises InputError when ``out`` holds no study."""
-        from chemoshift.reports.claims import read_claims
-        from chemoshift.study_run import RECORD
+        from chemoshift.reports.study.claims import read_claims
+        from chemoshift.study.run import RECORD
 
         out = Path(out)
         missing = [n for n in (RECORD, CLAIMS_FILE) if not (out / n).is_file()]
@@ -213,9 +213,10 @@ def run_study(
     nothing fitted or written).
     """
     from chemoshift.inference.fit import SamplerSettings
-    from chemoshift.study import Study, load_study
-    from chemoshift.study_run import default_workers, sampler_settings
-    from chemoshift.study_run import run_study as run
+    from chemoshift.study.load import load_study
+    from chemoshift.study.run import default_workers, sampler_settings
+    from chemoshift.study.run import run_study as run
+    from chemoshift.study.spec import Study
 
     study = path if isinstance(path, Study) else load_study(path)
     known = {f.name for f in dataclasses.fields(SamplerSettings)}

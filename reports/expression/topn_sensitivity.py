@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from chemoshift.data import run_dir as files
-from chemoshift.reports.enrichment import FDR, draw_enrichment
-from chemoshift.reports.expression_tables import top_gene_sets
-from chemoshift.reports.network import propagate_hubs
+from chemoshift.reports.expression.enrichment import FDR, draw_enrichment
+from chemoshift.reports.expression.network import propagate_hubs
+from chemoshift.reports.expression.tables import top_gene_sets
 
 SIZES = (100, 300, 500)
 LEADING = 10

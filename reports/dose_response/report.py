@@ -28,11 +28,11 @@ from matplotlib.figure import Figure
 from xarray import DataTree
 
 from chemoshift.data import run_dir as files
-from chemoshift.reports import dose_response_curves as curve_figures
-from chemoshift.reports import dose_response_figures as figures
 from chemoshift.reports.classical import fit_curves
-from chemoshift.reports.dose_response_inputs import count_experiments, read_curves, read_wells
-from chemoshift.reports.dose_response_tables import (
+from chemoshift.reports.dose_response import curves as curve_figures
+from chemoshift.reports.dose_response import figures
+from chemoshift.reports.dose_response.inputs import count_experiments, read_curves, read_wells
+from chemoshift.reports.dose_response.tables import (
     shifts_table,
     summary_table,
     unconverged_curves,
@@ -213,7 +213,7 @@ def _curve_figures(datatree, wells, curves, unit, label, unconverged=()
                 f"{len(pages) - len(shown)} pages are left "
                 f"out ({len(left)} drugs: {named})."
                 " Their estimates are in summary.csv; draw them with "
-                "chemoshift.reports.dose_response_figures.curve_panels(..., drugs=[...]).")
+                "chemoshift.reports.dose_response.figures.curve_panels(..., drugs=[...]).")
     return items, note
 
 

@@ -23,14 +23,14 @@ from matplotlib.figure import Figure
 from xarray import DataTree
 
 from chemoshift.data import run_dir as files
-from chemoshift.reports.expression_sections import (
+from chemoshift.reports.expression.sections import (
     enrichment_text,
     hub_null_text,
     read_json,
     sensitivity_tables,
     sensitivity_text,
 )
-from chemoshift.reports.expression_tables import (
+from chemoshift.reports.expression.tables import (
     DEFAULT_TOP,
     classical_top_probes,
     read_de,

@@ -24,13 +24,13 @@ from __future__ import annotations
 import inspect
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chemoshift.data.errors import InputError, Problem
-from chemoshift.reports.claims import (
+from chemoshift.assay import DEFAULT_MARGIN
+from chemoshift.data.errors import Problem
+from chemoshift.reports.study.claims import (
     CLAIM_ASSAY,
     CLAIM_KINDS,
     VerdictThresholds,
@@ -50,7 +50,6 @@ VERDICT_KEYS = {"strong": float, "weak": float, "margin": float}
 ASSAY_COMMON = {"file": str, "priors": dict, "margin": float, "title": str}
 FIT_EXTRAS = {"expression": {"top": int}}  # options a fit takes beyond its reader's
 PATH_OPTIONS = ("samples", "annotation", "dilutions")  # read options naming a file
-DEFAULT_MARGIN = 1.5
 
 
 @dataclass(frozen=True)
@@ -119,35 +118,6 @@ def bundled_study() -> Path:
     return Path(str(resources.files("chemoshift.data.example") / "study.toml"))
 
 
-def load_study(path: str | Path, *, check_levels: bool = True) -> Study:
-    """Read and validate a study file; raise :class:`InputError` listing every problem.
-
-    ``check_levels`` also reads each assay's file (cheap: no model, no sampler) to check
-    its read options and that contrasts and claims name arms, genes and constructs the
-    file holds.
-    """
-    path = Path(path)
-    where = Locator(path)
-    if not path.is_file():
-        raise InputError([Problem(str(path), None, None, "no such file",
-                                  "a study file (TOML; see docs/study.md)")])
-    try:
-        raw = tomllib.loads(where.text)
-    except tomllib.TOMLDecodeError as error:
-        line = re.search(r"line (\d+)", str(error))
-        raise InputError([Problem(str(path), int(line.group(1)) if line else None, None,
-                                  f"not valid TOML ({error})", "a TOML study file")]) from error
-    problems: list[Problem] = []
-    study = _parse(raw, path, where, problems)
-    if check_levels:
-        from chemoshift.study_levels import check_study_levels
-
-        check_study_levels(study, where, problems)
-    if problems:
-        raise InputError(problems)
-    return study
-
-
 class Locator:
     """Line numbers of tables and keys in the study file's text (best effort)."""
 
@@ -185,7 +155,7 @@ class Locator:
         return Problem(str(self.path), line, key, found, expected)
 
 
-def _parse(raw: dict, path: Path, where: Locator, problems: list[Problem]) -> Study:
+def parse_study(raw: dict, path: Path, where: Locator, problems: list[Problem]) -> Study:
     from chemoshift.registry import ASSAYS
 
     for key in raw:
@@ -370,7 +340,7 @@ def _network(raw: dict, folder: Path, where: Locator, problems: list[Problem],
     if "score" in table and not 0 <= table["score"] <= 1:
         problems.append(where.problem("network.score", repr(table["score"]),
                                       "a STRING combined score between 0 and 1 (0.7 = high)"))
-    from chemoshift.reports.network import MEASURES
+    from chemoshift.reports.expression.network import MEASURES
 
     if table.get("measure", "mcc") not in MEASURES:
         problems.append(where.problem("network.measure", repr(table["measure"]),

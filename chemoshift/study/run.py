@@ -30,13 +30,13 @@ import arviz_base  # noqa: F401  # first, while imports are cheap: see chemoshif
 
 from chemoshift.data import run_dir as files
 from chemoshift.data.errors import InputError, Problem
+from chemoshift.exit_codes import EXIT_ERROR, EXIT_NOT_CONVERGED, EXIT_OK
 from chemoshift.inference.fit import SamplerSettings
-from chemoshift.study import AssaySpec, NetworkSpec, Study
+from chemoshift.study.spec import AssaySpec, NetworkSpec, Study
 
 KEY_FILE = "fit_key.json"
 RECORD = "study.json"
 COST_ORDER = ("dose-response", "qpcr", "expression", "apoptosis", "luciferase", "western")
-EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED = 0, 1, 2, 3
 HEARTBEAT = 30.0  # seconds between progress lines while parallel fits run
 
 
@@ -79,7 +79,7 @@ def sampler_settings(study: Study, *, progress: bool = False, **overrides) -> Sa
 def fit_key(spec: AssaySpec, settings: SamplerSettings, network: NetworkSpec | None,
             gmt: Path | None) -> str:
     """The hash that says whether a run directory can be reused for this fit."""
-    from chemoshift import __version__
+    from chemoshift.version import __version__
 
     options = {k: (file_hash(Path(v)) if k in ("samples", "annotation", "dilutions") and v
                    else v) for k, v in sorted(spec.read_options.items())}
@@ -178,7 +178,7 @@ def _network_steps(job: FitJob) -> str | None:
     Returns None, or what failed (STRING unreachable with nothing cached, ...): the fit is
     kept, and the claims resting on the missing table say they cannot be evaluated.
     """
-    from chemoshift.cli import main
+    from chemoshift.expression_commands import run_step
 
     enrich = ["enrich", str(job.run_dir)]
     if job.gmt:
@@ -193,7 +193,7 @@ def _network_steps(job: FitJob) -> str | None:
     failed = []
     for argv in (enrich, network):
         try:
-            code = main(argv)
+            code = run_step(argv)
         except Exception as error:  # the fit is saved: a step after it may not cost it
             code = f"{type(error).__name__}: {error}"
         if code:
@@ -311,7 +311,7 @@ def default_workers(n_fits: int) -> int:
 
 
 def _claims(study: Study, run_dirs: dict[str, Path], out: Path, say) -> Any:
-    from chemoshift.reports.claims import evaluate_claims, write_claims
+    from chemoshift.reports.study.claims import evaluate_claims, write_claims
 
     claims = evaluate_claims(study.claims, run_dirs, study.verdict)
     write_claims(out / "claims.csv", claims)
@@ -324,7 +324,7 @@ def study_record(study: Study, out: Path, settings: SamplerSettings,
                  seconds: float) -> dict:
     """What DIR/study.json records: the study file and its hash, inputs with hashes,
     versions, seed, settings, and what became of each fit."""
-    from chemoshift import __version__
+    from chemoshift.version import __version__
 
     inputs = [dict(assay=name, path=study.relative(path), sha256=file_hash(path))
               for name, spec in study.assays.items() for path in spec.files]
@@ -359,7 +359,7 @@ def study_record(study: Study, out: Path, settings: SamplerSettings,
 def _report(study: Study, out: Path, run_dirs: dict[str, Path], claims, record: dict,
             say) -> Path:
     """The study report; a report that fails never costs the fits or the claims table."""
-    from chemoshift.reports.study_report import write_study_report
+    from chemoshift.reports.study.report import write_study_report
 
     try:
         path = write_study_report(out, title=study.title, run_dirs=run_dirs, claims=claims,

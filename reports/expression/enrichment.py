@@ -24,7 +24,7 @@ For an expression run directory each row also carries the posterior (``POSTERIOR
 
 Over-representation treats genes as independent draws; genes of a pathway move together,
 so its p-values are too small when they do. The ``CAMERA_COLUMNS`` appended after those
-are CAMERA's competitive test (:mod:`chemoshift.reports.camera`), which inflates the
+are CAMERA's competitive test (:mod:`chemoshift.reports.expression.camera`), which inflates the
 variance of a set's mean statistic by the correlation between its genes:
 ``camera_genes`` (set genes with a statistic), ``camera_correlation`` (the inter-gene
 correlation used: estimated per set from residuals across samples when the run directory
@@ -43,7 +43,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from chemoshift.reports.camera import CAMERA_COLUMNS, CameraStatistics, camera
+from chemoshift.reports.expression.camera import CAMERA_COLUMNS, CameraStatistics, camera
 
 ENRICHMENT_COLUMNS = ["pathway", "overlap", "set_size", "universe_size", "list_size",
                       "fold_enrichment", "p_value", "p_adjusted", "genes"]

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chemoshift.data.errors import InputError, Problem
-from chemoshift.reports.claims import CLAIM_ASSAY
-from chemoshift.study import FIT_EXTRAS
+from chemoshift.reports.study.claims import CLAIM_ASSAY
+from chemoshift.study.spec import FIT_EXTRAS
 
 if TYPE_CHECKING:
-    from chemoshift.study import Locator, Study
+    from chemoshift.study.spec import Locator, Study
 
 LEVEL_KEYS = {  # claim key -> the column of the assay's validated table holding its levels
     "treatment": "treatment", "cell_line": "cell_line", "drug": "drug", "gene": "gene",

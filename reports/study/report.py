@@ -24,14 +24,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from chemoshift.data import run_dir as files
-from chemoshift.reports.chain_figure import chain_figure, verdict_category
 from chemoshift.reports.figure_style import figure_style
 from chemoshift.reports.run_sections import (
     diagnostics_row,
     relative_link,
     run_section,
 )
-from chemoshift.reports.study_format import (
+from chemoshift.reports.study.chain_figure import chain_figure, verdict_category
+from chemoshift.reports.study.format import (
     BLANK,
     CLAIM_COLUMNS,
     DIAGNOSTIC_COLUMNS,

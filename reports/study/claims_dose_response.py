@@ -14,8 +14,8 @@
 - ``shift_agreement``: estimate = fold ratio shift_A / shift_B, probability =
   P(|log10 ratio| < log10 factor), from :func:`shift_draws`.
 
-Each evaluator takes the claim dict and its :class:`~chemoshift.reports.claims_run.Run`
-and returns the claims.csv fields it knows; :mod:`chemoshift.reports.claims` adds the rest.
+Each evaluator takes the claim dict and its :class:`~chemoshift.reports.study.claims_run.Run`
+and returns the claims.csv fields it knows; :mod:`chemoshift.reports.study.claims` adds the rest.
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ import pandas as pd
 from scipy import stats
 from xarray import DataTree
 
-from chemoshift.reports.claims_run import (
+from chemoshift.reports.classical import fit_curves
+from chemoshift.reports.dose_response.inputs import read_curves, read_wells
+from chemoshift.reports.dose_response.tables import ALL, RELATIVE, draws
+from chemoshift.reports.study.claims_run import (
     NotEvaluable,
     Run,
     interval,
@@ -35,9 +38,6 @@ from chemoshift.reports.claims_run import (
     number,
     one_row,
 )
-from chemoshift.reports.classical import fit_curves
-from chemoshift.reports.dose_response_inputs import read_curves, read_wells
-from chemoshift.reports.dose_response_tables import ALL, RELATIVE, draws
 
 
 def ic50_shift(claim: dict, run: Run) -> dict:
@@ -197,7 +197,7 @@ def shift_draws(datatree: DataTree, curves: pd.DataFrame, treatment: str, cell_l
                 drug: str) -> np.ndarray:
     """Posterior draws (sample,) of the log10 relative-IC50 shift of ``treatment`` vs its
     control, from the same variables and rules as shifts.csv's rows
-    (:func:`chemoshift.reports.dose_response_tables.shifts_table`): one comparison
+    (:func:`chemoshift.reports.dose_response.tables.shifts_table`): one comparison
     (``log10_shift``), one drug over cell lines (``log10_shift_drug``), one cell line over
     drugs (the mean of its per-drug shifts), all (``log10_shift_pooled``).
 

@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from chemoshift.reports.figure_style import GREY, OKABE_ITO, SMALL, styled
-from chemoshift.reports.study_format import format_probability
+from chemoshift.reports.study.format import format_probability
 
 AGREEMENT = "agreement"
 STEPS = {  # step -> (panel title, x label of a ratio panel)

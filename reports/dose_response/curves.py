@@ -14,8 +14,8 @@ from matplotlib.figure import Figure
 from xarray import DataTree
 
 from chemoshift.data.curve import four_parameter_response
-from chemoshift.reports.dose_response_inputs import top_groups_of, wells_by_curve
-from chemoshift.reports.dose_response_tables import curve_units, draws
+from chemoshift.reports.dose_response.inputs import top_groups_of, wells_by_curve
+from chemoshift.reports.dose_response.tables import curve_units, draws
 from chemoshift.reports.figure_style import NORMAL, OKABE_ITO, SMALL, colour, styled
 
 MAX_CURVE_DRAWS = 200  # posterior draws used to draw bands; enough for a 95% band

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from chemoshift.reports.expression_tables import bh, fit_f_dist, read_probes
+from chemoshift.reports.expression.tables import bh, fit_f_dist, read_probes
 
 CAMERA_COLUMNS = ["camera_genes", "camera_correlation", "camera_direction", "camera_p",
                   "camera_p_adjusted"]

@@ -14,7 +14,7 @@ Claim kinds (keys beyond ``claim`` and ``kind``, see :data:`CLAIM_KINDS`):
 
 - ``ic50_shift`` (dose-response shifts.csv, beside a per-experiment least-squares test)
   and ``shift_agreement`` (two treatments' log10 shift draws from posterior.nc): see
-  :mod:`chemoshift.reports.claims_dose_response`.
+  :mod:`chemoshift.reports.study.claims_dose_response`.
 - ``qpcr_fold`` (folds.csv), ``western_fold`` (western.csv), ``luciferase``
   (luciferase.csv), ``apoptosis`` (apoptosis.csv effect rows): one table row each.
 - ``hubs`` (network_hubs.csv) and ``pathways`` (enrichment.csv) of the expression run:
@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 
 from chemoshift.data import run_dir as files
-from chemoshift.reports.claims_dose_response import ic50_shift, shift_agreement, shift_draws
-from chemoshift.reports.claims_run import (
+from chemoshift.reports.study.claims_dose_response import ic50_shift, shift_agreement, shift_draws
+from chemoshift.reports.study.claims_run import (
     NotEvaluable,
     Run,
     interval,

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from scipy.stats import norm, rankdata
 from xarray import DataTree
 
-from chemoshift.reports.dose_response_curves import curve_pages, curve_panels
+from chemoshift.reports.dose_response.curves import curve_pages, curve_panels
 from chemoshift.reports.figure_style import OKABE_ITO, SMALL, styled
 
 __all__ = ["classical_comparison", "curve_pages", "curve_panels", "observed_variables",

@@ -1,0 +1,1 @@
+"""A dose-response run's tables, figures and report."""

@@ -1,0 +1,1 @@
+"""Luciferase, Western-blot and apoptosis runs: tables, classical tests, figures, report."""

@@ -1,0 +1,1 @@
+"""A qPCR run's tables and report."""

@@ -1,0 +1,1 @@
+"""The study's claims (evaluated from the runs' draws), its chain figure and its report."""
