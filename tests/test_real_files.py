@@ -206,7 +206,8 @@ def test_rasilab_fit_agrees_with_the_published_ratios(rasilab, tmp_path):
     table = table.set_index(["cell_line", "condition"]).join(rasilab_classical(rasilab))
     # Bayesian vs the recipe's lane ratios: blot effects cancel within a blot and every
     # context x reporter is one lane per blot, so the median sits on the recipe's ratio
-    # (geometric mean over replicate blots); measured within 0.013 log, 0.05 allowed
+    # (geometric mean over replicate blots); measured within 0.011-0.015 log over seeds,
+    # 0.05 allowed
     log_gap = np.log(table["median"] / table["classical"])
     assert np.abs(log_gap).max() < 0.05
     inside = (table["q2.5"] <= table.classical) & (table.classical <= table["q97.5"])
