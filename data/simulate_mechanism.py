@@ -142,6 +142,58 @@ def simulate_western(design: WesternDesign = WesternDesign(), seed: int = 0
 
 
 @dataclass(frozen=True)
+class BlotPanelDesign:
+    """rasilab's blots (Park & Subramaniam 2019): each blot holds two reporters (cell
+    lines) x three conditions, one lane each, and only some reporters sit on two blots, so
+    most groups are seen in one lane. One experiment; log effects of a condition vs the
+    control drawn per reporter (``effect_sd``), lane noise ``noise_sd`` (natural logs)."""
+
+    blots: tuple[tuple[str, str], ...] = (
+        ("r1", "r2"), ("r3", "r4"), ("r1", "r5"), ("r4", "r3"),
+        ("r6", "r7"), ("r8", "r9"), ("r10", "r11"), ("r12", "r13"))
+    conditions: tuple[str, ...] = ("ctgc", "ccac", "caaa")
+    control: str = "ccac"
+    effect_sd: float = 0.4
+    blot_sd: float = 0.3
+    noise_sd: float = 0.15
+    outlier_rate: float = 0.0
+
+
+def simulate_blot_panels(design: BlotPanelDesign = BlotPanelDesign(), seed: int = 0
+                         ) -> tuple[pd.DataFrame, dict]:
+    """Lanes of reporter / loading blots shaped like rasilab's; truth: each condition's log
+    fold change vs the control per reporter, and each group's log ratio on a typical blot."""
+    rng = np.random.default_rng(seed)
+    reporters = list(dict.fromkeys(r for blot in design.blots for r in blot))
+    value = {}
+    for reporter in reporters:
+        base = rng.normal(0.0, 0.5)
+        for condition in design.conditions:
+            value[reporter, condition] = base + (
+                0.0 if condition == design.control else rng.normal(0.0, design.effect_sd))
+    rows = []
+    for b, blot in enumerate(design.blots, start=1):
+        shift = rng.normal(0, design.blot_sd)
+        for lane, (reporter, condition) in enumerate(
+                [(r, c) for r in blot for c in design.conditions], start=1):
+            loading = float(np.exp(rng.normal(np.log(3e4), 0.25)))
+            noise = rng.normal(0, design.noise_sd)
+            if rng.random() < design.outlier_rate:
+                noise += rng.choice([-1, 1]) * 0.6
+            rows.append(dict(cell_line=reporter, blot=f"blot{b}", lane=lane,
+                             condition=condition,
+                             target=round(loading * np.exp(value[reporter, condition] + shift
+                                                           + noise), 1),
+                             loading=round(loading, 1)))
+    contrasts = [dict(cell_line=r, condition=c, control=design.control,
+                      log_ratio=value[r, c] - value[r, design.control])
+                 for r in reporters for c in design.conditions if c != design.control]
+    groups = [dict(cell_line=r, condition=c, log_ratio=value[r, c])
+              for r in reporters for c in design.conditions]
+    return pd.DataFrame(rows), {"contrasts": contrasts, "groups": groups}
+
+
+@dataclass(frozen=True)
 class ApoptosisDesign:
     cell_lines: tuple[str, ...] = ("Huh7", "HepG2")
     treatment: str = "miR-379"

@@ -173,7 +173,11 @@ def fit(model: pm.Model, settings: SamplerSettings = DEFAULT_SETTINGS,
                         // PREDICTIVE_DRAWS))
         thinned = datatree.copy()  # with its constant_data: the data are the trace's own
         thinned["posterior"] = posterior.isel(draw=slice(None, None, step))
-        with model:  # replicated data sets from a thinned posterior: checks need hundreds
+        with model, warnings.catch_warnings():  # a thinned posterior: checks need hundreds
+            if all(p.name.endswith("_prior") for p in model.potentials):
+                # a prior written as a potential (models.log_ratio's singleton groups) is
+                # in the draws the replicates start from: PyMC's warning does not apply
+                warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
             predictive = pm.sample_posterior_predictive(
                 thinned, random_seed=np.random.default_rng(settings.seed + 1),
                 progressbar=False)

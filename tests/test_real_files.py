@@ -195,13 +195,10 @@ def rasilab_classical(folder) -> pd.Series:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=(
-    "models/log_ratio.py at the defaults: R-hat 1.013-1.024, bulk ESS 106-180 on sigma, "
-    "E-BFMI 0.22-0.27 (seeds 0, 7, 11; --tune 1000 and non-centred batch effects alike): "
-    "48 lanes, 39 groups, one lane per group and blot, ~7 residual degrees of freedom; "
-    "not strict: one CI run's chains met the thresholds on one mode and missed the "
-    "published ratios (0.74 log), a posterior with two explanations"))
 def test_rasilab_fit_agrees_with_the_published_ratios(rasilab, tmp_path):
+    # 48 lanes, 39 groups, 30 of them in one lane (~7 residual degrees of freedom): the
+    # centred group means funnelled with sigma (R-hat 1.013-1.024, E-BFMI ~0.25); through
+    # their lane's residual (models/log_ratio.py) the defaults converge
     result = run_assay("western", rasilab / "quantification.tsv", tmp_path / "run",
                        settings=SETTINGS, read_options=dict(
                            columns=WESTERN_COLUMNS, controls=WESTERN_CONTROLS,
@@ -210,7 +207,8 @@ def test_rasilab_fit_agrees_with_the_published_ratios(rasilab, tmp_path):
     table = table.set_index(["cell_line", "condition"]).join(rasilab_classical(rasilab))
     # Bayesian vs the recipe's lane ratios: blot effects cancel within a blot and every
     # context x reporter is one lane per blot, so the median sits on the recipe's ratio
-    # (geometric mean over replicate blots); measured within 0.013 log, 0.05 allowed
+    # (geometric mean over replicate blots); measured within 0.011-0.015 log over seeds,
+    # 0.05 allowed
     log_gap = np.log(table["median"] / table["classical"])
     assert np.abs(log_gap).max() < 0.05
     inside = (table["q2.5"] <= table.classical) & (table.classical <= table["q97.5"])
