@@ -301,6 +301,14 @@ def fit_dose_response(
     else:
         data = read_dose_response(source, **read_options)
         title = title or Path(source).stem
+    return fit_data(data, priors=priors, settings=settings, margin=margin, title=title,
+                    read_options=read_options, started=started)
+
+
+def fit_data(data: DoseResponseData, *, priors: DoseResponsePriors, settings: SamplerSettings,
+             margin: float, title: str, read_options: dict, started: str) -> DoseResponseFit:
+    """Fit validated wells (what :func:`fit_dose_response` does after reading them; a
+    screen's shards call it on each shard's wells)."""
     model = build_model(data, priors)
     fixed = sensitivity_terms(data, priors)
     start = time.perf_counter()

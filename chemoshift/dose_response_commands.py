@@ -2,11 +2,16 @@
 
     chemoshift fit dose-response WELLS.csv --out RUN_DIR [--columns name=column,...]
         [--control TREATMENT=CONTROL ...] [--unit uM] [--response-kind absorbance]
+        [--shard-by drug [--scheduler ADDRESS] [--workers N]]
+
+``--shard-by`` fits a screen shard by shard on Dask (:mod:`chemoshift.screen`): a
+``LocalCluster`` on this machine, or the scheduler at ``--scheduler``.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from chemoshift import fit_command
 
@@ -26,6 +31,14 @@ def _options(group) -> None:
     group.add_argument("--response-kind", default="absorbance",
                        choices=["absorbance", "percent_viability", "other"],
                        help="what the response column holds (labels the report)")
+    group.add_argument("--shard-by", metavar="COLUMN",
+                       help="fit a screen shard by shard on Dask, one shard a level of "
+                            "COLUMN (e.g. drug), and pool the shift across shards")
+    group.add_argument("--scheduler", metavar="ADDRESS",
+                       help="with --shard-by: a running dask.distributed scheduler (default: "
+                            "a LocalCluster here, one worker a core)")
+    group.add_argument("--workers", type=int, help="with --shard-by and no --scheduler: "
+                                                   "LocalCluster workers (default: the cores)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,4 +48,43 @@ def run(args: argparse.Namespace) -> int:
     controls, priors = checked
     read_options = dict(columns=args.columns, controls=controls, unit=args.unit,
                         response_kind=args.response_kind)
+    if args.shard_by:
+        return _run_screen(args, read_options, priors)
+    if args.scheduler or args.workers:
+        return fit_command.refuse("--scheduler / --workers: only with --shard-by COLUMN")
     return fit_command.run_fit(args, read_options, priors)
+
+
+def _run_screen(args: argparse.Namespace, read_options: dict, priors: dict) -> int:
+    """``--shard-by``: the sharded fit; prints where it wrote and which shards failed."""
+    from chemoshift.screen.run import fit_screen
+
+    refusal = screen_folder_refusal(args.out)
+    if refusal:
+        return fit_command.refuse(f"{args.out}: {refusal}")
+    print(f"chemoshift: fitting {args.input} shard by shard ({args.shard_by}) ...",
+          file=sys.stderr)
+    result = fit_screen(args.input, args.out, shard_by=args.shard_by, scheduler=args.scheduler,
+                        workers=args.workers, read_options=read_options, priors=priors,
+                        settings=fit_command.settings(args), margin=args.margin)
+    for outcome in result.shards:
+        state = outcome.status if outcome.status == "failed" else (
+            "converged" if outcome.passed else "NOT CONVERGED")
+        print(f"  {args.shard_by} {outcome.key}: {outcome.status}, {state}"
+              f"{': ' + outcome.error if outcome.error else ''}", file=sys.stderr)
+    print(f"chemoshift: wrote {args.out}/ (report.html, shards.csv, summary.csv, shifts.csv, "
+          f"run.json, shards/); exit code {result.exit_code}", file=sys.stderr)
+    return result.exit_code
+
+
+def screen_folder_refusal(out) -> str | None:
+    """Why ``out`` cannot take a sharded fit (None: new, empty or an earlier sharded run,
+    which is resumed)."""
+    from pathlib import Path
+
+    out = Path(out)
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return None
+    if (out / "shards").is_dir():
+        return None
+    return "exists and is not an earlier sharded run (no shards/ folder): name a new folder"

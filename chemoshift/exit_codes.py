@@ -3,7 +3,8 @@ running a parsed command to its exit code.
 
 0 success; 1 a study could not fit an assay at all; 2 bad input (nothing written);
 3 the sampler did not converge (outputs written, and they say so at the top); 4 a web
-service (STRING, KEGG, GEO) could not be reached and nothing was cached.
+service (STRING, KEGG, GEO) could not be reached and nothing was cached; 5 a sharded
+fit is partial (a shard failed every retry: named in run.json and the report).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from chemoshift.data.errors import InputError
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_SERVICE = 0, 1, 2, 3, 4
+EXIT_PARTIAL = 5  # a sharded fit: some shards failed every retry; the rest are complete
 
 
 def exit_code(args: argparse.Namespace) -> int:

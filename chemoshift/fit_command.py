@@ -100,18 +100,19 @@ def contrast_options(args: argparse.Namespace) -> tuple[dict | None, dict[str, f
         controls = mapping(",".join(args.control)) if args.control else None
         priors = {k: float(v) for k, v in mapping(",".join(args.prior)).items()}
     except (argparse.ArgumentTypeError, ValueError) as error:
-        return _refuse(f"--control / --prior: {error} (expected NAME=VALUE)")
+        return refuse(f"--control / --prior: {error} (expected NAME=VALUE)")
     known = list(ASSAYS[args.assay].priors.__dataclass_fields__)
     unknown = sorted(set(priors) - set(known))
     if unknown:
-        return _refuse(f"--prior {unknown}: unknown prior(s); the {args.assay} priors are {known}")
+        return refuse(f"--prior {unknown}: unknown prior(s); the {args.assay} priors are {known}")
     if not args.margin > 1:
-        return _refuse(f"--margin {args.margin}: expected a fold change above 1 "
+        return refuse(f"--margin {args.margin}: expected a fold change above 1 "
                        "(1.5 asks for P(fold beyond 1.5))")
     return controls, priors
 
 
-def _refuse(message: str) -> int:
+def refuse(message: str) -> int:
+    """Say ``message`` on stderr; exit code 2."""
     print(f"chemoshift: {message}", file=sys.stderr)
     return EXIT_BAD_INPUT
 

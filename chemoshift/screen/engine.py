@@ -1,0 +1,134 @@
+"""Fitting shards on Dask: one task a shard, each writing ``shards/<name>/`` whole.
+
+With no scheduler address, a :class:`distributed.LocalCluster` on this machine (one
+worker a core, one thread each: NUTS chains are the parallelism inside a shard). With an
+address, an existing ``dask.distributed`` scheduler (started by hand, by dask-jobqueue on
+SLURM / PBS, or by dask-kubernetes). A task whose worker dies is retried elsewhere
+(``retries``); a shard failing every try is reported with its error, the rest complete.
+
+Resume: each shard's folder records the hash of its wells, settings and priors
+(``shard.json``); a shard whose hash matches is not fitted again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from chemoshift.data import run_dir as files
+from chemoshift.data.errors import InputError
+from chemoshift.inference.fit import SamplerSettings
+from chemoshift.screen.shards import SHARDS_FOLDER, Shard, read_shard
+from chemoshift.version import __version__
+
+SHARD_RECORD = "shard.json"
+DEFAULT_RETRIES = 2
+
+
+@dataclass(frozen=True)
+class ShardOutcome:
+    """What became of one shard: fitted, reused, or failed (``error`` says why)."""
+
+    name: str
+    key: str
+    status: str  # "fitted", "reused", "bad input" or "failed"
+    passed: bool = False
+    verdict: str = ""
+    seconds: float = 0.0
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """Everything a worker needs to fit one shard (plain values: it travels by pickle)."""
+
+    source: str
+    shard_by: str
+    shard: Shard
+    read_options: dict
+    priors: dict
+    settings: SamplerSettings
+    margin: float
+    out: str
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out) / SHARDS_FOLDER / self.shard.name
+
+
+def shard_hash(data_digest: str, job: ShardJob) -> str:
+    """The hash that says whether a shard's folder can be reused."""
+    settings = dataclasses.asdict(job.settings)
+    settings.pop("progress")
+    content = dict(wells=data_digest, key=job.shard.key, seed=job.shard.seed,
+                   settings=settings, priors=dict(sorted(job.priors.items())),
+                   margin=job.margin, read={k: v for k, v in sorted(job.read_options.items())
+                                            if k != "columns"},
+                   columns=dict(sorted((job.read_options.get("columns") or {}).items())),
+                   chemoshift=__version__)
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def fit_shard(job: ShardJob) -> ShardOutcome:
+    """Read, fit and save one shard (a worker's task); reuse its folder when unchanged."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from chemoshift.dose_response import fit_data, resolve_priors
+
+    start = time.perf_counter()
+    try:
+        data = read_shard(job.source, job.shard_by, job.shard.key, **job.read_options)
+    except InputError as error:  # the same on every try: not retried
+        return ShardOutcome(job.shard.name, job.shard.key, "bad input", error=str(error))
+    key = shard_hash(next(iter(data.sources.values())), job)
+    record = job.run_dir / SHARD_RECORD
+    if record.is_file() and json.loads(record.read_text()).get("hash") == key:
+        saved = json.loads(record.read_text())
+        return ShardOutcome(job.shard.name, job.shard.key, "reused", saved["passed"],
+                            saved["verdict"], time.perf_counter() - start)
+    settings = dataclasses.replace(job.settings, seed=job.shard.seed, progress=False)
+    fit = fit_data(data, priors=resolve_priors(job.priors), settings=settings,
+                   margin=job.margin, title=f"{job.shard_by} {job.shard.key}",
+                   read_options=job.read_options, started=files.now())
+    fit.save(job.run_dir)
+    passed, verdict = fit.diagnostics.passed, fit.diagnostics.verdict
+    files.write_json(record, dict(hash=key, key=job.shard.key, seed=job.shard.seed,
+                                  passed=passed, verdict=verdict))
+    return ShardOutcome(job.shard.name, job.shard.key, "fitted", passed, verdict,
+                        time.perf_counter() - start)
+
+
+def run_shards(jobs: list[ShardJob], *, scheduler: str | None = None,
+               workers: int | None = None, retries: int = DEFAULT_RETRIES) -> list[ShardOutcome]:
+    """Fit every shard on Dask; returns one outcome a shard, in the jobs' order."""
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=workers or max(1, os.cpu_count() or 1),
+                               threads_per_worker=1, processes=True, dashboard_address=None)
+    outcomes: dict[str, ShardOutcome] = {}
+    try:
+        with Client(cluster if cluster is not None else scheduler) as client:
+            futures = {client.submit(fit_shard, job, key=f"shard-{job.shard.name}",
+                                     retries=retries, pure=False): job for job in jobs}
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    outcomes[job.shard.name] = future.result()
+                except Exception as error:  # every retry failed: named, the rest go on
+                    outcomes[job.shard.name] = ShardOutcome(
+                        job.shard.name, job.shard.key, "failed",
+                        error=f"{type(error).__name__}: {error}",
+                        verdict="".join(traceback.format_exception_only(error)).strip())
+    finally:
+        if cluster is not None:
+            cluster.close()
+    return [outcomes[job.shard.name] for job in jobs]

@@ -1,0 +1,183 @@
+"""A sharded dose-response fit, end to end: plan the shards, fit them on Dask, pool what
+they share, write one run directory.
+
+    RUN_DIR/shards/<name>/   each shard's complete run directory (report.html included)
+    RUN_DIR/shards.csv       one row a shard: key, status, converged, verdict, error
+    RUN_DIR/summary.csv      every shard's IC50 rows, with the shard's key
+    RUN_DIR/shifts.csv       every shard's per-curve shifts, then the second stage's rows
+                             (each shard's drug shift shrunk toward the others, the pooled)
+    RUN_DIR/run.json         versions, seed, input and its hash, settings, shards, pooling
+    RUN_DIR/report.html      what the pooled shift rests on, and every shard's diagnostics
+
+Running the same command again refits only the shards whose wells or settings changed
+(or that are missing), so a run killed halfway resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from chemoshift.assay import DEFAULT_MARGIN
+from chemoshift.data import run_dir as files
+from chemoshift.exit_codes import EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_OK, EXIT_PARTIAL
+from chemoshift.inference.fit import SamplerSettings
+from chemoshift.models.dose_response import DoseResponsePriors
+from chemoshift.screen.engine import ShardJob, ShardOutcome, run_shards
+from chemoshift.screen.pool import pool_shifts, pooled_rows, shard_likelihood
+from chemoshift.screen.shards import SHARDS_FOLDER, plan_shards
+
+SCREEN_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ScreenResult:
+    """A sharded fit's outcome: the run directory, each shard's outcome, the exit code."""
+
+    run_dir: Path
+    shards: list[ShardOutcome]
+    exit_code: int
+    pooled: pd.DataFrame
+
+
+def fit_screen(source: str | Path, out: str | Path, *, shard_by: str = "drug",
+               scheduler: str | None = None, workers: int | None = None,
+               read_options: dict | None = None, priors: dict | None = None,
+               settings: SamplerSettings | None = None, margin: float = DEFAULT_MARGIN,
+               retries: int = 2) -> ScreenResult:
+    """Fit ``source`` shard by shard into ``out`` and pool the treatment shift (see the
+    module docstring). Exit code: 0, 2 (a shard's wells are bad: named, with file, line
+    and column, in shards.csv; the other shards are fitted), 3 (a shard did not converge)
+    or 5 (a shard failed every retry)."""
+    source, out = Path(source), Path(out)
+    settings = settings or SamplerSettings()
+    read_options = dict(read_options or {})
+    priors = dict(priors or {})
+    shards = plan_shards(source, shard_by, seed=settings.seed,
+                         columns=read_options.get("columns"))
+    started = files.now()
+    jobs = [ShardJob(str(source), shard_by, shard, read_options, priors, settings, margin,
+                     str(out)) for shard in shards]
+    out.mkdir(parents=True, exist_ok=True)
+    outcomes = run_shards(jobs, scheduler=scheduler, workers=workers, retries=retries)
+    fitted = [o for o in outcomes if o.status in ("fitted", "reused")]
+    summary = _concat(out, fitted, "summary.csv", shard_by)
+    per_curve = _concat(out, fitted, "shifts.csv", shard_by)
+    if not per_curve.empty:
+        per_curve = per_curve[(per_curve.cell_line != "all") & (per_curve[shard_by] != "all")]
+    prior = dataclasses.replace(DoseResponsePriors(), **priors)
+    pooled, pooling = _pool(out, fitted, prior, settings.seed, margin, shard_by)
+    files.write_csv(out / "shards.csv", pd.DataFrame([dataclasses.asdict(o) for o in outcomes]))
+    files.write_csv(out / "summary.csv", summary)
+    files.write_csv(out / "shifts.csv", pd.concat([per_curve, pooled], ignore_index=True))
+    failed = [o for o in outcomes if o.status == "failed"]
+    unconverged = [o for o in fitted if not o.passed]
+    code = (EXIT_BAD_INPUT if any(o.status == "bad input" for o in outcomes) else
+            EXIT_PARTIAL if failed else EXIT_NOT_CONVERGED if unconverged else EXIT_OK)
+    files.write_json(out / files.RECORD, dict(
+        chemoshift_run_format=SCREEN_FORMAT, assay="dose-response", sharded=True,
+        started=started, finished=files.now(), versions=files.versions(), seed=settings.seed,
+        inputs=[dict(path=str(source), sha256=_sha256(source))], shard_by=shard_by,
+        scheduler=scheduler or "LocalCluster", settings=dict(
+            sampler=dataclasses.asdict(settings), margin=margin, priors=priors,
+            read=read_options),
+        shards=[dataclasses.asdict(o) for o in outcomes], second_stage=pooling,
+        exit_code=code))
+    files.write_text(out / "report.html", _report(out, outcomes, pooled, pooling, shard_by))
+    return ScreenResult(out, outcomes, code, pooled)
+
+
+def _concat(out: Path, fitted: list[ShardOutcome], name: str, shard_by: str) -> pd.DataFrame:
+    tables = []
+    for outcome in fitted:
+        path = out / SHARDS_FOLDER / outcome.name / name
+        if path.is_file():
+            tables.append(pd.read_csv(path, keep_default_na=False).assign(shard=outcome.key))
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def _pool(out: Path, fitted: list[ShardOutcome], prior: DoseResponsePriors, seed: int,
+          margin: float, shard_by: str) -> tuple[pd.DataFrame, dict]:
+    """The second stage for every treatment the shards share (see chemoshift.screen.pool)."""
+    by_treatment: dict[tuple[str, str], list[tuple[str, float, float]]] = {}
+    skipped = []
+    for outcome in fitted:
+        tree = files.read_datatree(out / SHARDS_FOLDER / outcome.name)
+        posterior = tree["posterior"]
+        if "log10_shift_pooled" not in posterior:
+            continue
+        shift = posterior["log10_shift_pooled"]
+        for treatment in shift.coords["treated"].values:
+            draws = shift.sel(treated=treatment).values.ravel()
+            likelihood = shard_likelihood(draws, prior.shift_mean_sd)
+            if likelihood is None:
+                skipped.append(f"{outcome.key} ({treatment})")
+                continue
+            control = _control_of(out / SHARDS_FOLDER / outcome.name, str(treatment))
+            by_treatment.setdefault((str(treatment), control), []).append(
+                (outcome.key, *likelihood))
+    tables, pooling = [], dict(method="normal likelihoods over a hierarchical normal; "
+                                      "mu exact given tau, tau on a grid (chemoshift.screen.pool)",
+                               uninformative_shards=skipped, treatments={})
+    for (treatment, control), rows in by_treatment.items():
+        keys = [r[0] for r in rows]
+        y, v = np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
+        mu, theta = pool_shifts(y, v, shift_mean_sd=prior.shift_mean_sd,
+                                shift_drug_sd=prior.shift_drug_sd, seed=seed)
+        tables.append(pooled_rows(mu, theta, keys, treatment=treatment, control=control,
+                                  margin=margin, shard_by=shard_by))
+        pooling["treatments"][treatment] = dict(n_shards=len(keys), shards=keys)
+    return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), pooling
+
+
+def _control_of(run_dir: Path, treatment: str) -> str:
+    """The control arm a shard compared ``treatment`` with (its shifts.csv says)."""
+    shifts = pd.read_csv(run_dir / "shifts.csv", keep_default_na=False)
+    match = shifts[shifts.treatment == treatment].control
+    return str(match.iloc[0]) if len(match) else ""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _report(out: Path, outcomes: list[ShardOutcome], pooled: pd.DataFrame, pooling: dict,
+            shard_by: str) -> str:
+    failed = [o for o in outcomes if o.status in ("failed", "bad input")]
+    unconverged = [o for o in outcomes if o.status in ("fitted", "reused") and not o.passed]
+    verdict = ("PARTIAL: " + ", ".join(f"{o.key} ({o.status})" for o in failed) if failed else
+               "NOT CONVERGED: " + ", ".join(o.key for o in unconverged) if unconverged
+               else f"every shard converged ({len(outcomes)})")
+    rests = "; ".join(f"{t}: {v['n_shards']} shards" for t, v in pooling["treatments"].items())
+    rows = "\n".join(
+        f"<tr><td>{html.escape(o.key)}</td><td>{o.status}</td><td>{'yes' if o.passed else 'NO'}"
+        f"</td><td>{html.escape(o.verdict or o.error)}</td><td><a href='{SHARDS_FOLDER}/"
+        f"{html.escape(o.name)}/report.html'>report</a></td></tr>" for o in outcomes)
+    table = pooled.to_html(index=False, float_format=lambda x: f"{x:.3g}", escape=True) \
+        if not pooled.empty else "<p>No treatment shift to pool.</p>"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Sharded dose-response fit</title></head>
+<body style="font-family: sans-serif; max-width: 70em; margin: 2em auto">
+<h1>Sharded dose-response fit ({len(outcomes)} shards by {html.escape(shard_by)})</h1>
+<p><strong>{html.escape(verdict)}</strong></p>
+<h2>Pooled shifts (second stage)</h2>
+<p>The pooled rows rest on {html.escape(rests or 'no shard')}.
+{html.escape(pooling['method'])}. Per-curve rows (shifts.csv) come from their shards.</p>
+{table}
+<h2>Shards</h2>
+<table><tr><th>{html.escape(shard_by)}</th><th>status</th><th>converged</th>
+<th>verdict</th><th></th></tr>
+{rows}
+</table>
+</body></html>
+"""

@@ -1,0 +1,129 @@
+"""Sharded dose-response fits (chemoshift.screen): shard plans, per-shard reading, the
+second stage's pooling, and a run on a LocalCluster equal to the shards fitted one by one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from chemoshift.data.errors import InputError
+from chemoshift.screen.pool import pool_shifts, shard_likelihood
+from chemoshift.screen.shards import plan_shards, read_shard, shard_name, shard_seed
+
+
+def wells_file(tmp_path, drugs=("5-FU", "PTX", "DOX")):
+    rows = []
+    for drug in drugs:
+        for arm in ("miR-NC", "miR-379"):
+            for dose in (0.01, 0.1, 1, 10, 100):
+                rows.append(dict(drug=drug, treatment=arm, concentration=dose,
+                                 response=1 / (1 + dose)))
+    for arm in ("miR-NC", "miR-379"):  # shared vehicle wells: in every shard
+        rows.append(dict(drug="DMSO", treatment=arm, concentration=0, response=1.0))
+    path = tmp_path / "wells.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_shards_are_the_drugs_with_seeds_of_their_own(tmp_path):
+    path = wells_file(tmp_path)
+    shards = plan_shards(path, "drug", seed=7)
+    assert [s.key for s in shards] == ["5-FU", "DOX", "PTX"]  # DMSO is a shared vehicle
+    assert len({s.seed for s in shards}) == 3 and shards[0].seed == shard_seed(7, "5-FU")
+    assert shard_seed(8, "5-FU") != shard_seed(7, "5-FU")
+    assert shard_name("a/b") != shard_name("a:b") and "/" not in shard_name("a/b")
+
+
+def test_a_shard_holds_its_drug_and_the_shared_vehicles(tmp_path):
+    data = read_shard(wells_file(tmp_path), "drug", "PTX",
+                      controls={"miR-379": "miR-NC"})
+    assert set(data.curves.drug) == {"PTX"} and (data.wells.curve == -1).sum() == 2
+
+
+def test_a_bad_cell_is_named_by_its_line_in_the_users_file(tmp_path):
+    path = wells_file(tmp_path)
+    frame = pd.read_csv(path, dtype=str)
+    frame.loc[17, "response"] = "n/a"  # a PTX well (rows 10-19): file line 19
+    frame.to_csv(path, index=False)
+    assert frame.drug[17] == "PTX"
+    with pytest.raises(InputError, match=r"wells.csv:19:response"):
+        read_shard(path, "drug", "PTX", controls={"miR-379": "miR-NC"})
+    read_shard(path, "drug", "DOX", controls={"miR-379": "miR-NC"})  # the other shards read
+
+
+def test_shard_column_must_exist(tmp_path):
+    with pytest.raises(InputError, match="no such column"):
+        plan_shards(wells_file(tmp_path), "compound", seed=1)
+
+
+def test_dividing_out_the_shard_prior_gives_back_its_likelihood():
+    """Normal likelihood N(y | theta, v) under prior N(0, s): the posterior divided by the
+    prior is the likelihood again."""
+    y, v, s = 0.3, 0.04, 0.5
+    post_var = 1 / (1 / v + 1 / s**2)
+    draws = np.random.default_rng(1).normal(post_var * y / v, np.sqrt(post_var), 200_000)
+    mean, var = shard_likelihood(draws, s)
+    assert mean == pytest.approx(y, abs=0.01) and var == pytest.approx(v, rel=0.02)
+    assert shard_likelihood(np.random.default_rng(2).normal(0, s, 5000), s) is None
+
+
+def test_pooled_shift_covers_its_truth_at_the_nominal_rate():
+    """The second stage is exact for its model: with truths drawn from its prior, 90%
+    intervals of the pooled shift and of each shard's shift cover at about 90%."""
+    rng = np.random.default_rng(379)
+    mean_sd, drug_sd, hits, theta_hits, n = 0.5, 0.2, 0, [], 300
+    for i in range(n):
+        mu = rng.normal(0, mean_sd)
+        tau = rng.gamma(2, drug_sd / 2)
+        theta = rng.normal(mu, tau, 6)
+        v = rng.uniform(0.005, 0.05, 6)
+        y = rng.normal(theta, np.sqrt(v))
+        mu_draws, theta_draws = pool_shifts(y, v, shift_mean_sd=mean_sd,
+                                            shift_drug_sd=drug_sd, seed=i, n_draws=2000)
+        low, high = np.quantile(mu_draws, [0.05, 0.95])
+        hits += low <= mu <= high
+        low, high = np.quantile(theta_draws, [0.05, 0.95], axis=0)
+        theta_hits.append(np.mean((low <= theta) & (theta <= high)))
+    assert 0.85 <= hits / n <= 0.95 and 0.85 <= np.mean(theta_hits) <= 0.95
+    assert stats.binomtest(int(hits), n, 0.9).pvalue > 0.001
+
+
+@pytest.mark.slow
+def test_a_sharded_run_equals_its_shards_fitted_one_by_one_and_resumes(tmp_path):
+    """On a LocalCluster in the test process: each shard's posterior is the one a fit of
+    its wells alone gives with the shard's seed; the same command again refits nothing."""
+    import dataclasses
+
+    import xarray as xr
+
+    from chemoshift.data import run_dir as files
+    from chemoshift.data.simulate_dose_response import screen_design, simulate_screen
+    from chemoshift.dose_response import fit_data, resolve_priors
+    from chemoshift.inference.fit import SamplerSettings
+    from chemoshift.screen.run import fit_screen
+
+    wells, _ = simulate_screen(screen_design(1, 3, n_concentrations=6), seed=3)
+    path = tmp_path / "screen.csv"
+    wells.to_csv(path, index=False)
+    settings = SamplerSettings(draws=150, tune=150, chains=2, seed=11, extend=False,
+                               progress=False)
+    result = fit_screen(path, tmp_path / "run", workers=2, settings=settings)
+    assert [o.status for o in result.shards] == ["fitted"] * 3
+    assert (tmp_path / "run" / "shards.csv").is_file()
+    pooled = result.pooled[result.pooled.drug == "all"]
+    assert len(pooled) == 2 and (pooled["q2.5"] < pooled["q97.5"]).all()  # two treated arms
+
+    shard = plan_shards(path, "drug", seed=11)[1]
+    data = read_shard(path, "drug", shard.key)
+    alone = fit_data(data, priors=resolve_priors(None),
+                     settings=dataclasses.replace(settings, seed=shard.seed), margin=1.5,
+                     title="alone", read_options={}, started=files.now())
+    sharded = files.read_datatree(tmp_path / "run" / "shards" / shard.name)
+    for name in ("log10_ic50", "log10_shift_pooled"):
+        xr.testing.assert_equal(sharded["posterior"][name], alone.datatree["posterior"][name])
+
+    again = fit_screen(path, tmp_path / "run", workers=2, settings=settings)
+    assert [o.status for o in again.shards] == ["reused"] * 3
+    pd.testing.assert_frame_equal(again.pooled, result.pooled)
