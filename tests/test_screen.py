@@ -127,3 +127,19 @@ def test_a_sharded_run_equals_its_shards_fitted_one_by_one_and_resumes(tmp_path)
     again = fit_screen(path, tmp_path / "run", workers=1, settings=settings)
     assert [o.status for o in again.shards] == ["reused"] * 3
     pd.testing.assert_frame_equal(again.pooled, result.pooled)
+
+
+def test_sharded_command_refuses_an_occupied_folder_and_stray_options(tmp_path, capsys):
+    from chemoshift.cli import main
+
+    path = wells_file(tmp_path)
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    code = main(["fit", "dose-response", str(path), "--out", str(tmp_path / "taken"),
+                 "--shard-by", "drug", "--control", "miR-379=miR-NC"])
+    assert code == 2 and "not an earlier sharded run" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "taken").iterdir()) == ["notes.txt"]
+    code = main(["fit", "dose-response", str(path), "--out", str(tmp_path / "run"),
+                 "--scheduler", "tcp://127.0.0.1:1", "--control", "miR-379=miR-NC"])
+    assert code == 2 and "only with --shard-by" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
