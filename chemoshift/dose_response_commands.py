@@ -59,9 +59,6 @@ def _run_screen(args: argparse.Namespace, read_options: dict, priors: dict) -> i
     """``--shard-by``: the sharded fit; prints where it wrote and which shards failed."""
     from chemoshift.screen.run import fit_screen
 
-    refusal = screen_folder_refusal(args.out)
-    if refusal:
-        return fit_command.refuse(f"{args.out}: {refusal}")
     print(f"chemoshift: fitting {args.input} shard by shard ({args.shard_by}) ...",
           file=sys.stderr)
     result = fit_screen(args.input, args.out, shard_by=args.shard_by, scheduler=args.scheduler,
@@ -75,16 +72,3 @@ def _run_screen(args: argparse.Namespace, read_options: dict, priors: dict) -> i
     print(f"chemoshift: wrote {args.out}/ (report.html, shards.csv, summary.csv, shifts.csv, "
           f"run.json, shards/); exit code {result.exit_code}", file=sys.stderr)
     return result.exit_code
-
-
-def screen_folder_refusal(out) -> str | None:
-    """Why ``out`` cannot take a sharded fit (None: new, empty or an earlier sharded run,
-    which is resumed)."""
-    from pathlib import Path
-
-    out = Path(out)
-    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
-        return None
-    if (out / "shards").is_dir():
-        return None
-    return "exists and is not an earlier sharded run (no shards/ folder): name a new folder"

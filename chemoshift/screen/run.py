@@ -26,6 +26,7 @@ import pandas as pd
 
 from chemoshift.assay import DEFAULT_MARGIN
 from chemoshift.data import run_dir as files
+from chemoshift.data.errors import InputError, Problem
 from chemoshift.exit_codes import EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_OK, EXIT_PARTIAL
 from chemoshift.inference.fit import SamplerSettings
 from chemoshift.models.dose_response import DoseResponsePriors
@@ -56,6 +57,10 @@ def fit_screen(source: str | Path, out: str | Path, *, shard_by: str = "drug",
     and column, in shards.csv; the other shards are fitted), 3 (a shard did not converge)
     or 5 (a shard failed every retry)."""
     source, out = Path(source), Path(out)
+    refusal = screen_folder_refusal(out)
+    if refusal:
+        raise InputError([Problem(str(out), None, None, refusal, "a new or empty folder, or "
+                                  "an earlier sharded run to resume")])
     settings = settings or SamplerSettings()
     read_options = dict(read_options or {})
     priors = dict(priors or {})
@@ -91,6 +96,16 @@ def fit_screen(source: str | Path, out: str | Path, *, shard_by: str = "drug",
         exit_code=code))
     files.write_text(out / "report.html", _report(out, outcomes, pooled, pooling, shard_by))
     return ScreenResult(out, outcomes, code, pooled)
+
+
+def screen_folder_refusal(out: Path) -> str | None:
+    """Why ``out`` cannot take a sharded fit (None: new, empty, or an earlier sharded run,
+    which is resumed)."""
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return None
+    if (out / SHARDS_FOLDER).is_dir():
+        return None
+    return "exists and is not an earlier sharded run (no shards/ folder)"
 
 
 def _concat(out: Path, fitted: list[ShardOutcome], name: str, shard_by: str) -> pd.DataFrame:
