@@ -47,6 +47,7 @@ from chemoshift.exit_codes import (
     EXIT_NOT_CONVERGED,
     EXIT_OK,
     exit_code,
+    refuse,
 )
 from chemoshift.inference.diagnostics import MIN_ESS
 from chemoshift.registry import assay_of_run
@@ -212,8 +213,7 @@ def _compare_with_truth(run_dir: Path, truth: dict) -> None:
 def _report(args: argparse.Namespace) -> int:
     run_dir = args.run_dir
     if not (run_dir / "run.json").is_file():
-        print(f"chemoshift: {run_dir} is not a run directory (no run.json)", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return refuse(f"{run_dir} is not a run directory (no run.json)")
     path = assay_of_run(run_dir).write_report(run_dir)
     print(f"chemoshift: wrote {path}", file=sys.stderr)
     return EXIT_OK

@@ -14,6 +14,7 @@ import argparse
 import sys
 
 from chemoshift import fit_command
+from chemoshift.exit_codes import refuse
 
 
 def add_command(assays) -> argparse.ArgumentParser:
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.shard_by:
         return _run_screen(args, read_options, priors)
     if args.scheduler or args.workers:
-        return fit_command.refuse("--scheduler / --workers: only with --shard-by COLUMN")
+        return refuse("--scheduler / --workers: only with --shard-by COLUMN")
     return fit_command.run_fit(args, read_options, priors)
 
 

@@ -18,6 +18,12 @@ EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_SERVICE = 0, 1, 2,
 EXIT_PARTIAL = 5  # a sharded fit: some shards failed every retry; the rest are complete
 
 
+def refuse(message: str) -> int:
+    """Say ``message`` on stderr (``chemoshift: message``); exit code 2."""
+    print(f"chemoshift: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
 def exit_code(args: argparse.Namespace) -> int:
     """Run ``args.command(args)``; bad input is said on stderr and is exit code 2."""
     try:

@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -74,7 +73,6 @@ def _options(group) -> None:
                                                     "<stem>.samples.csv beside it)")
     group.add_argument("--top", type=int, default=None,
                        help=f"N of P(top N) (default {DEFAULT_TOP})")
-
 
 
 def fit_expression(args: argparse.Namespace) -> int:
@@ -340,11 +338,6 @@ def _refresh_report(run_dir: Path, out: Path) -> None:
         from chemoshift.reports.expression.report import write_report
 
         write_report(run_dir)
-
-
-def network_settings(run_dir: Path) -> dict:
-    path = Path(run_dir) / "network.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def run_step(argv: list[str]) -> int:

@@ -17,13 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from chemoshift.assay import DEFAULT_MARGIN
-from chemoshift.exit_codes import EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_OK
+from chemoshift.exit_codes import EXIT_NOT_CONVERGED, EXIT_OK, refuse
 from chemoshift.inference.diagnostics import MIN_ESS
 from chemoshift.inference.fit import SamplerSettings
-from chemoshift.pipeline import ReportFailedWarning, run_assay
 from chemoshift.registry import ASSAYS
-
-SHARED_GROUP = "shared"  # the title of the options every assay has
 
 
 def mapping(text: str) -> dict[str, str]:
@@ -44,7 +41,7 @@ def assay_parser(assays, name: str, *, help: str, input_help: str,
     parser = assays.add_parser(name, help=help, description=help, allow_abbrev=False,
                                usage=f"chemoshift fit {name} INPUT --out RUN_DIR [options]")
     parser.add_argument("input", type=Path, metavar="INPUT", help=input_help)
-    shared = parser.add_argument_group(SHARED_GROUP)
+    shared = parser.add_argument_group("shared")
     shared.add_argument("--out", type=Path, required=True, help="run directory to write")
     if columns:
         shared.add_argument("--columns", type=mapping, default={},
@@ -93,9 +90,11 @@ def settings(args: argparse.Namespace) -> SamplerSettings:
                            progress=args.progress, extend=not fixed)
 
 
-def contrast_options(args: argparse.Namespace) -> tuple[dict | None, dict[str, float]] | int:
+def contrast_options(args: argparse.Namespace, *, label: str | None = None
+                     ) -> tuple[dict | None, dict[str, float]] | int:
     """``--control`` pairs and ``--prior`` overrides (known to the assay, numbers) and a
-    ``--margin`` above 1; or exit code 2 with the message printed."""
+    ``--margin`` above 1; or exit code 2 with the message printed (naming the assay as
+    ``label``, default its name)."""
     try:
         controls = mapping(",".join(args.control)) if args.control else None
         priors = {k: float(v) for k, v in mapping(",".join(args.prior)).items()}
@@ -104,23 +103,20 @@ def contrast_options(args: argparse.Namespace) -> tuple[dict | None, dict[str, f
     known = list(ASSAYS[args.assay].priors.__dataclass_fields__)
     unknown = sorted(set(priors) - set(known))
     if unknown:
-        return refuse(f"--prior {unknown}: unknown prior(s); the {args.assay} priors are {known}")
+        return refuse(f"--prior {unknown}: unknown prior(s); the {label or args.assay} priors are "
+                      f"{known}")
     if not args.margin > 1:
         return refuse(f"--margin {args.margin}: expected a fold change above 1 "
                        "(1.5 asks for P(fold beyond 1.5))")
     return controls, priors
 
 
-def refuse(message: str) -> int:
-    """Say ``message`` on stderr; exit code 2."""
-    print(f"chemoshift: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
-
-
 def run_fit(args: argparse.Namespace, read_options: dict[str, Any],
             priors: dict[str, float]) -> int:
     """Fit ``args.assay`` to ``args.input`` into ``args.out``; say what was written and
     whether it converged. Returns the exit code (0, or 3 with a banner)."""
+    from chemoshift.pipeline import ReportFailedWarning, run_assay  # PyMC: only for a fit
+
     start = time.perf_counter()
     sampler = settings(args)
     out = args.out

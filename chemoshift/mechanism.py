@@ -43,7 +43,8 @@ from chemoshift.reports.mechanism.tables import SENSITIVITY_FACTORS, draws
 
 EXAMPLES = {"luciferase": "luciferase.csv", "western": "western.csv",
             "apoptosis": "apoptosis.csv"}
-# command-line option (argparse dest) -> read option, per assay
+
+
 @dataclass(eq=False, repr=False)
 class MechanismFit(AssayFit):
     """A fitted mechanism model: the posterior, what it was fitted from, and how.

@@ -14,13 +14,11 @@ import argparse
 
 from chemoshift import fit_command
 
-# assay -> {option's dest: the read option it sets}
-READ_OPTIONS = {"luciferase": {"construct_control": "construct_control",
-                               "background": "background",
-                               "drop_nonpositive": "drop_nonpositive"},
-                "western": {"dose": "columns", "background_lane": "background_lane",
-                            "loading_band": "loading_band"},
-                "apoptosis": {"drug_control": "drug_control"}}
+# assay -> its options' dests, each the read option of the same name (``dose`` is
+# ``--columns dose=COLUMN``)
+READ_OPTIONS = {"luciferase": ("construct_control", "background", "drop_nonpositive"),
+                "western": ("dose", "background_lane", "loading_band"),
+                "apoptosis": ("drug_control",)}
 HELP = {"luciferase": "dual-luciferase 3'UTR reporter: firefly / Renilla contrasts",
         "western": "Western blot densitometry: band / loading-control contrasts",
         "apoptosis": "apoptosis fractions (annexin V / PI counts): beta-binomial contrasts"}
@@ -78,12 +76,12 @@ def run(args: argparse.Namespace) -> int:
 def read_options(args: argparse.Namespace, controls: dict | None) -> dict:
     """Read options of a mechanism assay from its parsed command line."""
     options = dict(columns=dict(args.columns), controls=controls)
-    for dest, name in READ_OPTIONS[args.assay].items():
+    for dest in READ_OPTIONS[args.assay]:
         value = getattr(args, dest, None)
         if value in (None, False):
             continue
         if dest == "dose":  # --dose COLUMN is --columns dose=COLUMN
             options["columns"].setdefault("dose", value)
         else:
-            options[name] = value
+            options[dest] = value
     return options

@@ -13,15 +13,10 @@ or of one-gene files (``Name;Ct``, one file per gene): :mod:`chemoshift.data.qpc
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import sys
 from pathlib import Path
 
 from chemoshift import fit_command
-from chemoshift.exit_codes import EXIT_BAD_INPUT
-from chemoshift.models.qpcr import QpcrPriors
-
-QPCR_PRIORS = [f.name for f in dataclasses.fields(QpcrPriors)]
+from chemoshift.exit_codes import refuse
 
 
 def add_command(assays) -> argparse.ArgumentParser:
@@ -62,53 +57,27 @@ def _options(group) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``chemoshift fit qpcr``: needs ``--reference``; priors by the names of QpcrPriors."""
-    if args.prior:
-        unknown = [p for p in args.prior if p.split("=")[0].strip() not in QPCR_PRIORS]
-        if unknown:
-            print(f"chemoshift: --prior {unknown}: the qPCR priors are {QPCR_PRIORS}",
-                  file=sys.stderr)
-            return EXIT_BAD_INPUT
     if not args.reference:
-        print("chemoshift: qpcr needs --reference GENE[,GENE] (or TARGET:REFERENCE,...)",
-              file=sys.stderr)
-        return EXIT_BAD_INPUT
-    options = read_options(args)
+        return refuse("qpcr needs --reference GENE[,GENE] (or TARGET:REFERENCE,...)")
+    checked = fit_command.contrast_options(args, label="qPCR")
+    if isinstance(checked, int):
+        return checked
+    controls, priors = checked
+    options = read_options(args, controls)
     if isinstance(options, int):
         return options
-    priors = dict(p.split("=", 1) for p in args.prior)
     return fit_command.run_fit(args, options, priors)
 
 
-def _pairs(text: str, what: str) -> dict[str, str]:
-    parts = [p for p in text.split(",") if p.strip()]
-    if not parts or not all("=" in p for p in parts):
-        raise ValueError(f"{what} {text!r}: expected NAME=VALUE pairs, comma separated")
-    return {k.strip(): v.strip() for k, v in (p.split("=", 1) for p in parts)}
-
-
-def read_options(args: argparse.Namespace) -> dict | int:
+def read_options(args: argparse.Namespace, controls: dict | None) -> dict | int:
     """The read options of fit_qpcr from the command line, or exit code 2."""
     try:
-        controls = _pairs(",".join(args.control), "--control") if args.control else None
-        efficiency = ({g: float(e) for g, e in _pairs(args.efficiency, "--efficiency").items()}
+        efficiency = ({g: float(e) for g, e in fit_command.mapping(args.efficiency).items()}
                       if args.efficiency else None)
-    except ValueError as error:
-        print(f"chemoshift: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    try:
-        for prior in args.prior:
-            float(prior.split("=", 1)[1])
-    except (IndexError, ValueError):
-        print(f"chemoshift: --prior {args.prior}: expected NAME=NUMBER", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if not args.margin > 1:
-        print(f"chemoshift: --margin {args.margin}: expected a fold change above 1",
-              file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except (argparse.ArgumentTypeError, ValueError) as error:
+        return refuse(f"--efficiency: {error} (expected NAME=VALUE)")
     if args.max_cycle is not None and not args.max_cycle > 5:
-        print(f"chemoshift: --max-cycle {args.max_cycle}: expected a cycle limit above 5",
-              file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return refuse(f"--max-cycle {args.max_cycle}: expected a cycle limit above 5")
     options = dict(references=args.reference, condition=args.condition, sample=args.sample,
                    samples=args.samples,
                    controls=controls, columns=args.columns, efficiency=efficiency,

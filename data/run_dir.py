@@ -9,6 +9,7 @@ read an older run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -82,6 +83,20 @@ def staged_run_dir(run_dir: Path):
         for leftover in (staging, retired):
             if leftover.exists():
                 shutil.rmtree(leftover)
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex), read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def content_hash(content: dict) -> str:
+    """SHA-256 (hex) of a JSON-able record, keys sorted: the key of a reusable result."""
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def write_text(path: Path, text: str) -> None:

@@ -16,6 +16,7 @@ from xarray import DataTree
 
 from chemoshift.inference.advice import advise
 from chemoshift.inference.diagnostics import MIN_ESS, Diagnostics, Units, diagnose
+from chemoshift.models.potentials import only_prior_potentials
 
 PREDICTIVE_DRAWS = 500  # posterior predictive draws kept (every k-th posterior draw)
 FIRST_LOOK = 2000  # draws in all (every chain's together) at an extended fit's first look
@@ -174,9 +175,8 @@ def fit(model: pm.Model, settings: SamplerSettings = DEFAULT_SETTINGS,
         thinned = datatree.copy()  # with its constant_data: the data are the trace's own
         thinned["posterior"] = posterior.isel(draw=slice(None, None, step))
         with model, warnings.catch_warnings():  # a thinned posterior: checks need hundreds
-            if all(p.name.endswith("_prior") for p in model.potentials):
-                # a prior written as a potential (models.log_ratio's singleton groups) is
-                # in the draws the replicates start from: PyMC's warning does not apply
+            if only_prior_potentials(model):  # in the draws the replicates start from:
+                # PyMC's warning about potentials does not apply (chemoshift.models.potentials)
                 warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
             predictive = pm.sample_posterior_predictive(
                 thinned, random_seed=np.random.default_rng(settings.seed + 1),

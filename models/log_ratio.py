@@ -77,6 +77,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from chemoshift.data.log_ratio_files import LogRatioTable
+from chemoshift.models.potentials import prior_potential
 
 MIN_BATCHES = 5
 MIN_DEVIATION_DOF = 4  # as batch_sd's five batches: four free values
@@ -105,7 +106,8 @@ def build_model(table: LogRatioTable, priors: LogRatioPriors = LogRatioPriors())
     coords = {"group": table.groups, "batch": table.batches, "cell": table.cells,
               "contrast": list(table.contrasts.name), "obs": np.arange(len(table.log_ratio))}
     single = singleton_groups(table)
-    if single.any():
+    has_single = bool(single.any())
+    if has_single:
         coords |= {"replicated": [g for g, s in zip(table.groups, single, strict=True) if not s],
                    "singleton": [g for g, s in zip(table.groups, single, strict=True) if s]}
     centre = float(np.median(table.log_ratio))
@@ -117,18 +119,18 @@ def build_model(table: LogRatioTable, priors: LogRatioPriors = LogRatioPriors())
             scale = (pm.Gamma("batch_sd", alpha=2, beta=2 / priors.batch_sd)
                      if len(table.batches) >= MIN_BATCHES else priors.batch_sd)
             in_sample = free_means("group_in_sample", single, centre, priors.group_sd)
-            raw = (pm.Normal("batch_raw", 0, scale, dims="batch") if not single.any() else
+            raw = (pm.Normal("batch_raw", 0, scale, dims="batch") if not has_single else
                    pm.Deterministic("batch_raw", scale * pm.Normal("batch_z", 0, 1, dims="batch"),
                                     dims="batch"))  # non-centred: see the module docstring
             batch_effect, stratum_mean = split_batches(raw, table.batch_stratum)
             pm.Deterministic("batch_effect", batch_effect, dims="batch")
-            if not single.any():
+            if not has_single:
                 group_mean = pm.Deterministic(
                     "group_mean", in_sample - stratum_mean[table.group_stratum], dims="group")
             terms.append(batch_effect[batch])
         else:
             in_sample = group_mean = free_means(
-                "group_in_sample" if single.any() else "group_mean", single, centre,
+                "group_in_sample" if has_single else "group_mean", single, centre,
                 priors.group_sd)
         if has_deviation(table):
             cell = pm.Data("cell_index", table.cell, dims="obs")
@@ -139,7 +141,7 @@ def build_model(table: LogRatioTable, priors: LogRatioPriors = LogRatioPriors())
             terms.append((deviation_sd * z)[cell])
         sigma = pm.Gamma("sigma", alpha=2, beta=2 / priors.sigma)
         observed = pm.Data("observed_log_ratio", table.log_ratio, dims="obs")  # swappable
-        if single.any():
+        if has_single:
             in_sample = with_singletons(in_sample, table, single, observed, terms, sigma,
                                         centre, priors.group_sd)
             group_mean = pm.Deterministic("group_mean", in_sample if stratum_mean is None
@@ -182,7 +184,7 @@ def with_singletons(replicated, table: LogRatioTable, single: np.ndarray, observ
     rest = sum(term[lane] for term in terms)  # 0 without batch or deviation terms
     z = pm.Flat("singleton_z", dims="singleton")
     means = observed[lane] - rest - sigma * z
-    pm.Potential("singleton_prior", pm.logp(pm.Normal.dist(centre, group_sd), means).sum()
+    prior_potential("singleton", pm.logp(pm.Normal.dist(centre, group_sd), means).sum()
                  + len(lane) * pm.math.log(sigma))
     values = pt.zeros(len(table.groups))
     if replicated is not None:
@@ -226,8 +228,9 @@ def deviation_learnt(table: LogRatioTable) -> bool:
 def model_terms(table: LogRatioTable, priors: LogRatioPriors = LogRatioPriors()) -> dict:
     """Which terms the design has and whether their scales are learnt (for run.json)."""
     terms = {"group_mean": {"scale": "fixed", "sd": priors.group_sd, "values": len(table.groups)}}
-    if singleton_groups(table).any():  # parameterised through their lane (module docstring)
-        terms["group_mean"]["singletons"] = int(singleton_groups(table).sum())
+    n_single = int(singleton_groups(table).sum())
+    if n_single:  # parameterised through their lane (module docstring)
+        terms["group_mean"]["singletons"] = n_single
     if len(table.batches) > 1:
         terms["batch_effect"] = {"scale": "learnt" if len(table.batches) >= MIN_BATCHES
                                  else "fixed", "sd": priors.batch_sd,

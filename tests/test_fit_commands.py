@@ -42,6 +42,7 @@ def test_an_assays_help_lists_its_options_and_the_shared_ones_alone(assay):
 def test_western_help_fits_on_one_screen(capsys):
     assert main(["fit", "western", "--help"]) == 0
     shown = capsys.readouterr().out
+    # a terminal's screen: 50 lines (it prints 46)
     assert len(shown.splitlines()) <= 50 and "--background-lane" in shown
     assert "--reference" not in shown and "--unit" not in shown
 
@@ -61,9 +62,11 @@ def test_an_option_of_another_assay_is_a_usage_error_naming_its_assay(capsys, tm
         in said and f"usage: chemoshift fit {assay}" in said
 
 
-def test_an_abbreviated_option_is_not_taken_for_another():
+def test_an_abbreviated_option_is_not_taken_for_another(capsys):
     """``--sample`` (qPCR's) must not be read as ``--sampler`` by dose-response."""
     assert main(["fit", "dose-response", "x.csv", "--out", "o", "--sample", "well"]) == 2
+    said = capsys.readouterr().err
+    assert "--sample is an option of `chemoshift fit qpcr`, not of dose-response" in said
 
 
 def test_naming_the_assays_imports_none_of_them():

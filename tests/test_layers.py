@@ -65,7 +65,6 @@ def test_four_parameter_curve_is_written_once():
     assert four_parameter_forms(ROOT / "data" / "curve.py")  # the one place it is written
 
 
-
 PACKAGE = ROOT / "chemoshift"
 
 

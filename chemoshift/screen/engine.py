@@ -13,11 +13,9 @@ Resume: each shard's folder records the hash of its wells, settings and priors
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,13 +64,9 @@ def shard_hash(data_digest: str, job: ShardJob) -> str:
     """The hash that says whether a shard's folder can be reused."""
     settings = dataclasses.asdict(job.settings)
     settings.pop("progress")
-    content = dict(wells=data_digest, key=job.shard.key, seed=job.shard.seed,
-                   settings=settings, priors=dict(sorted(job.priors.items())),
-                   margin=job.margin, read={k: v for k, v in sorted(job.read_options.items())
-                                            if k != "columns"},
-                   columns=dict(sorted((job.read_options.get("columns") or {}).items())),
-                   chemoshift=__version__)
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+    return files.content_hash(dict(wells=data_digest, key=job.shard.key, seed=job.shard.seed,
+                                   settings=settings, priors=job.priors, margin=job.margin,
+                                   read=job.read_options, chemoshift=__version__))
 
 
 def fit_shard(job: ShardJob) -> ShardOutcome:
@@ -89,8 +83,8 @@ def fit_shard(job: ShardJob) -> ShardOutcome:
         return ShardOutcome(job.shard.name, job.shard.key, "bad input", error=str(error))
     key = shard_hash(next(iter(data.sources.values())), job)
     record = job.run_dir / SHARD_RECORD
-    if record.is_file() and json.loads(record.read_text()).get("hash") == key:
-        saved = json.loads(record.read_text())
+    saved = json.loads(record.read_text()) if record.is_file() else {}
+    if saved.get("hash") == key:
         return ShardOutcome(job.shard.name, job.shard.key, "reused", saved["passed"],
                             saved["verdict"], time.perf_counter() - start)
     settings = dataclasses.replace(job.settings, seed=job.shard.seed, progress=False)
@@ -100,9 +94,24 @@ def fit_shard(job: ShardJob) -> ShardOutcome:
     fit.save(job.run_dir)
     passed, verdict = fit.diagnostics.passed, fit.diagnostics.verdict
     files.write_json(record, dict(hash=key, key=job.shard.key, seed=job.shard.seed,
-                                  passed=passed, verdict=verdict))
+                                  passed=passed, verdict=verdict,
+                                  shifts=shift_moments(fit.datatree, data.controls)))
     return ShardOutcome(job.shard.name, job.shard.key, "fitted", passed, verdict,
                         time.perf_counter() - start)
+
+
+def shift_moments(datatree, controls: dict) -> dict:
+    """Posterior mean and variance (log10 fold) of the shard's pooled shift per treated arm,
+    with its control: what the second stage (:mod:`chemoshift.screen.pool`) reads."""
+    if "log10_shift_pooled" not in datatree["posterior"]:
+        return {}
+    shift = datatree["posterior"]["log10_shift_pooled"]
+    moments = {}
+    for treatment in shift.coords["treated"].values:
+        draws = shift.sel(treated=treatment).values.ravel()
+        moments[str(treatment)] = dict(control=str((controls or {}).get(str(treatment), "")),
+                                       mean=float(draws.mean()), var=float(draws.var(ddof=1)))
+    return moments
 
 
 def run_shards(jobs: list[ShardJob], *, scheduler: str | None = None,
@@ -126,8 +135,7 @@ def run_shards(jobs: list[ShardJob], *, scheduler: str | None = None,
                 except Exception as error:  # every retry failed: named, the rest go on
                     outcomes[job.shard.name] = ShardOutcome(
                         job.shard.name, job.shard.key, "failed",
-                        error=f"{type(error).__name__}: {error}",
-                        verdict="".join(traceback.format_exception_only(error)).strip())
+                        error=f"{type(error).__name__}: {error}")
     finally:
         if cluster is not None:
             cluster.close()

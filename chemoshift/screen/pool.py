@@ -31,7 +31,12 @@ MIN_PRECISION = 1e-6  # a shard whose posterior is no narrower than its prior sa
 def shard_likelihood(draws: np.ndarray, prior_sd: float) -> tuple[float, float] | None:
     """A shard's normal likelihood (mean, variance; log10 fold) for its shift from its
     posterior draws under the prior ``Normal(0, prior_sd)``; None when uninformative."""
-    mean, var = float(np.mean(draws)), float(np.var(draws, ddof=1))
+    return likelihood(float(np.mean(draws)), float(np.var(draws, ddof=1)), prior_sd)
+
+
+def likelihood(mean: float, var: float, prior_sd: float) -> tuple[float, float] | None:
+    """The normal likelihood (mean, variance) left when the prior ``Normal(0, prior_sd)``
+    is divided out of a normal posterior (mean, variance); None when uninformative."""
     precision = 1.0 / var - 1.0 / prior_sd**2
     if not precision > MIN_PRECISION:
         return None

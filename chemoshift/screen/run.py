@@ -16,8 +16,8 @@ Running the same command again refits only the shards whose wells or settings ch
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import html
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +30,8 @@ from chemoshift.data.errors import InputError, Problem
 from chemoshift.exit_codes import EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_OK, EXIT_PARTIAL
 from chemoshift.inference.fit import SamplerSettings
 from chemoshift.models.dose_response import DoseResponsePriors
-from chemoshift.screen.engine import ShardJob, ShardOutcome, run_shards
-from chemoshift.screen.pool import pool_shifts, pooled_rows, shard_likelihood
+from chemoshift.screen.engine import SHARD_RECORD, ShardJob, ShardOutcome, run_shards
+from chemoshift.screen.pool import likelihood, pool_shifts, pooled_rows
 from chemoshift.screen.shards import SHARDS_FOLDER, plan_shards
 
 SCREEN_FORMAT = 1
@@ -72,8 +72,8 @@ def fit_screen(source: str | Path, out: str | Path, *, shard_by: str = "drug",
     out.mkdir(parents=True, exist_ok=True)
     outcomes = run_shards(jobs, scheduler=scheduler, workers=workers, retries=retries)
     fitted = [o for o in outcomes if o.status in ("fitted", "reused")]
-    summary = _concat(out, fitted, "summary.csv", shard_by)
-    per_curve = _concat(out, fitted, "shifts.csv", shard_by)
+    summary = _concat(out, fitted, "summary.csv")
+    per_curve = _concat(out, fitted, "shifts.csv")
     if not per_curve.empty:
         per_curve = per_curve[(per_curve.cell_line != "all") & (per_curve[shard_by] != "all")]
     prior = dataclasses.replace(DoseResponsePriors(), **priors)
@@ -88,7 +88,7 @@ def fit_screen(source: str | Path, out: str | Path, *, shard_by: str = "drug",
     files.write_json(out / files.RECORD, dict(
         chemoshift_run_format=SCREEN_FORMAT, assay="dose-response", sharded=True,
         started=started, finished=files.now(), versions=files.versions(), seed=settings.seed,
-        inputs=[dict(path=str(source), sha256=_sha256(source))], shard_by=shard_by,
+        inputs=[dict(path=str(source), sha256=files.file_hash(source))], shard_by=shard_by,
         scheduler=scheduler or "LocalCluster", settings=dict(
             sampler=dataclasses.asdict(settings), margin=margin, priors=priors,
             read=read_options),
@@ -108,7 +108,8 @@ def screen_folder_refusal(out: Path) -> str | None:
     return "exists and is not an earlier sharded run (no shards/ folder)"
 
 
-def _concat(out: Path, fitted: list[ShardOutcome], name: str, shard_by: str) -> pd.DataFrame:
+def _concat(out: Path, fitted: list[ShardOutcome], name: str) -> pd.DataFrame:
+    """Every fitted shard's table ``name``, each row with its shard's key."""
     tables = []
     for outcome in fitted:
         path = out / SHARDS_FOLDER / outcome.name / name
@@ -123,20 +124,14 @@ def _pool(out: Path, fitted: list[ShardOutcome], prior: DoseResponsePriors, seed
     by_treatment: dict[tuple[str, str], list[tuple[str, float, float]]] = {}
     skipped = []
     for outcome in fitted:
-        tree = files.read_datatree(out / SHARDS_FOLDER / outcome.name)
-        posterior = tree["posterior"]
-        if "log10_shift_pooled" not in posterior:
-            continue
-        shift = posterior["log10_shift_pooled"]
-        for treatment in shift.coords["treated"].values:
-            draws = shift.sel(treated=treatment).values.ravel()
-            likelihood = shard_likelihood(draws, prior.shift_mean_sd)
-            if likelihood is None:
+        record = json.loads((out / SHARDS_FOLDER / outcome.name / SHARD_RECORD).read_text())
+        for treatment, moments in record.get("shifts", {}).items():
+            shard = likelihood(moments["mean"], moments["var"], prior.shift_mean_sd)
+            if shard is None:
                 skipped.append(f"{outcome.key} ({treatment})")
                 continue
-            control = _control_of(out / SHARDS_FOLDER / outcome.name, str(treatment))
-            by_treatment.setdefault((str(treatment), control), []).append(
-                (outcome.key, *likelihood))
+            by_treatment.setdefault((treatment, moments["control"]), []).append(
+                (outcome.key, *shard))
     tables, pooling = [], dict(method="normal likelihoods over a hierarchical normal; "
                                       "mu exact given tau, tau on a grid (chemoshift.screen.pool)",
                                uninformative_shards=skipped, treatments={})
@@ -149,21 +144,6 @@ def _pool(out: Path, fitted: list[ShardOutcome], prior: DoseResponsePriors, seed
                                   margin=margin, shard_by=shard_by))
         pooling["treatments"][treatment] = dict(n_shards=len(keys), shards=keys)
     return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), pooling
-
-
-def _control_of(run_dir: Path, treatment: str) -> str:
-    """The control arm a shard compared ``treatment`` with (its shifts.csv says)."""
-    shifts = pd.read_csv(run_dir / "shifts.csv", keep_default_na=False)
-    match = shifts[shifts.treatment == treatment].control
-    return str(match.iloc[0]) if len(match) else ""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _report(out: Path, outcomes: list[ShardOutcome], pooled: pd.DataFrame, pooling: dict,

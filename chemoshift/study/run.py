@@ -12,7 +12,6 @@ so editing one assay's file refits that assay alone.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import multiprocessing
 import os
@@ -81,28 +80,19 @@ def fit_key(spec: AssaySpec, settings: SamplerSettings, network: NetworkSpec | N
     """The hash that says whether a run directory can be reused for this fit."""
     from chemoshift.version import __version__
 
-    options = {k: (file_hash(Path(v)) if k in ("samples", "annotation", "dilutions") and v
+    options = {k: (files.file_hash(Path(v)) if k in ("samples", "annotation", "dilutions") and v
                    else v) for k, v in sorted(spec.read_options.items())}
     sampler = dataclasses.asdict(settings)
     sampler.pop("progress")
-    content = dict(assay=spec.name, input=file_hash(spec.file), options=options,
+    content = dict(assay=spec.name, input=files.file_hash(spec.file), options=options,
                    priors=dict(sorted(spec.priors.items())), margin=spec.margin,
                    sampler=sampler, chemoshift=__version__)
     if spec.name == "expression":
         net = dataclasses.asdict(network) if network else None
         if net and net["file"]:
-            net["file"] = file_hash(Path(net["file"]))
-        content.update(network=net, gmt=file_hash(gmt) if gmt else None)
-    text = json.dumps(content, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+            net["file"] = files.file_hash(Path(net["file"]))
+        content.update(network=net, gmt=files.file_hash(gmt) if gmt else None)
+    return files.content_hash(content)
 
 
 def reusable(run_dir: Path, key: str) -> bool:
@@ -326,19 +316,19 @@ def study_record(study: Study, out: Path, settings: SamplerSettings,
     versions, seed, settings, and what became of each fit."""
     from chemoshift.version import __version__
 
-    inputs = [dict(assay=name, path=study.relative(path), sha256=file_hash(path))
+    inputs = [dict(assay=name, path=study.relative(path), sha256=files.file_hash(path))
               for name, spec in study.assays.items() for path in spec.files]
     if study.network and study.network.file:
         inputs.append(dict(assay="network", path=study.relative(study.network.file),
-                           sha256=file_hash(study.network.file)))
+                           sha256=files.file_hash(study.network.file)))
     if study.enrichment_gmt:
         inputs.append(dict(assay="enrichment", path=study.relative(study.enrichment_gmt),
-                           sha256=file_hash(study.enrichment_gmt)))
+                           sha256=files.file_hash(study.enrichment_gmt)))
     sampler = dataclasses.asdict(settings)
     sampler.pop("progress")
     return dict(
         chemoshift_study_format=1, title=study.title, study_file=str(study.path),
-        study_sha256=file_hash(study.path), chemoshift_version=__version__,
+        study_sha256=files.file_hash(study.path), chemoshift_version=__version__,
         versions=files.versions(), seed=study.seed, started=started, finished=files.now(),
         seconds=round(seconds, 1), command=sys.argv,
         settings=dict(sampler=sampler, workers=workers, margin=study.margin,

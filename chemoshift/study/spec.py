@@ -30,6 +30,7 @@ from typing import Any
 
 from chemoshift.assay import DEFAULT_MARGIN
 from chemoshift.data.errors import Problem
+from chemoshift.registry import ASSAYS
 from chemoshift.reports.study.claims import (
     CLAIM_ASSAY,
     CLAIM_KINDS,
@@ -156,8 +157,6 @@ class Locator:
 
 
 def parse_study(raw: dict, path: Path, where: Locator, problems: list[Problem]) -> Study:
-    from chemoshift.registry import ASSAYS
-
     for key in raw:
         if key not in STUDY_SECTIONS:
             problems.append(where.problem(key, "unknown section",
@@ -269,8 +268,6 @@ def _existing(folder: Path, name: str, key: str, where: Locator, problems: list[
 
 def _assay(name: str, options: Any, folder: Path, margin: float, where: Locator,
            problems: list[Problem]) -> AssaySpec | None:
-    from chemoshift.registry import ASSAYS
-
     key = f"assays.{name}"
     if not isinstance(options, dict):
         problems.append(where.problem(key, repr(options), "a [table] with file = ..."))
