@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pymc as pm
 import pytest
 
 from chemoshift.data.qpcr import validate_qpcr
@@ -132,6 +133,19 @@ def test_plates_nested_in_replicates_form_one_group_per_replicate():
     assert len(build_model(data).coords["plate_basis"]) == 8  # 12 plates - 4 group means
     # every plate of the usual design shares samples with every other: one group
     assert model_terms(read(simulate_qpcr(DESIGN, seed=0)[0]))["plate_groups"] == 1
+
+
+def test_a_target_without_reactions_in_a_condition_is_the_prior_there():
+    frame = simulate_qpcr(NESTED, seed=0)[0]
+    data = validate_qpcr(frame[~((frame.gene == "T1") & (frame.condition == "B"))],
+                         "simulated", references="REF")
+    assert model_terms(data)["prior_only_cells"] == 1
+    model = build_model(data)
+    apparent = pm.draw(model["target_apparent"], random_seed=1)  # (target, condition)
+    t1, b = list(model.coords["target"]).index("T1"), list(model.coords["condition"]).index("B")
+    assert abs(apparent[t1].sum() - apparent[t1, b]) < 1e-9  # zero-sum without B
+    np.testing.assert_allclose(np.delete(apparent, t1, axis=0).sum(axis=1), 0.0, atol=1e-9)
+    assert model_terms(read(simulate_qpcr(DESIGN, seed=0)[0]))["prior_only_cells"] == 0
 
 
 @pytest.mark.slow
