@@ -41,6 +41,8 @@ class QpcrDesign:
     experiment_sd: float = 0.0  # log2: a gene's shift in one experiment
     n_plates: int = 1  # technical replicate t of every sample sits on plate t % n_plates
     plate_sd: float = 0.0  # cycles: a plate's offset
+    plates_per_replicate: bool = False  # each biological replicate b has its own n_plates
+    # plates ("R{b}P{t % n_plates}"): the samples of replicate b sit on its plates only
 
 
 def simulate_qpcr(design: QpcrDesign = QpcrDesign(), seed: int = 0
@@ -60,8 +62,12 @@ def simulate_qpcr(design: QpcrDesign = QpcrDesign(), seed: int = 0
     groups = sorted({group for _, group, _ in design.genes.values()})
     experiment = {(e, gene): float(rng.normal(0, design.experiment_sd)) if design.experiment_sd
                   else 0.0 for e in range(design.n_experiments) for gene in design.genes}
-    plate = (rng.normal(0, design.plate_sd, design.n_plates) if design.plate_sd
-             else np.zeros(design.n_plates))
+    n_plates = design.n_plates * (design.n_biological if design.plates_per_replicate else 1)
+    plate = (rng.normal(0, design.plate_sd, n_plates) if design.plate_sd
+             else np.zeros(n_plates))
+    plate_names = ([f"R{b + 1}P{t + 1}" for b in range(design.n_biological)
+                    for t in range(design.n_plates)] if design.plates_per_replicate
+                   else [f"P{t + 1}" for t in range(design.n_plates)])
     rows = []
     for condition in design.conditions:
         for b in range(design.n_biological):
@@ -71,7 +77,9 @@ def simulate_qpcr(design: QpcrDesign = QpcrDesign(), seed: int = 0
                 mean = ct0 - (effect[gene][condition] + loading[group] + experiment[e, gene]
                               + rng.normal(0, design.bio_sd))
                 for t in range(design.n_technical):
-                    ct = mean + plate[t % design.n_plates] + rng.normal(0, design.noise_sd)
+                    on = t % design.n_plates + (b * design.n_plates
+                                                if design.plates_per_replicate else 0)
+                    ct = mean + plate[on] + rng.normal(0, design.noise_sd)
                     if rng.random() < design.outlier_rate:
                         ct += rng.choice([-3.0, 3.0])
                     if rng.random() < design.failure_rate:
@@ -84,8 +92,8 @@ def simulate_qpcr(design: QpcrDesign = QpcrDesign(), seed: int = 0
                                technical_replicate=str(t + 1), gene=gene, ct=cell)
                     if design.n_experiments > 1:
                         row["experiment"] = f"E{e + 1}"
-                    if design.n_plates > 1:
-                        row["plate"] = f"P{t % design.n_plates + 1}"
+                    if len(plate_names) > 1:
+                        row["plate"] = plate_names[on]
                     if design.doses:
                         dose = design.doses.get(condition)
                         row["dose"] = "" if dose is None else f"{dose:g}"
@@ -94,7 +102,7 @@ def simulate_qpcr(design: QpcrDesign = QpcrDesign(), seed: int = 0
     truth = dict(log2_effect=effect,
                  log2_fold={g: {c: effect[g][c] - effect[g][base] for c in design.conditions[1:]}
                             for g in design.genes},
-                 control=base, plate=plate.tolist(),
+                 control=base, plate=dict(zip(plate_names, plate.tolist(), strict=True)),
                  experiment={g: [experiment[e, g] for e in range(design.n_experiments)]
                              for g in design.genes})
     return pd.DataFrame(rows), truth

@@ -35,7 +35,12 @@ of each block is written as an orthonormal basis times free Normals (:func:`zero
   plus its group's ``loading_condition``; the wide prior sits on it), which its own Cts
   pin, so the loading change is no ridge through every target's effect (a 96-gene panel
   with one loading per condition: R-hat 1.058 and ESS 37 on ``loading_condition`` when
-  the effects were sampled directly).
+  the effects were sampled directly). A target with **no reaction in a condition** has
+  there an independent Normal(0, ``target_effect_sd``), the prior alone, and zero-sum
+  over its measured conditions only (:func:`_target_apparent`); zero-sum over all
+  conditions tied ``ct0`` and its measured changes to those sd-3 cells (syeddans' plate
+  maps, 18 such cells, simulated Cts on that layout: R-hat 1.13 against 1.06 with 150
+  draws). ``model_terms`` counts them (``prior_only_cells``): their folds are the prior's.
 - **Technical replicates** nest in biological ones: the reactions of one sample and
   gene (the data's ``sample``, which a long file must name) share that sample's
   ``loading`` and ``bio`` and differ by the well noise alone, so n samples of technical
@@ -45,8 +50,16 @@ of each block is written as an orthonormal basis times free Normals (:func:`zero
   common part is the loading); otherwise the residual is the biological variation.
 - **Experiments and plates**: ``exp`` (``experiment_effect``, gene x experiment, log2
   units, zero-sum over experiments and over the genes of each group: its common part is
-  the loadings of that experiment's samples) and ``plate`` (``plate_effect``, cycles,
-  zero-sum over plates), non-centred.
+  the loadings of that experiment's samples) and ``plate`` (``plate_effect``, cycles),
+  non-centred. Plate offsets sum to zero within each **plate group** (:func:`plate_groups`:
+  plates joined by samples measured on both): when each replicate's samples sit on that
+  replicate's plates only, a group's mean offset is a shift of all its samples' loadings,
+  which the data cannot tell apart, so the loadings carry it and the plates the
+  within-group contrasts (a plate alone in its group has no effect). The folds do not
+  depend on the split: a loading cancels between a sample's genes (exactly at equal
+  efficiencies). (Zero-sum over all 44 plates of syeddans' six replicate folders left 5
+  such ridges; simulated Cts on that layout: ESS 43 on ``plate_z`` against 114 with
+  150 draws.) Plates all in one group: PyMC's zero-sum normal, as before.
 - **Efficiency** ``E_g``: 2, or given, or estimated jointly from a dilution series
   (``Cq = intercept - log2(amount) / log2(E)``), with ``log2 E ~ Beta`` so E <= 2 (Matz
   et al.'s chrom dilutions: least squares 2.017, capped posterior 1.993 against the
@@ -70,6 +83,8 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from chemoshift.data.qpcr import QpcrData
 from chemoshift.data.qpcr_references import Dilutions
@@ -113,6 +128,8 @@ def model_terms(data: QpcrData, priors: QpcrPriors = DEFAULT_PRIORS) -> dict:
     n_ref_values = int((refs_per_group - 1).sum()) * (len(data.conditions) - 1)
     pairs = data.reactions[data.reactions.status == "detected"].groupby(["sample", "gene"]).size()
     n_exp, n_plates = len(data.coords["experiment"]), len(data.coords["plate"])
+    n_plate_groups = len(np.unique(plate_groups(data)))
+    targets = genes.gene[genes.role == "target"].tolist()
     return dict(
         technical_replicates=bool((pairs > 1).any()),
         noise_per_gene=bool((pairs > 1).any()),
@@ -122,8 +139,11 @@ def model_terms(data: QpcrData, priors: QpcrPriors = DEFAULT_PRIORS) -> dict:
         experiments=n_exp > 1,
         experiment_sd_learnt=(n_exp - 1) * int((genes.groupby("group").size() - 1).sum())
         >= MIN_VALUES,
-        plates=n_plates > 1,
-        plate_sd_learnt=n_plates >= MIN_VALUES,
+        prior_only_cells=int((~_measured_cells(data, targets)).sum()),
+        plates=n_plates > n_plate_groups,  # a plate alone in its group has no effect
+        plate_groups=n_plate_groups,
+        # from >= MIN_VALUES - 1 free contrasts (n - 1 of n plates in one group, as before)
+        plate_sd_learnt=n_plates - n_plate_groups + 1 >= MIN_VALUES,
         efficiency_estimated=[g for g in genes.gene
                               if data.dilutions is not None and g in data.dilutions.genes],
     )
@@ -198,9 +218,8 @@ def build_model(data: QpcrData, priors: QpcrPriors = DEFAULT_PRIORS, *,
         # a target's apparent change (its effect plus its group's loading change) is what
         # its Cts pin: sampled as such, its effect is that minus the loading change
         target_group = group_ix.get_indexer(genes.set_index("gene").group.loc[targets])
-        target_effect = pm.ZeroSumNormal(
-            "target_apparent", sigma=priors.target_effect_sd,
-            dims=("target", "condition")) - load_cond[target_group]
+        target_effect = (_target_apparent(model, data, targets, priors.target_effect_sd)
+                         - load_cond[target_group])
         ref_sd = _scale("reference_sd", priors.reference_sd, terms["reference_sd_learnt"])
         reference_effect = ref_sd * pm.ZeroSumNormal(  # non-centred: the scale may be ~0
             "reference_z", sigma=1.0, dims=("reference", "condition"))
@@ -229,9 +248,7 @@ def build_model(data: QpcrData, priors: QpcrPriors = DEFAULT_PRIORS, *,
         if terms["plates"]:
             p = pd.Index(coords["plate"]).get_indexer(rx.plate)
             plate_sd = _scale("plate_sd", priors.plate_sd, terms["plate_sd_learnt"])
-            plate_z = pm.ZeroSumNormal("plate_z", sigma=1.0, dims="plate")  # no ridge with ct0
-            plate = pm.Deterministic("plate_effect", plate_sd * plate_z, dims="plate")
-            mu = mu + plate[p]
+            mu = mu + _plates(model, plate_groups(data), plate_sd)[p]
         if terms["noise_per_gene"]:
             noise = pm.HalfNormal("noise_sd", sigma=priors.noise_sd, dims="gene")[g]
         else:  # one scale: without replicates a gene's own scale trades off with the loading
@@ -248,6 +265,35 @@ def build_model(data: QpcrData, priors: QpcrPriors = DEFAULT_PRIORS, *,
             pm.Deterministic("p_failed", (1.0 - detected) * pt.exp(pt.log(fail) - missing),
                              dims="reaction")
     return model
+
+
+def _measured_cells(data: QpcrData, targets: list[str]) -> np.ndarray:
+    """(target, condition) booleans: the target has a reaction (a Ct or a missing one)
+    in the condition (``coords["condition"]`` order)."""
+    pairs = pd.MultiIndex.from_frame(data.reactions[["gene", "condition"]])
+    return np.array([[(t, c) in pairs for c in data.coords["condition"]] for t in targets],
+                    dtype=bool).reshape(len(targets), len(data.coords["condition"]))
+
+
+def _target_apparent(model: pm.Model, data: QpcrData, targets: list[str], sd: float):
+    """Targets' apparent changes (target, condition), log2 units: zero-sum over the
+    conditions in which the target has reactions, an independent Normal(0, ``sd``) in
+    each condition where it has none. Such a cell is the prior alone; in the zero-sum
+    over all conditions it tied ``ct0`` and every measured change of the gene to a sd-3
+    direction the data cannot narrow (a ridge for NUTS). Every cell measured: PyMC's
+    zero-sum normal, as before."""
+    conditions = model.coords["condition"]
+    measured = _measured_cells(data, targets)
+    if measured.all():
+        return pm.ZeroSumNormal("target_apparent", sigma=sd, dims=("target", "condition"))
+    cells = measured.ravel()
+    own = np.arange(cells.size) + len(targets)  # an unmeasured cell: a level of its own
+    labels = np.where(cells, np.repeat(np.arange(len(targets)), len(conditions)), own)
+    basis = np.concatenate([zero_sum_basis(labels), np.eye(cells.size)[:, ~cells]], axis=1)
+    model.add_coord("target_basis", np.arange(basis.shape[1]))
+    free = sd * pm.Normal("target_apparent_z", 0.0, 1.0, dims="target_basis")
+    return pm.Deterministic("target_apparent", (pt.as_tensor(basis) @ free).reshape(
+        (len(targets), len(conditions))), dims=("target", "condition"))
 
 
 def _normal_log_ccdf(z):
@@ -270,6 +316,35 @@ def zero_sum_basis(labels: np.ndarray) -> np.ndarray:
             column[members[j]] = -float(j)
             columns.append(column / np.sqrt(j * (j + 1)))
     return np.stack(columns, axis=1) if columns else np.zeros((len(labels), 0))
+
+
+def plate_groups(data: QpcrData) -> np.ndarray:
+    """Group label of each plate (``coords["plate"]`` order): plates joined, directly or
+    through other plates, by a sample's loading (a (sample, normalisation group) pair with
+    reactions on both). Plates of different groups share no loading, so an offset common
+    to a group's plates is the same as a shift of its samples' loadings."""
+    rx, genes = data.reactions, data.genes
+    plate = pd.Index(data.coords["plate"]).get_indexer(rx.plate)
+    group = genes.set_index("gene").group.loc[rx.gene].to_numpy()
+    loading, _ = pd.factorize(pd.Series(list(zip(rx["sample"], group, strict=True))))
+    n_plates = len(data.coords["plate"])
+    edges = coo_matrix((np.ones(len(rx)), (plate, n_plates + loading)),
+                       shape=(n_plates + loading.max() + 1,) * 2)
+    return connected_components(edges, directed=False)[1][:n_plates]
+
+
+def _plates(model: pm.Model, groups: np.ndarray, plate_sd):
+    """Plate offsets (plate,) in cycles, non-centred, summing to zero within each plate
+    group (:func:`plate_groups`): a group's common offset is its samples' loadings (a
+    ridge if both were free), and the groups together are no ridge with ``ct0``. A plate
+    alone in its group has no offset. One group: PyMC's zero-sum normal, as before."""
+    if len(np.unique(groups)) == 1:
+        plate_z = pm.ZeroSumNormal("plate_z", sigma=1.0, dims="plate")
+    else:
+        basis = zero_sum_basis(groups)
+        model.add_coord("plate_basis", np.arange(basis.shape[1]))
+        plate_z = pt.as_tensor(basis) @ pm.Normal("plate_z", 0.0, 1.0, dims="plate_basis")
+    return pm.Deterministic("plate_effect", plate_sd * plate_z, dims="plate")
 
 
 def _sample_loadings(model: pm.Model, sample_cond: np.ndarray, priors: QpcrPriors,

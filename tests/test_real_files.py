@@ -17,6 +17,8 @@ the day the model converges on the file the test fails until the mark is removed
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,9 +26,10 @@ import pytest
 from chemoshift.cli import main
 from chemoshift.data.errors import InputError
 from chemoshift.data.luciferase import read_luciferase
-from chemoshift.data.qpcr import read_qpcr
+from chemoshift.data.qpcr import QpcrData, read_qpcr
 from chemoshift.data.western import read_western
-from chemoshift.inference.fit import SamplerSettings
+from chemoshift.inference.fit import SamplerSettings, fit
+from chemoshift.models.qpcr import build_model
 from chemoshift.pipeline import run_assay
 
 SETTINGS = SamplerSettings(progress=False, seed=7)
@@ -365,12 +368,15 @@ def resall(syeddans) -> pd.DataFrame:
     return table.set_index(["gene", "condition"])
 
 
-@pytest.mark.extended  # 42 minutes on two shared cores (2,300 s sampling 1,000 draws)
+@pytest.mark.extended  # 10 minutes on two shared cores (530 s sampling 1,000 draws, ~600
+# leapfrog steps a draw; before plate groups and prior-only cells: 2,300 s, 1,023 steps)
 @pytest.mark.xfail(raises=NotConverged, strict=True, reason=(
-    "models/qpcr.py: each plate holds one replicate folder's samples, so a folder-wide "
-    "shift of the sample loadings trades with the opposite shift of its plates' effects "
-    "(plate_z sums to zero over all plates, not within each folder): R-hat 1.86 on "
-    "loading_dev"))
+    "the plate maps contradict themselves: the AhR_resistin plates of rep4 and rep6 read "
+    "AhR ~1 and Resistin ~8 cycles above b-actin where every other plate reads ~8-9 and "
+    "~1-5 (labels swapped?), rep5's 9p_R2_rerun swaps FABP4 and PPARγ so, rep6's reruns "
+    "sit ~1.5 cycles off for FABP4: wells of one sample and gene 2-7 cycles apart on two "
+    "plates, nu -> 2, and the chains keep different plates' readings (R-hat 1.88 on "
+    "loading_dev of rep6's 9p samples). The layout itself converges: see the next test"))
 def test_plate_map_folds_agree_with_the_repos_rqs(syeddans, tmp_path):
     result = run_assay("qpcr", syeddans / "Phenanthrene qPCR", tmp_path / "run",
                        settings=SETTINGS, read_options=dict(sample="folder",
@@ -380,10 +386,56 @@ def test_plate_map_folds_agree_with_the_repos_rqs(syeddans, tmp_path):
     assert len(joined) == 108  # every chemical x gene of the repo's table
     # ours is a log-scale mean over replicates with plate and sample effects; the repo's
     # the plate-wise 2^-ddCt per replicate. Its replicates' geometric mean is the like
-    # for like: most sit close (measured, unconverged: median |log2 gap| 0.27), and our
-    # 95% interval (which carries the 3-6 replicates' spread) holds nearly all (0.98)
+    # for like: most sit close (measured, unconverged: median |log2 gap| 0.22), and our
+    # 95% interval (which carries the 3-6 replicates' spread) holds nearly all (0.97)
     log_gap = np.abs(np.log2(joined["median"] / joined.geometric))
     assert log_gap.median() < 0.35  # (FABP4 and Resistin under BaP: RQ 0.00, no log)
     inside = (joined["q2.5"] <= joined.geometric) & (joined.geometric <= joined["q97.5"])
     assert inside.mean() >= 0.9
     converged(result)
+
+
+def consistent_cts(data: QpcrData, seed: int) -> tuple[QpcrData, pd.Series]:
+    """The same reactions (plates, samples, genes, cells without reactions) with Cts drawn
+    from the model's own process, so no plate contradicts another; and the true log2 folds
+    (gene, condition) against the first condition."""
+    rng = np.random.default_rng(seed)
+    rx, coords = data.reactions.copy(), data.coords
+    genes, conditions = coords["gene"], coords["condition"]
+    effect = pd.DataFrame(rng.normal(0, 1, (len(genes), len(conditions))), genes, conditions)
+    for reference in data.genes.gene[data.genes.role == "reference"]:
+        effect.loc[reference] = rng.normal(0, 0.05, len(conditions))
+    loading = pd.Series(rng.normal(0, 0.5, len(coords["bio_sample"])), coords["bio_sample"])
+    plate = pd.Series(rng.normal(0, 0.2, len(coords["plate"])), coords["plate"])
+    pairs = pd.MultiIndex.from_frame(rx[["sample", "gene"]])
+    bio = pd.Series(rng.normal(0, 0.3, len(pairs.unique())), pairs.unique())
+    level = rx.groupby("gene").ct.median()
+    rx["ct"] = (level.loc[rx.gene].to_numpy() + plate.loc[rx.plate].to_numpy()
+                - effect.stack().loc[pd.MultiIndex.from_frame(rx[["gene", "condition"]])]
+                .to_numpy() - loading.loc[rx["sample"]].to_numpy() - bio.loc[pairs].to_numpy()
+                + rng.normal(0, 0.15, len(rx)))
+    rx["status"] = "detected"
+    folds = effect.sub(effect[data.comparisons[0][1]], axis=0).stack()
+    return dataclasses.replace(data, reactions=rx), folds
+
+
+@pytest.mark.extended  # 7 minutes on two shared cores (~390 leapfrog steps a draw)
+def test_plate_map_layout_converges_with_consistent_cts(syeddans):
+    """The plate maps' layout with Cts that agree between plates converges at the
+    defaults: plate effects sum to zero within each replicate folder's plates (its mean is
+    its samples' loadings) and the 18 gene x condition cells without reactions are the
+    prior alone, not tied to the measured ones (before: R-hat 1.20 on ct0, bulk ESS 8,
+    512 leapfrog steps a draw with 150 draws)."""
+    data, truth = consistent_cts(read_qpcr(syeddans / "Phenanthrene qPCR", sample="folder",
+                                           references="b-actin"), seed=1)
+    result = fit(build_model(data), SamplerSettings(progress=False, seed=7,
+                                                    posterior_predictive=False))
+    converged(result)
+    fold = result.datatree["posterior"]["log2_fold"]
+    low, high = fold.quantile([0.05, 0.95], dim=("chain", "draw")).values
+    measured = set(zip(data.reactions.gene, data.reactions.condition, strict=True))
+    inside = [low[i, j] <= truth[gene, condition] <= high[i, j]
+              for i, gene in enumerate(fold.gene.values)
+              for j, (condition, _) in enumerate(data.comparisons)
+              if (gene, condition) in measured]
+    assert 0.8 <= np.mean(inside) <= 0.97, f"90% intervals hold {np.mean(inside):.3f}"
