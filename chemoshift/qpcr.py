@@ -131,6 +131,7 @@ def fit_qpcr(
     dilutions: str | Path | None = None,
     dose: str | None = None,
     samples: str | Path | None = None,
+    exclude_plates: Sequence[str] | None = None,
     priors: QpcrPriors | Mapping[str, float] | None = None,
     settings: SamplerSettings | None = None,
     margin: float = DEFAULT_MARGIN,
@@ -154,6 +155,8 @@ def fit_qpcr(
                         max_cycle=max_cycle, efficiency=dict(efficiency or {}) or None,
                         dilutions=str(dilutions) if dilutions else None, dose=dose,
                         samples=str(samples) if samples else None)
+    if exclude_plates:  # recorded only when given: earlier runs' records stay the same
+        read_options["exclude_plates"] = list(exclude_plates)
     data = read_qpcr(source, **read_options)
     settings = settings if settings is not None else SamplerSettings()
     small = len(data.reactions) < SMALL_DATA

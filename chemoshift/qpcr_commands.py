@@ -4,10 +4,13 @@
         [--sample COLUMN] [--samples SHEET.csv] [--control CONDITION=CONTROL ...]
         [--columns name=column,...] [--genes A,B] [--max-cycle 40]
         [--efficiency GENE=E,... | --dilutions FILE] [--dose COLUMN]
+        [--exclude-plates PLATE [PLATE ...]]
 
 FOLDER: a folder of plate maps (``<plate>-CTmap.csv``, ``-genemap.csv``, ``-wellmap.csv``)
 or of one-gene files (``Name;Ct``, one file per gene): :mod:`chemoshift.data.qpcr_folders`.
 ``--samples`` is a sample sheet giving each sample its condition when the Ct file has none.
+``--exclude-plates`` leaves plates out, named as the messages name them (plates that
+contradict each other are refused: :mod:`chemoshift.data.qpcr_plates`).
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ def _options(group) -> None:
     group.add_argument("--samples", type=Path,
                        help="sample sheet giving each sample its condition (columns sample, "
                             "condition) when the Ct file has none")
+    group.add_argument("--exclude-plates", nargs="+", action="extend", metavar="PLATE",
+                       help="plates to leave out, as the file's plate column (or a folder's "
+                            "plate paths, e.g. 'rep4/plate1') names them")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,7 +85,7 @@ def read_options(args: argparse.Namespace, controls: dict | None) -> dict | int:
     if args.max_cycle is not None and not args.max_cycle > 5:
         return refuse(f"--max-cycle {args.max_cycle}: expected a cycle limit above 5")
     options = dict(references=args.reference, condition=args.condition, sample=args.sample,
-                   samples=args.samples,
+                   samples=args.samples, exclude_plates=args.exclude_plates,
                    controls=controls, columns=args.columns, efficiency=efficiency,
                    dilutions=args.dilutions, dose=args.dose,
                    genes=[g.strip() for g in args.genes.split(",") if g.strip()]

@@ -32,6 +32,7 @@ import pandas as pd
 from chemoshift.data.errors import InputError, Problem
 from chemoshift.data.qpcr_files import read_ct_file
 from chemoshift.data.qpcr_folders import read_ct_folder
+from chemoshift.data.qpcr_plates import check_plate_agreement, drop_copied_plates, leave_out_plates
 from chemoshift.data.qpcr_references import Dilutions, parse_references, read_dilutions
 from chemoshift.data.qpcr_wells import apply_sample_sheet, drop_copied_wells, drop_unused_wells
 
@@ -103,6 +104,7 @@ def read_qpcr(
     dilutions: str | Path | None = None,
     dose: str | None = None,
     samples: str | Path | None = None,
+    exclude_plates: Sequence[str] | None = None,
 ) -> QpcrData:
     """Read and validate a Ct file (or a folder of plate maps or of one-gene files:
     :mod:`chemoshift.data.qpcr_folders`); raise :class:`InputError` listing every problem.
@@ -113,7 +115,9 @@ def read_qpcr(
     columns (a long file needs a sample column). ``controls``: condition -> its control
     (default: every condition against the first in the file). ``samples``: a sample sheet
     (CSV: ``sample``, ``condition``, optionally ``experiment`` and ``dose``) giving each
-    sample of a file without a condition column its condition.
+    sample of a file without a condition column its condition. ``exclude_plates``: plates
+    to leave out, named as the plate column (a folder's plate paths) names them; plates
+    that contradict each other are refused (:mod:`chemoshift.data.qpcr_plates`).
     """
     columns = dict(columns or {})
     for ours, theirs in (("condition", condition), ("sample", sample), ("dose", dose)):
@@ -122,13 +126,17 @@ def read_qpcr(
     picked = list(genes) if genes else None
     file = (read_ct_folder(path, columns, picked) if Path(path).is_dir()
             else read_ct_file(path, columns, picked))
-    file = drop_copied_wells(drop_unused_wells(file))
+    file = leave_out_plates(file, exclude_plates or (), str(path))
+    file = drop_copied_wells(drop_copied_plates(drop_unused_wells(file), str(path)))
     if samples is not None:
         file = apply_sample_sheet(file, samples, str(path))
     data = validate_qpcr(file.frame, str(path), lines=file.lines, source=file.source,
                          layout=file.layout, references=references, controls=controls,
                          max_cycle=max_cycle, efficiency=efficiency, files=file.files,
                          ct_columns=file.ct_columns)
+    references_read = list(data.genes.gene[data.genes.role == "reference"])
+    labels = data.samples.set_index("sample")["label"]
+    plate_notes = check_plate_agreement(data.reactions, references_read, str(path), labels)
     sources = dict(file.hashes) or {str(path): file.sha256}
     if dilutions is not None:
         series = read_dilutions(dilutions)
@@ -140,7 +148,8 @@ def read_qpcr(
                                       "one source of efficiency per gene")])
         sources[str(dilutions)] = series.sha256
         data = dataclasses.replace(data, dilutions=series)
-    return dataclasses.replace(data, sources=sources, notes=(*file.notes, *data.notes))
+    return dataclasses.replace(data, sources=sources, notes=(*file.notes, *data.notes,
+                                                                 *plate_notes))
 
 
 def validate_qpcr(frame: pd.DataFrame, name: str, *, lines=None, source=None, layout="long",

@@ -6,10 +6,10 @@ validating it (:mod:`chemoshift.data.qpcr`), on text cells with our column names
 - **Unused wells** (no Ct, and no condition or no gene: a plate's empty row, a primer
   laid out but never loaded) are left out, with a note; a well with a Ct but no
   condition or gene is still refused by validation.
-- **Copied wells**: where three or more Cts of one sample, gene and plate each repeat
-  another well's Ct to the file's last digit, the block was pasted twice (the same
-  reference-gene triplicate beside each target); the copies are left out, with a note,
-  so one measurement does not count as two.
+- **Copied wells**: where three or more Cts of one sample and gene each repeat another
+  well's Ct to the file's last digit, on the same plate or another, the block was pasted
+  twice (the same reference-gene triplicate beside each target, or in each target's plate
+  map); the copies are left out, with a note, so one measurement does not count as two.
 - **Sample sheet** (``samples``): a CSV of ``sample`` (as the Ct file names it) and
   ``condition`` (and optionally ``experiment``, ``dose``) for a file that names its
   samples but not their conditions (the qpcr package's files ``NK1..NK12``, their groups
@@ -78,17 +78,16 @@ def drop_unused_wells(file: CtFile) -> CtFile:
 
 
 def drop_copied_wells(file: CtFile) -> CtFile:
-    """Leave out the second copy of Cts pasted twice within one sample, gene and plate.
+    """Leave out the second copy of Cts pasted twice within one sample and gene.
 
-    A group (plate, sample, condition, gene) whose detected Ct texts repeat exactly in at
-    least ``COPIED_AT_LEAST`` values is a pasted block: each repeated value's later wells
-    are left out. Fewer repeats can be chance at two decimals and are kept.
+    A group (sample, condition, gene; on any plate) whose detected Ct texts repeat exactly
+    in at least ``COPIED_AT_LEAST`` values is a pasted block: each repeated value's later
+    wells are left out. Fewer repeats can be chance at two decimals and are kept.
     """
     frame = file.frame
     if file.layout != "long" or not {"sample", "ct"} <= set(frame.columns):
         return file  # a wide row is a sample of its own: equal Cts there are no copies
-    keys = [c for c in ("plate", "experiment", "sample", "condition", "gene")
-            if c in frame.columns]
+    keys = [c for c in ("experiment", "sample", "condition", "gene") if c in frame.columns]
     cells = frame[keys].astype(str).assign(ct=frame["ct"].astype(str).str.strip())
     cells = cells[~cells.ct.str.lower().isin(NO_CT)]
     group = cells[keys].agg(" | ".join, axis=1)
@@ -105,7 +104,7 @@ def drop_copied_wells(file: CtFile) -> CtFile:
     shown = "; ".join(described[:4]) + (f"; and {len(described) - 4} more" if len(described) > 4
                                          else "")
     return subset(file, ~drop, f"{len(rows)} well(s) repeat, to the last digit, the Cts of "
-                  f"other wells of the same sample, gene and plate in blocks of "
+                  f"other wells of the same sample and gene in blocks of "
                   f"{COPIED_AT_LEAST} or more (a block pasted twice): each copy was counted "
                   f"once ({shown}; left out: {_places(file, rows)})")
 

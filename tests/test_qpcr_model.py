@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytest
+import xarray as xr
 
 from chemoshift.data.qpcr import validate_qpcr
 from chemoshift.data.simulate_qpcr import QpcrDesign, simulate_qpcr
@@ -21,6 +22,7 @@ from chemoshift.models.qpcr import (
     zero_sum_basis,
 )
 from chemoshift.qpcr import _failure_probability
+from chemoshift.reports.qpcr.tables import folds_table
 
 DATASETS = 4
 SETTINGS = SamplerSettings(draws=300, tune=300, chains=2, progress=False, extend=False,
@@ -146,6 +148,20 @@ def test_a_target_without_reactions_in_a_condition_is_the_prior_there():
     assert abs(apparent[t1].sum() - apparent[t1, b]) < 1e-9  # zero-sum without B
     np.testing.assert_allclose(np.delete(apparent, t1, axis=0).sum(axis=1), 0.0, atol=1e-9)
     assert model_terms(read(simulate_qpcr(DESIGN, seed=0)[0]))["prior_only_cells"] == 0
+
+
+def test_a_prior_only_fold_says_so_in_folds_csv():
+    frame = simulate_qpcr(NESTED, seed=0)[0]
+    data = validate_qpcr(frame[~((frame.gene == "T1") & (frame.condition == "B"))],
+                         "simulated", references="REF")
+    genes = list(data.genes.gene)
+    draws = np.zeros((1, 4, len(genes), len(data.comparisons)))
+    posterior = xr.Dataset({"log2_fold": (("chain", "draw", "gene", "comparison"), draws)},
+                           coords={"gene": genes})
+    folds = folds_table(xr.DataTree.from_dict({"posterior": posterior}), data.reactions,
+                        data.genes, list(data.comparisons), 1.5).set_index(["gene", "condition"])
+    assert folds.loc[("T1", "B"), "note"] == "prior only: no T1 reaction in B"
+    assert (folds.drop(("T1", "B")).note == "").all()
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from scipy import stats
 from xarray import DataTree
 
 FOLD_COLUMNS = ["gene", "condition", "control", "median", "q2.5", "q97.5", "p_down",
-                "p_beyond_margin", "n_censored", "classical_fold", "classical_p"]
+                "p_beyond_margin", "n_censored", "classical_fold", "classical_p", "note"]
 DOSE_COLUMNS = ["gene", "conditions", "doses", "median", "q2.5", "q97.5",
                 "p_monotone_decrease"]
 
@@ -29,7 +29,8 @@ def folds_table(datatree: DataTree, reactions: pd.DataFrame, genes: pd.DataFrame
                 comparisons: list[tuple[str, str]], margin: float) -> pd.DataFrame:
     """One row per gene and comparison: fold change (2^-ΔΔCt scale, > 1 = higher in
     ``condition``) median and 95% interval, P(fold < 1), P(fold < 1 / margin), missing
-    Cts in the two conditions and the classical estimate."""
+    Cts in the two conditions, the classical estimate and a ``note`` where the gene has no
+    reaction in a condition (its fold is then the prior's, not a measurement)."""
     log2_fold = _draws(datatree, "log2_fold")  # (draws, gene, comparison)
     gene_names = [str(g) for g in datatree["posterior"]["gene"].values]
     rows = []
@@ -40,12 +41,15 @@ def folds_table(datatree: DataTree, reactions: pd.DataFrame, genes: pd.DataFrame
             mine = reactions[(reactions.gene == gene)
                              & reactions.condition.isin([condition, control])]
             fold, p = classical(reactions, genes, gene, condition, control)
+            unmeasured = [c for c in (condition, control) if not (mine.condition == c).any()]
+            note = (f"prior only: no {gene} reaction in {' or '.join(unmeasured)}"
+                    if unmeasured else "")
             rows.append(dict(gene=gene, condition=condition, control=control, median=mid,
                              **{"q2.5": low, "q97.5": high},
                              p_down=float(np.mean(draws < 0)),
                              p_beyond_margin=float(np.mean(draws < -np.log2(margin))),
                              n_censored=int((mine.status != "detected").sum()),
-                             classical_fold=fold, classical_p=p))
+                             classical_fold=fold, classical_p=p, note=note))
     return pd.DataFrame(rows, columns=FOLD_COLUMNS)
 
 
