@@ -7,12 +7,13 @@ shift_mean_sd)`` divided out, leaving the shard's likelihood for its drug's shif
 ``theta_d``: ``y_d ~ Normal(theta_d, v_d)``. The shards' likelihoods then meet in the
 model the joint fit would have put over drugs::
 
-    theta_d ~ Normal(mu, tau)      mu ~ Normal(0, shift_mean_sd)
-    tau ~ Gamma(2, 2 / shift_drug_sd)   (the joint model's learnt drug-to-drug scale)
+    theta_td ~ Normal(mu_t, tau)      mu_t ~ Normal(0, shift_mean_sd)
+    tau ~ Gamma(2, 2 / shift_drug_sd)   (the joint model's learnt drug-to-drug scale,
+                                         one for every treatment t, as there)
 
-``mu`` is integrated out exactly given ``tau``, ``tau`` on a fine grid (no sampler): the
-draws of ``mu`` (the pooled shift) and ``theta_d`` (each drug's shift, shrunk toward the
-others) are exact for this model. Its assumptions: each shard's posterior of its shift is
+``mu_t`` is integrated out exactly given ``tau``, ``tau`` on a fine grid (no sampler):
+the draws of ``mu_t`` (the pooled shift) and ``theta_td`` (each drug's shift, shrunk
+toward the others) are exact for this model. Its assumptions: each shard's posterior of its shift is
 near-normal, and what else the shards share (cell-line effects spanning shards) is
 estimated within each shard, not across them; per-curve rows come from their shards.
 """
@@ -43,29 +44,42 @@ def likelihood(mean: float, var: float, prior_sd: float) -> tuple[float, float] 
     return mean / var / precision, 1.0 / precision
 
 
-def pool_shifts(y: np.ndarray, v: np.ndarray, *, shift_mean_sd: float, shift_drug_sd: float,
-                seed: int, n_draws: int = POOL_DRAWS) -> tuple[np.ndarray, np.ndarray]:
-    """Draws of the pooled shift ``mu`` (n_draws,) and of each shard's ``theta`` (n_draws,
-    n_shards) given the shards' likelihood means ``y`` and variances ``v`` (log10)."""
+def pool_shifts(groups: dict[str, tuple[np.ndarray, np.ndarray]], *, shift_mean_sd: float,
+                shift_drug_sd: float, seed: int, n_draws: int = POOL_DRAWS
+                ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Draws of each treatment's pooled shift ``mu`` (n_draws,) and its shards' ``theta``
+    (n_draws, n_shards), given per treatment the shards' likelihood means ``y`` and
+    variances ``v`` (log10). One drug-to-drug scale ``tau`` serves every treatment, as in
+    the joint model (``shift_drug_sd``: one scale over treatments x drugs)."""
     rng = np.random.default_rng(seed)
     tau = np.linspace(0, 20 * shift_drug_sd, TAU_GRID + 1)[1:]
-    w = 1.0 / (v[None, :] + tau[:, None] ** 2)  # (grid, shard)
-    precision = 1.0 / shift_mean_sd**2 + w.sum(axis=1)
-    centre = (w * y).sum(axis=1) / precision
-    log_post = (stats.gamma.logpdf(tau, 2, scale=shift_drug_sd / 2)
-                + 0.5 * np.log(w).sum(axis=1) - 0.5 * (w * y**2).sum(axis=1)
-                + 0.5 * centre**2 * precision - 0.5 * np.log(precision))
+    log_post = stats.gamma.logpdf(tau, 2, scale=shift_drug_sd / 2)
+    for y, v in groups.values():
+        log_post = log_post + _log_marginal(tau, y, v, shift_mean_sd)
     weights = np.exp(log_post - log_post.max())
     pick = rng.choice(len(tau), size=n_draws, p=weights / weights.sum())
     step = tau[1] - tau[0]
     tau_draws = np.maximum(tau[pick] + rng.uniform(-step / 2, step / 2, n_draws), 1e-9)
-    w_d = 1.0 / (v[None, :] + tau_draws[:, None] ** 2)
-    prec_d = 1.0 / shift_mean_sd**2 + w_d.sum(axis=1)
-    mu = rng.normal((w_d * y).sum(axis=1) / prec_d, 1.0 / np.sqrt(prec_d))
-    theta_prec = 1.0 / v[None, :] + 1.0 / tau_draws[:, None] ** 2
-    theta_mean = (y / v + mu[:, None] / tau_draws[:, None] ** 2) / theta_prec
-    theta = rng.normal(theta_mean, 1.0 / np.sqrt(theta_prec))
-    return mu, theta
+    drawn = {}
+    for treatment, (y, v) in groups.items():
+        w = 1.0 / (v[None, :] + tau_draws[:, None] ** 2)
+        precision = 1.0 / shift_mean_sd**2 + w.sum(axis=1)
+        mu = rng.normal((w * y).sum(axis=1) / precision, 1.0 / np.sqrt(precision))
+        theta_prec = 1.0 / v[None, :] + 1.0 / tau_draws[:, None] ** 2
+        theta_mean = (y / v + mu[:, None] / tau_draws[:, None] ** 2) / theta_prec
+        drawn[treatment] = mu, rng.normal(theta_mean, 1.0 / np.sqrt(theta_prec))
+    return drawn
+
+
+def _log_marginal(tau: np.ndarray, y: np.ndarray, v: np.ndarray,
+                  shift_mean_sd: float) -> np.ndarray:
+    """log p(y | tau) (up to a constant) with ``mu ~ Normal(0, shift_mean_sd)`` and each
+    ``theta ~ Normal(mu, tau)`` integrated out; (grid,)."""
+    w = 1.0 / (v[None, :] + tau[:, None] ** 2)  # (grid, shard)
+    precision = 1.0 / shift_mean_sd**2 + w.sum(axis=1)
+    centre = (w * y).sum(axis=1) / precision
+    return (0.5 * np.log(w).sum(axis=1) - 0.5 * (w * y**2).sum(axis=1)
+            + 0.5 * centre**2 * precision - 0.5 * np.log(precision))
 
 
 def pooled_rows(mu: np.ndarray, theta: np.ndarray, keys: list[str], *, treatment: str,

@@ -6,6 +6,8 @@ they share, write one run directory.
     RUN_DIR/summary.csv      every shard's IC50 rows, with the shard's key
     RUN_DIR/shifts.csv       every shard's per-curve shifts, then the second stage's rows
                              (each shard's drug shift shrunk toward the others, the pooled)
+                             Per-curve rows here carry what the other shards know of the
+                             cell lines (chemoshift.screen.combine); shards/ hold each alone
     RUN_DIR/run.json         versions, seed, input and its hash, settings, shards, pooling
     RUN_DIR/report.html      what the pooled shift rests on, and every shard's diagnostics
 
@@ -30,9 +32,11 @@ from chemoshift.data.errors import InputError, Problem
 from chemoshift.exit_codes import EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_OK, EXIT_PARTIAL
 from chemoshift.inference.fit import SamplerSettings
 from chemoshift.models.dose_response import DoseResponsePriors
+from chemoshift.reports.dose_response.report import build_tables
+from chemoshift.screen import combine
 from chemoshift.screen.engine import SHARD_RECORD, ShardJob, ShardOutcome, run_shards
 from chemoshift.screen.pool import likelihood, pool_shifts, pooled_rows
-from chemoshift.screen.shards import SHARDS_FOLDER, plan_shards
+from chemoshift.screen.shards import SHARDS_FOLDER, plan_shards, shard_seed
 
 SCREEN_FORMAT = 1
 
@@ -72,12 +76,12 @@ def fit_screen(source: str | Path, out: str | Path, *, shard_by: str = "drug",
     out.mkdir(parents=True, exist_ok=True)
     outcomes = run_shards(jobs, scheduler=scheduler, workers=workers, retries=retries)
     fitted = [o for o in outcomes if o.status in ("fitted", "reused")]
-    summary = _concat(out, fitted, "summary.csv")
-    per_curve = _concat(out, fitted, "shifts.csv")
+    prior = dataclasses.replace(DoseResponsePriors(), **priors)
+    summary, per_curve, combining = _combined_tables(out, fitted, prior, settings.seed)
     if not per_curve.empty:
         per_curve = per_curve[(per_curve.cell_line != "all") & (per_curve[shard_by] != "all")]
-    prior = dataclasses.replace(DoseResponsePriors(), **priors)
     pooled, pooling = _pool(out, fitted, prior, settings.seed, margin, shard_by)
+    pooling["cell_line_effects"] = combining
     files.write_csv(out / "shards.csv", pd.DataFrame([dataclasses.asdict(o) for o in outcomes]))
     files.write_csv(out / "summary.csv", summary)
     files.write_csv(out / "shifts.csv", pd.concat([per_curve, pooled], ignore_index=True))
@@ -108,14 +112,48 @@ def screen_folder_refusal(out: Path) -> str | None:
     return "exists and is not an earlier sharded run (no shards/ folder)"
 
 
-def _concat(out: Path, fitted: list[ShardOutcome], name: str) -> pd.DataFrame:
-    """Every fitted shard's table ``name``, each row with its shard's key."""
-    tables = []
-    for outcome in fitted:
-        path = out / SHARDS_FOLDER / outcome.name / name
-        if path.is_file():
-            tables.append(pd.read_csv(path, keep_default_na=False).assign(shard=outcome.key))
-    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+def _combined_tables(out: Path, fitted: list[ShardOutcome], prior: DoseResponsePriors,
+                     seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Every fitted shard's summary and shifts rows (with its key), built from its draws
+    updated by the other shards' cell-line effects (:mod:`chemoshift.screen.combine`), or
+    from the shard alone where they cannot be combined (said in the returned record)."""
+    def posterior(outcome):
+        return files.read_datatree(out / SHARDS_FOLDER / outcome.name)
+
+    informations, lines, means, spreads, on_ic50 = [], set(), [], [], None
+    for outcome in fitted:  # first pass: each shard's likelihood of the shared effects
+        tree = posterior(outcome)["posterior"]
+        lines.add(tuple(tree.coords["cell_line"].values) if "cell_line" in tree.coords else ())
+        b, variances, on_ic50 = combine.shared_draws(tree, prior)
+        informations.append(combine.shard_information(b, variances) if b.shape[1] else None)
+        means.append(b.mean(axis=0))
+        spreads.append(b.var(axis=0, ddof=1))
+    why_not = ("one shard" if len(fitted) < 2 else
+               "the shards hold different cell lines" if len(lines) > 1 else
+               "no cell-line effect in the model" if None in informations else "")
+    record = dict(combined=not why_not, shards=len(fitted), reason=why_not,
+                  method="Gaussian update of each shard's per-curve draws by the other shards' "
+                         "likelihood of the zero-sum cell-line effects (ensemble Kalman step; "
+                         "chemoshift.screen.combine)")
+    cavities = [None] * len(fitted)
+    if not why_not:
+        interaction = combine.drug_variance(np.array(means), np.array(spreads), on_ic50)
+        record["cell_line_drug_variance"] = interaction
+        cavities = combine.cavities(informations, np.where(on_ic50, interaction, 0.0))
+    summaries, shifts = [], []
+    for outcome, cavity in zip(fitted, cavities, strict=True):
+        run_dir = out / SHARDS_FOLDER / outcome.name
+        tree = None
+        if cavity is not None:  # second pass: one shard's draws in memory at a time
+            tree = posterior(outcome)
+            rng = np.random.default_rng(shard_seed(seed, outcome.key))
+            tree["posterior"] = combine.updated_posterior(tree["posterior"].to_dataset(),
+                                                          prior, cavity, rng)
+        summary, shift = build_tables(run_dir, tree)
+        summaries.append(summary.assign(shard=outcome.key))
+        shifts.append(shift.assign(shard=outcome.key))
+    return (pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame(),
+            pd.concat(shifts, ignore_index=True) if shifts else pd.DataFrame(), record)
 
 
 def _pool(out: Path, fitted: list[ShardOutcome], prior: DoseResponsePriors, seed: int,
@@ -135,15 +173,24 @@ def _pool(out: Path, fitted: list[ShardOutcome], prior: DoseResponsePriors, seed
     tables, pooling = [], dict(method="normal likelihoods over a hierarchical normal; "
                                       "mu exact given tau, tau on a grid (chemoshift.screen.pool)",
                                uninformative_shards=skipped, treatments={})
+    groups = {treatment: (np.array([r[1] for r in rows]), np.array([r[2] for r in rows]))
+              for (treatment, _), rows in by_treatment.items()}
+    drawn = pool_shifts(groups, shift_mean_sd=prior.shift_mean_sd,
+                        shift_drug_sd=prior.shift_drug_sd, seed=seed) if groups else {}
     for (treatment, control), rows in by_treatment.items():
         keys = [r[0] for r in rows]
-        y, v = np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
-        mu, theta = pool_shifts(y, v, shift_mean_sd=prior.shift_mean_sd,
-                                shift_drug_sd=prior.shift_drug_sd, seed=seed)
+        mu, theta = drawn[treatment]
         tables.append(pooled_rows(mu, theta, keys, treatment=treatment, control=control,
                                   margin=margin, shard_by=shard_by))
         pooling["treatments"][treatment] = dict(n_shards=len(keys), shards=keys)
     return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), pooling
+
+
+def _combined_sentence(record: dict) -> str:
+    if record["combined"]:
+        return (f"each shard's draws updated by the other {record['shards'] - 1} shards' "
+                f"cell-line effects ({record['method']}); shards/ hold each shard alone.")
+    return f"each shard's own ({record['reason']}: cell-line effects not combined)."
 
 
 def _report(out: Path, outcomes: list[ShardOutcome], pooled: pd.DataFrame, pooling: dict,
@@ -167,7 +214,8 @@ def _report(out: Path, outcomes: list[ShardOutcome], pooled: pd.DataFrame, pooli
 <p><strong>{html.escape(verdict)}</strong></p>
 <h2>Pooled shifts (second stage)</h2>
 <p>The pooled rows rest on {html.escape(rests or 'no shard')}.
-{html.escape(pooling['method'])}. Per-curve rows (shifts.csv) come from their shards.</p>
+{html.escape(pooling['method'])}. Per-curve rows (summary.csv, shifts.csv):
+{html.escape(_combined_sentence(pooling['cell_line_effects']))}</p>
 {table}
 <h2>Shards</h2>
 <table><tr><th>{html.escape(shard_by)}</th><th>status</th><th>converged</th>

@@ -56,6 +56,16 @@ def write_tables(run_dir: Path, datatree: DataTree | None = None
 
     ``datatree``: the posterior already in memory (as just saved), to skip reading it back.
     """
+    summary, shifts = build_tables(run_dir, datatree)
+    files.write_csv(Path(run_dir) / "summary.csv", summary)
+    files.write_csv(Path(run_dir) / "shifts.csv", shifts)
+    return summary, shifts
+
+
+def build_tables(run_dir: Path, datatree: DataTree | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """summary.csv's and shifts.csv's tables from a run directory's saved inputs and a
+    posterior (by default its own; a sharded fit passes one its second stage updated)."""
     run_dir = Path(run_dir)
     record = files.read_record(run_dir)
     datatree = datatree if datatree is not None else files.read_datatree(run_dir)
@@ -65,8 +75,6 @@ def write_tables(run_dir: Path, datatree: DataTree | None = None
     summary = summary_table(datatree, curves, keys, record["data"]["unit"], diagnostics)
     shifts = shifts_table(datatree, curves, keys, record["settings"]["margin"], diagnostics,
                           experiments=count_experiments(read_wells(run_dir)))
-    files.write_csv(run_dir / "summary.csv", summary)
-    files.write_csv(run_dir / "shifts.csv", shifts)
     return summary, shifts
 
 
