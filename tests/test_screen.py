@@ -258,6 +258,66 @@ def test_a_sharded_run_on_parquet_equals_the_run_on_its_csv_twin(sharded_run, tm
     assert record["inputs"][0]["path"] == str(dataset)
 
 
+@pytest.mark.slow
+def test_a_worker_killed_mid_shard_leaves_the_run_as_it_would_have_been(sharded_run,
+                                                                         tmp_path):
+    """Two workers (one thread each) on a LocalCluster in the test process; once a shard's
+    task is executing on one, that worker's process is killed (SIGKILL, as the kernel's
+    out-of-memory killer would). The scheduler hands the shard to a live worker (the
+    nanny restarts the dead one) and the run ends with the undisturbed run's numbers.
+
+    Deterministic: the kill waits until a worker reports a shard task executing and its
+    shard.json not yet written (a shard takes seconds; the check, milliseconds), and the
+    scheduler's story of that task must show it sent to a worker again after the kill."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from distributed import Client, LocalCluster
+
+    from chemoshift.screen.run import fit_screen
+
+    path, settings, reference = sharded_run
+    out = tmp_path / "run"
+
+    def executing(dask_worker):
+        return sorted(str(key) for key, task in dask_worker.state.tasks.items()
+                      if task.state == "executing")
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        done = {}
+        thread = threading.Thread(target=lambda: done.update(result=fit_screen(
+            path, out, scheduler=cluster.scheduler_address, settings=settings)))
+        thread.start()
+        victim, deadline = None, time.monotonic() + 600
+        while victim is None and thread.is_alive() and time.monotonic() < deadline:
+            for address, keys in client.run(executing).items():
+                unfinished = [k for k in keys if not (
+                    out / "shards" / k.removeprefix("shard-") / "shard.json").exists()]
+                if unfinished:
+                    victim = address, unfinished[0]
+                    break
+            else:
+                time.sleep(0.05)
+        assert victim is not None, "no shard task seen executing"
+        pid = client.run(os.getpid, workers=[victim[0]])[victim[0]]
+        os.kill(pid, signal.SIGKILL)
+        thread.join(900)
+        assert not thread.is_alive() and "result" in done
+        story = client.run_on_scheduler(lambda dask_scheduler: [
+            list(t[:3]) for t in dask_scheduler.story(victim[1])])
+    sent = [t for t in story if t[0] == victim[1] and t[2] == "processing"]
+    assert len(sent) >= 2, story  # to the killed worker, then to a live one
+
+    result = done["result"]
+    assert [o.status for o in result.shards] == ["fitted"] * 3
+    assert result.exit_code == reference.exit_code
+    assert_same_numbers(out, reference.run_dir)
+    pd.testing.assert_frame_equal(result.pooled, reference.pooled)
+
+
 def test_sharded_command_refuses_an_occupied_folder_and_stray_options(tmp_path, capsys):
     from chemoshift.cli import main
 
