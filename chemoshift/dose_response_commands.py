@@ -5,7 +5,8 @@
         [--shard-by drug [--scheduler ADDRESS] [--workers N]]
 
 ``--shard-by`` fits a screen shard by shard on Dask (:mod:`chemoshift.screen`): a
-``LocalCluster`` on this machine, or the scheduler at ``--scheduler``.
+``LocalCluster`` on this machine, or the scheduler at ``--scheduler``; its input may also
+be Parquet (a file, or a folder of files), read per shard on the workers.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from chemoshift.exit_codes import refuse
 def add_command(assays) -> argparse.ArgumentParser:
     parser = fit_command.assay_parser(
         assays, "dose-response", help="hierarchical dose-response: IC50s and their shifts",
-        input_help="CSV file, one row per well (or a wide file: --columns response=a+b+c)",
+        input_help="CSV file, one row per well (or a wide file: --columns response=a+b+c); "
+                   "with --shard-by also a Parquet file or folder of Parquet files",
         options=_options)
     parser.set_defaults(command=run)
     return parser

@@ -80,7 +80,7 @@ class DoseResponseData:
         vehicle wells), ``log10_concentration`` (NaN for vehicle wells), ``response``,
         ``curve`` and ``top_group`` (integer codes into ``curves`` / ``top_groups``;
         ``curve`` is -1 for shared vehicle wells, whose drug is ""), ``source_row``
-        (line in the input file).
+        (line in the input file; from Parquet, the row in its file, counted from 1).
     curves : DataFrame, one row per curve (cell line x drug x treatment)
         ``cell_line, drug, treatment, control`` (empty for arms without one), ``unit``,
         ``min_concentration, max_concentration`` (tested non-zero range, in ``unit``).
@@ -184,12 +184,17 @@ def validate_wells(
     response_kind: str = "absorbance",
     source_columns: Mapping[str, str | tuple[str, ...]] | None = None,
     lines: Sequence[int] | None = None,
+    files: Sequence[str] | None = None,
+    row_kind: str = "line",
 ) -> DoseResponseData:
     """Validate a table of wells (strings or numbers) into :class:`DoseResponseData`.
 
     ``name`` is used in error messages in place of a file name; ``lines`` is the file
     line of each row (default: row i is line i + 2, below a header); ``source_columns``
     maps our column names to the user's, so messages name both (``conc (concentration)``).
+    A table read from several files (a Parquet dataset) gives each row's file in
+    ``files`` (messages name it in place of ``name``) and ``row_kind="row"`` (``lines``
+    are then 1-based row numbers in each file: messages say ``row N``).
     """
     problems: list[Problem] = []
     frame = frame.reset_index(drop=True)  # row label i is line line_of[i] of the file
@@ -201,8 +206,18 @@ def validate_wells(
         """Record a problem at row label ``i`` (None: the whole file or column)."""
         replicate = frame.at[i, "replicate"] if wide and i is not None else None
         label = None if column is None else column_label(column, source_columns, replicate)
-        problems.append(Problem(name, None if i is None else int(line_of[i]), label, found,
-                                expected))
+        if i is None:
+            problems.append(Problem(name, None, label, found, expected))
+        else:
+            problems.append(Problem(name if files is None else str(files[i]), int(line_of[i]),
+                                    label, found, expected, row_kind))
+
+    def place(i: int, seen_from: int) -> str:
+        """Where row label ``i`` is, said from row label ``seen_from``'s file."""
+        where = f"{row_kind} {line_of[i]}"
+        if files is not None and files[i] != files[seen_from]:
+            where += f" of {files[i]}"
+        return where
 
     problems += [missing_column(name, c, frame.columns) for c in REQUIRED
                  if c not in frame.columns]
@@ -266,7 +281,7 @@ def validate_wells(
         raise InputError(problems)
 
     table = _subtract_blanks(table, response_kind, notes)
-    table, controls = _check_design(table, controls, keys_present, wide, add, line_of)
+    table, controls = _check_design(table, controls, keys_present, wide, add, place)
     if problems:
         raise InputError(problems)
     data = _assemble(table, response_kind, keys_present, controls, notes, line_of)
@@ -297,7 +312,7 @@ def _subtract_blanks(table: pd.DataFrame, response_kind: str, notes: list[str]) 
     return table[~blank].copy()
 
 
-def _check_design(table, controls, keys_present, wide, add, line_of):
+def _check_design(table, controls, keys_present, wide, add, place):
     """Matched controls, enough concentrations per curve, no duplicated wells."""
     if controls is None:
         named = table[table.control != ""]
@@ -361,7 +376,7 @@ def _check_design(table, controls, keys_present, wide, add, line_of):
         for i in table.index[table.duplicated(where, keep="first")]:
             add(i, "well" if "well" in where else "replicate",
                 f"duplicated well ({', '.join(f'{c}={table.at[i, c]}' for c in shown)}), "
-                f"first seen on line {line_of[first_label[i]]}", "each well once")
+                f"first seen on {place(first_label[i], i)}", "each well once")
     return table, controls
 
 

@@ -10,7 +10,9 @@ class Problem:
     """One thing wrong with an input: where it is, what was found, what was expected.
 
     ``row`` is the 1-based line number in the file as a spreadsheet shows it (the
-    header is line 1), or None for a problem of the whole file or a whole column.
+    header is line 1), or None for a problem of the whole file or a whole column. In a
+    table without lines (a Parquet file), ``row_kind`` is ``"row"`` and ``row`` is the
+    1-based row number in that file, shown as ``row N``.
     """
 
     file: str
@@ -18,9 +20,12 @@ class Problem:
     column: str | None
     found: str
     expected: str
+    row_kind: str = "line"
 
     def __str__(self) -> str:
-        place = ":".join(str(p) for p in (self.file, self.row, self.column) if p is not None)
+        row = self.row if self.row is None or self.row_kind == "line" else (
+            f"{self.row_kind} {self.row}")
+        place = ":".join(str(p) for p in (self.file, row, self.column) if p is not None)
         return f"{place}: {self.found}; expected {self.expected}"
 
 

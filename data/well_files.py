@@ -47,11 +47,15 @@ class WellFile:
     ----------
     frame : one row per well, text cells, the package's column names (mapped ones renamed;
         in a wide file one row per replicate cell, its column name in ``replicate``).
-    lines : file line of each row of ``frame`` (the header is line 1).
+    lines : file line of each row of ``frame`` (the header is line 1); in a table without
+        lines (Parquet: ``row_kind`` ``"row"``), the 1-based row number in its file.
     source_columns : package name -> the user's column name (a tuple of names for wide
         replicate responses), for every column mapped with ``columns=``.
     notes : what the reader did that a user must know.
-    sha256 : hash of the file's bytes.
+    sha256 : hash of the file's bytes (empty for rows of a table: their reader hashes them).
+    files : the file of each row of ``frame`` when they come from several (a Parquet
+        dataset), else None (the one file read).
+    row_kind : ``"line"`` (a text file's lines) or ``"row"`` (a table's rows).
     """
 
     frame: pd.DataFrame
@@ -59,6 +63,8 @@ class WellFile:
     source_columns: dict[str, str | tuple[str, ...]]
     notes: tuple[str, ...]
     sha256: str
+    files: np.ndarray | None = None
+    row_kind: str = "line"
 
 
 def read_well_file(path: str | Path, columns: ColumnMap | None, *, known: Sequence[str],
@@ -73,6 +79,10 @@ def read_well_file(path: str | Path, columns: ColumnMap | None, *, known: Sequen
     if not path.is_file():
         raise InputError([Problem(name, None, None, "no such file", "a CSV file of wells")])
     raw = path.read_bytes()
+    if raw.startswith(b"PAR1"):
+        raise InputError([Problem(name, None, None, "a Parquet file",
+                                  "a delimited text file (CSV); Parquet is read by sharded "
+                                  "dose-response fits (--shard-by COLUMN)")])
     if raw.startswith(b"PK\x03\x04") or (b"\x00" in raw[:4096]
                                           and not raw.startswith((b"\xff\xfe", b"\xfe\xff"))):
         raise InputError([Problem(name, None, None, "a binary file (an Excel workbook?)",
@@ -82,17 +92,40 @@ def read_well_file(path: str | Path, columns: ColumnMap | None, *, known: Sequen
     header, rows, lines, delimiter = _split(text, name, notes)
     frame = pd.DataFrame(rows, columns=header, dtype=str) if rows else pd.DataFrame(
         columns=header, dtype=str)
+    return _shape(frame, np.asarray(lines, dtype=int), columns, known, numeric, name, notes,
+                  hashlib.sha256(raw).hexdigest(), separator=DELIMITERS.get(delimiter))
+
+
+def well_table(frame: pd.DataFrame, lines: Sequence[int], columns: ColumnMap | None, *,
+               known: Sequence[str], name: str, files: Sequence[str] | None = None,
+               row_kind: str = "row", sha256: str = "",
+               numeric: Sequence[str] = ("concentration", "response")) -> WellFile:
+    """A table of text cells under the user's column names, read from a file that is not
+    delimited text (Parquet: :mod:`chemoshift.data.well_parquet`), into a :class:`WellFile`:
+    the same ``columns=`` mapping, wide replicates and joined keys as
+    :func:`read_well_file`. ``lines`` is each row's number in its file (``files``, or
+    ``name``), counted as ``row_kind`` says."""
+    return _shape(frame.reset_index(drop=True), np.asarray(lines, dtype=int), columns, known,
+                  numeric, name, [], sha256, files=files, row_kind=row_kind)
+
+
+def _shape(frame, lines, columns, known, numeric, name, notes, sha256, *, separator=None,
+           files=None, row_kind="line") -> WellFile:
+    """Map the user's columns to ours, read decimal commas (a ';' or tab file: ``separator``),
+    melt wide replicates; the rest of :func:`read_well_file` and :func:`well_table`."""
     frame, source_columns, wide = _map_columns(frame, dict(columns or {}), known, name,
                                                numeric)
-    if delimiter != ",":
-        frame = _decimal_commas(frame, lines, [*numeric, *wide], name, DELIMITERS[delimiter],
+    if separator is not None and separator != DELIMITERS[","]:
+        frame = _decimal_commas(frame, lines, [*numeric, *wide], name, separator,
                                 notes, source_columns)
+    files = None if files is None else np.asarray(files, dtype=object)
     if wide:
-        frame, lines = _melt_replicates(frame, lines, wide, notes)
+        frame, rows = _melt_replicates(frame, np.arange(len(frame)), wide, notes)
+        lines, files = lines[rows], None if files is None else files[rows]
     elif "response" not in frame.columns:
         _refuse_unnamed_replicates(frame, known, name)
     return WellFile(frame.reset_index(drop=True), np.asarray(lines, dtype=int), source_columns,
-                    tuple(notes), hashlib.sha256(raw).hexdigest())
+                    tuple(notes), sha256, files, row_kind)
 
 
 def _decode(raw: bytes, notes: list[str]) -> str:

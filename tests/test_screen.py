@@ -59,6 +59,102 @@ def test_a_bad_cell_is_named_by_its_line_in_the_users_file(tmp_path):
 def test_shard_column_must_exist(tmp_path):
     with pytest.raises(InputError, match="no such column"):
         plan_shards(wells_file(tmp_path), "compound", seed=1)
+    with pytest.raises(InputError, match="no such column"):
+        plan_shards(parquet_twin(wells_file(tmp_path), tmp_path / "wells.parquet"),
+                    "compound", seed=1)
+
+
+def parquet_twin(csv_path, out, *, files=1, row_group_size=7, frame=None):
+    """The CSV's wells as Parquet (typed columns, as pandas reads them): one file, or a
+    folder of ``files`` files (a dataset) split in the CSV's order; small row groups."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.read_csv(csv_path) if frame is None else frame
+    if files == 1:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), out,
+                       row_group_size=row_group_size)
+        return out
+    out.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(frame)), files)):
+        pq.write_table(pa.Table.from_pandas(frame.iloc[part], preserve_index=False),
+                       out / f"part-{i}.parquet", row_group_size=row_group_size)
+    return out
+
+
+def test_a_parquet_dataset_plans_and_reads_the_shards_of_its_csv_twin(tmp_path):
+    from chemoshift.screen.shards import input_hash
+
+    path = wells_file(tmp_path)
+    dataset = parquet_twin(path, tmp_path / "wells", files=3)
+    controls = {"miR-379": "miR-NC"}
+    shards = plan_shards(dataset, "drug", seed=7)
+    assert shards == plan_shards(path, "drug", seed=7)
+    for shard in shards:
+        ours, theirs = read_shard(dataset, "drug", shard.key, controls=controls), read_shard(
+            path, "drug", shard.key, controls=controls)
+        # the same wells, in the same order; only where a well came from is said otherwise
+        pd.testing.assert_frame_equal(ours.wells.drop(columns="source_row"),
+                                      theirs.wells.drop(columns="source_row"))
+        pd.testing.assert_frame_equal(ours.curves, theirs.curves)
+        pd.testing.assert_frame_equal(ours.top_groups, theirs.top_groups)
+        assert (ours.controls, ours.notes, ours.unit) == (theirs.controls, theirs.notes,
+                                                          theirs.unit)
+    # a shard's rows sit in the first two files, the shared vehicles in the last
+    assert len(input_hash(dataset)) == 64 and input_hash(dataset) != input_hash(path)
+
+
+def test_a_bad_parquet_cell_is_named_by_its_file_row_and_column(tmp_path):
+    path = wells_file(tmp_path)
+    frame = pd.read_csv(path).rename(columns={"response": "OD450"})
+    frame.loc[17, "OD450"] = np.inf  # a PTX well: the file's 18th row (rows count from 1)
+    frame.loc[3, "OD450"] = np.nan  # a 5-FU well, null in Parquet: an empty cell
+    one = parquet_twin(path, tmp_path / "wells.parquet", frame=frame)
+    columns = {"response": "OD450"}
+    with pytest.raises(InputError, match=r"wells.parquet:row 18:OD450 \(response\): 'inf'"):
+        read_shard(one, "drug", "PTX", columns=columns, controls={"miR-379": "miR-NC"})
+    dataset = parquet_twin(path, tmp_path / "wells", files=3, frame=frame)  # 11 rows a file
+    with pytest.raises(InputError) as error:
+        read_shard(dataset, "drug", "5-FU", columns=columns, controls={"miR-379": "miR-NC"})
+    [problem] = error.value.problems
+    assert (problem.file, problem.row, problem.row_kind, problem.column) == (
+        str(dataset / "part-0.parquet"), 4, "row", "OD450 (response)")
+    assert "part-0.parquet:row 4:OD450 (response): ''; expected a finite number" in str(
+        error.value)
+    read_shard(dataset, "drug", "DOX", columns=columns,
+               controls={"miR-379": "miR-NC"})  # the other shards read
+
+
+def test_a_duplicated_well_across_parquet_files_says_where_it_was_first(tmp_path):
+    path = wells_file(tmp_path)
+    frame = pd.read_csv(path)
+    frame["well"] = [f"W{i}" for i in range(len(frame))]
+    frame.loc[30, "well"] = frame.loc[10, "well"]  # a shared vehicle takes a PTX well's place
+    dataset = parquet_twin(path, tmp_path / "wells", files=2, frame=frame)  # 16 rows a file
+    with pytest.raises(InputError, match=r"part-1.parquet:row 15:well: duplicated well .*"
+                                         r"first seen on row 11 of .*part-0.parquet"):
+        read_shard(dataset, "drug", "PTX", controls={"miR-379": "miR-NC"})
+
+
+def test_planning_parquet_shards_reads_the_shard_column_alone(tmp_path):
+    """Every other column's bytes are overwritten: planning still reads the shard column;
+    the shard's own read (on a worker) finds the damage and names the file."""
+    import pyarrow.parquet as pq
+
+    path = parquet_twin(wells_file(tmp_path), tmp_path / "wells.parquet")
+    metadata = pq.ParquetFile(path).metadata
+    raw = bytearray(path.read_bytes())
+    drug = metadata.schema.names.index("drug")
+    for group in range(metadata.num_row_groups):
+        for column in set(range(metadata.num_columns)) - {drug}:
+            chunk = metadata.row_group(group).column(column)
+            start = min(o for o in (chunk.dictionary_page_offset, chunk.data_page_offset)
+                        if o is not None)
+            raw[start:start + chunk.total_compressed_size] = b"\xff" * chunk.total_compressed_size
+    path.write_bytes(bytes(raw))
+    assert [s.key for s in plan_shards(path, "drug", seed=7)] == ["5-FU", "DOX", "PTX"]
+    with pytest.raises(InputError, match=r"wells.parquet: unreadable"):
+        read_shard(path, "drug", "PTX", controls={"miR-379": "miR-NC"})
 
 
 def test_dividing_out_the_shard_prior_gives_back_its_likelihood():
@@ -100,8 +196,31 @@ def test_pooled_shift_covers_its_truth_at_the_nominal_rate():
     assert stats.binomtest(int(hits), n, 0.9).pvalue > 0.001
 
 
+@pytest.fixture(scope="module")
+def sharded_run(tmp_path_factory):
+    """A small screen (2 cell lines x 3 drugs, 6 concentrations) fitted shard by shard on
+    a one-worker LocalCluster (one compile), few draws: (wells CSV, settings, result)."""
+    from chemoshift.data.simulate_dose_response import screen_design, simulate_screen
+    from chemoshift.inference.fit import SamplerSettings
+    from chemoshift.screen.run import fit_screen
+
+    folder = tmp_path_factory.mktemp("screen")
+    wells, _ = simulate_screen(screen_design(2, 3, n_concentrations=6), seed=3)
+    path = folder / "screen.csv"
+    wells.to_csv(path, index=False)
+    settings = SamplerSettings(draws=150, tune=150, chains=2, seed=11, extend=False,
+                               progress=False)
+    return path, settings, fit_screen(path, folder / "run", workers=1, settings=settings)
+
+
+def assert_same_numbers(run, reference):
+    """Two sharded runs' summary.csv and shifts.csv (every shard's, the pooled) are equal."""
+    for name in ("summary.csv", "shifts.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(run / name), pd.read_csv(reference / name))
+
+
 @pytest.mark.slow
-def test_a_sharded_run_equals_its_shards_fitted_one_by_one_and_resumes(tmp_path):
+def test_a_sharded_run_equals_its_shards_fitted_one_by_one_and_resumes(sharded_run):
     """On a LocalCluster in the test process: each shard's posterior is the one a fit of
     its wells alone gives with the shard's seed; the same command again refits nothing."""
     import dataclasses
@@ -109,26 +228,19 @@ def test_a_sharded_run_equals_its_shards_fitted_one_by_one_and_resumes(tmp_path)
     import xarray as xr
 
     from chemoshift.data import run_dir as files
-    from chemoshift.data.simulate_dose_response import screen_design, simulate_screen
     from chemoshift.dose_response import fit_data, resolve_priors
-    from chemoshift.inference.fit import SamplerSettings
     from chemoshift.screen.run import fit_screen
 
-    wells, _ = simulate_screen(screen_design(2, 3, n_concentrations=6), seed=3)
-    path = tmp_path / "screen.csv"
-    wells.to_csv(path, index=False)
-    settings = SamplerSettings(draws=150, tune=150, chains=2, seed=11, extend=False,
-                               progress=False)
-    result = fit_screen(path, tmp_path / "run", workers=1, settings=settings)  # one compile
+    path, settings, result = sharded_run
     assert [o.status for o in result.shards] == ["fitted"] * 3
-    assert (tmp_path / "run" / "shards.csv").is_file()
+    assert (result.run_dir / "shards.csv").is_file()
     pooled = result.pooled[result.pooled.drug == "all"]
     assert len(pooled) == 2 and (pooled["q2.5"] < pooled["q97.5"]).all()  # two treated arms
-    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    record = json.loads((result.run_dir / "run.json").read_text())
     assert record["second_stage"]["cell_line_effects"]["combined"]
     # per-curve rows: the shard's draws updated by the other shards' cell-line effects
-    top = pd.read_csv(tmp_path / "run" / "shifts.csv", keep_default_na=False)
-    own = pd.read_csv(tmp_path / "run" / "shards" / result.shards[0].name / "shifts.csv",
+    top = pd.read_csv(result.run_dir / "shifts.csv", keep_default_na=False)
+    own = pd.read_csv(result.run_dir / "shards" / result.shards[0].name / "shifts.csv",
                       keep_default_na=False)
     keys = ["cell_line", "drug", "treatment", "quantity"]
     both = top[top.shard == result.shards[0].key].merge(own, on=keys, suffixes=("", "_own"))
@@ -139,13 +251,90 @@ def test_a_sharded_run_equals_its_shards_fitted_one_by_one_and_resumes(tmp_path)
     alone = fit_data(data, priors=resolve_priors(None),
                      settings=dataclasses.replace(settings, seed=shard.seed), margin=1.5,
                      title="alone", read_options={}, started=files.now())
-    sharded = files.read_datatree(tmp_path / "run" / "shards" / shard.name)
+    sharded = files.read_datatree(result.run_dir / "shards" / shard.name)
     for name in ("log10_ic50", "log10_shift_pooled"):
         xr.testing.assert_equal(sharded["posterior"][name], alone.datatree["posterior"][name])
 
-    again = fit_screen(path, tmp_path / "run", workers=1, settings=settings)
+    again = fit_screen(path, result.run_dir, workers=1, settings=settings)
     assert [o.status for o in again.shards] == ["reused"] * 3
     pd.testing.assert_frame_equal(again.pooled, result.pooled)
+
+
+@pytest.mark.slow
+def test_a_sharded_run_on_parquet_equals_the_run_on_its_csv_twin(sharded_run, tmp_path):
+    """The same wells as a Parquet dataset (read per shard on the worker): the same numbers."""
+    import json
+
+    from chemoshift.screen.run import fit_screen
+
+    path, settings, result = sharded_run
+    dataset = parquet_twin(path, tmp_path / "screen", files=2, row_group_size=50)
+    run = fit_screen(dataset, tmp_path / "run", workers=1, settings=settings)
+    assert [o.status for o in run.shards] == ["fitted"] * 3 and run.exit_code == result.exit_code
+    assert_same_numbers(tmp_path / "run", result.run_dir)
+    pd.testing.assert_frame_equal(run.pooled, result.pooled)
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["inputs"][0]["path"] == str(dataset)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_shard_leaves_the_run_as_it_would_have_been(sharded_run,
+                                                                         tmp_path):
+    """Two workers (one thread each) on a LocalCluster in the test process; once a shard's
+    task is executing on one, that worker's process is killed (SIGKILL, as the kernel's
+    out-of-memory killer would). The scheduler hands the shard to a live worker (the
+    nanny restarts the dead one) and the run ends with the undisturbed run's numbers.
+
+    Deterministic: the kill waits until a worker reports a shard task executing and its
+    shard.json not yet written (a shard takes seconds; the check, milliseconds), and the
+    scheduler's story of that task must show it sent to a worker again after the kill."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from distributed import Client, LocalCluster
+
+    from chemoshift.screen.run import fit_screen
+
+    path, settings, reference = sharded_run
+    out = tmp_path / "run"
+
+    def executing(dask_worker):
+        return sorted(str(key) for key, task in dask_worker.state.tasks.items()
+                      if task.state == "executing")
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        done = {}
+        thread = threading.Thread(target=lambda: done.update(result=fit_screen(
+            path, out, scheduler=cluster.scheduler_address, settings=settings)))
+        thread.start()
+        victim, deadline = None, time.monotonic() + 600
+        while victim is None and thread.is_alive() and time.monotonic() < deadline:
+            for address, keys in client.run(executing).items():
+                unfinished = [k for k in keys if not (
+                    out / "shards" / k.removeprefix("shard-") / "shard.json").exists()]
+                if unfinished:
+                    victim = address, unfinished[0]
+                    break
+            else:
+                time.sleep(0.05)
+        assert victim is not None, "no shard task seen executing"
+        pid = client.run(os.getpid, workers=[victim[0]])[victim[0]]
+        os.kill(pid, signal.SIGKILL)
+        thread.join(900)
+        assert not thread.is_alive() and "result" in done
+        story = client.run_on_scheduler(lambda dask_scheduler: [
+            list(t[:3]) for t in dask_scheduler.story(victim[1])])
+    sent = [t for t in story if t[0] == victim[1] and t[2] == "processing"]
+    assert len(sent) >= 2, story  # to the killed worker, then to a live one
+
+    result = done["result"]
+    assert [o.status for o in result.shards] == ["fitted"] * 3
+    assert result.exit_code == reference.exit_code
+    assert_same_numbers(out, reference.run_dir)
+    pd.testing.assert_frame_equal(result.pooled, reference.pooled)
 
 
 def test_sharded_command_refuses_an_occupied_folder_and_stray_options(tmp_path, capsys):

@@ -3,8 +3,14 @@
 With no scheduler address, a :class:`distributed.LocalCluster` on this machine (one
 worker a core, one thread each: NUTS chains are the parallelism inside a shard). With an
 address, an existing ``dask.distributed`` scheduler (started by hand, by dask-jobqueue on
-SLURM / PBS, or by dask-kubernetes). A task whose worker dies is retried elsewhere
-(``retries``); a shard failing every try is reported with its error, the rest complete.
+SLURM / PBS, or by dask-kubernetes). A shard is tried up to ``1 + retries`` times: a task
+that raises is retried (``Client.submit(retries=...)``), and a task whose worker dies
+(killed, out of memory, its node lost) is handed by the scheduler to a live worker, up to
+the scheduler's ``allowed_failures`` deaths (set to ``retries`` on the LocalCluster; a
+running scheduler keeps its own ``distributed.scheduler.allowed-failures``, 3 by
+default), then fails with ``KilledWorker``. A shard's seed is its own, so a retried shard
+draws what its first try would have. A shard failing every try is reported with its
+error; the rest complete.
 
 Resume: each shard's folder records the hash of its wells, settings and priors
 (``shard.json``); a shard whose hash matches is not fitted again.
@@ -122,7 +128,8 @@ def run_shards(jobs: list[ShardJob], *, scheduler: str | None = None,
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(n_workers=workers or max(1, os.cpu_count() or 1),
-                               threads_per_worker=1, processes=True, dashboard_address=None)
+                               threads_per_worker=1, processes=True, dashboard_address=None,
+                               scheduler_kwargs=dict(allowed_failures=retries))
     outcomes: dict[str, ShardOutcome] = {}
     try:
         with Client(cluster if cluster is not None else scheduler) as client:

@@ -36,7 +36,7 @@ from chemoshift.reports.dose_response.report import build_tables
 from chemoshift.screen import combine
 from chemoshift.screen.engine import SHARD_RECORD, ShardJob, ShardOutcome, run_shards
 from chemoshift.screen.pool import likelihood, pool_shifts, pooled_rows
-from chemoshift.screen.shards import SHARDS_FOLDER, plan_shards, shard_seed
+from chemoshift.screen.shards import SHARDS_FOLDER, input_hash, plan_shards, shard_seed
 
 SCREEN_FORMAT = 1
 
@@ -92,7 +92,7 @@ def fit_screen(source: str | Path, out: str | Path, *, shard_by: str = "drug",
     files.write_json(out / files.RECORD, dict(
         chemoshift_run_format=SCREEN_FORMAT, assay="dose-response", sharded=True,
         started=started, finished=files.now(), versions=files.versions(), seed=settings.seed,
-        inputs=[dict(path=str(source), sha256=files.file_hash(source))], shard_by=shard_by,
+        inputs=[dict(path=str(source), sha256=input_hash(source))], shard_by=shard_by,
         scheduler=scheduler or "LocalCluster", settings=dict(
             sampler=dataclasses.asdict(settings), margin=margin, priors=priors,
             read=read_options),
