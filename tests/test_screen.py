@@ -261,29 +261,13 @@ def test_a_sharded_run_equals_its_shards_fitted_one_by_one_and_resumes(sharded_r
 
 
 @pytest.mark.slow
-def test_a_sharded_run_on_parquet_equals_the_run_on_its_csv_twin(sharded_run, tmp_path):
-    """The same wells as a Parquet dataset (read per shard on the worker): the same numbers."""
-    import json
-
-    from chemoshift.screen.run import fit_screen
-
-    path, settings, result = sharded_run
-    dataset = parquet_twin(path, tmp_path / "screen", files=2, row_group_size=50)
-    run = fit_screen(dataset, tmp_path / "run", workers=1, settings=settings)
-    assert [o.status for o in run.shards] == ["fitted"] * 3 and run.exit_code == result.exit_code
-    assert_same_numbers(tmp_path / "run", result.run_dir)
-    pd.testing.assert_frame_equal(run.pooled, result.pooled)
-    record = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert record["inputs"][0]["path"] == str(dataset)
-
-
-@pytest.mark.slow
-def test_a_worker_killed_mid_shard_leaves_the_run_as_it_would_have_been(sharded_run,
-                                                                         tmp_path):
-    """Two workers (one thread each) on a LocalCluster in the test process; once a shard's
+def test_a_parquet_run_with_a_worker_killed_mid_shard_gives_the_csv_runs_numbers(
+        sharded_run, tmp_path):
+    """The same wells as a Parquet dataset (read per shard on the workers), fitted by two
+    workers (one thread each) on a LocalCluster in the test process; once a shard's
     task is executing on one, that worker's process is killed (SIGKILL, as the kernel's
     out-of-memory killer would). The scheduler hands the shard to a live worker (the
-    nanny restarts the dead one) and the run ends with the undisturbed run's numbers.
+    nanny restarts the dead one) and the run ends with the undisturbed CSV run's numbers.
 
     Deterministic: the kill waits until a worker reports a shard task executing and its
     shard.json not yet written (a shard takes seconds; the check, milliseconds), and the
@@ -298,6 +282,7 @@ def test_a_worker_killed_mid_shard_leaves_the_run_as_it_would_have_been(sharded_
     from chemoshift.screen.run import fit_screen
 
     path, settings, reference = sharded_run
+    dataset = parquet_twin(path, tmp_path / "screen", files=2, row_group_size=50)
     out = tmp_path / "run"
 
     def executing(dask_worker):
@@ -308,7 +293,7 @@ def test_a_worker_killed_mid_shard_leaves_the_run_as_it_would_have_been(sharded_
                       dashboard_address=None) as cluster, Client(cluster) as client:
         done = {}
         thread = threading.Thread(target=lambda: done.update(result=fit_screen(
-            path, out, scheduler=cluster.scheduler_address, settings=settings)))
+            dataset, out, scheduler=cluster.scheduler_address, settings=settings)))
         thread.start()
         victim, deadline = None, time.monotonic() + 600
         while victim is None and thread.is_alive() and time.monotonic() < deadline:
@@ -335,6 +320,8 @@ def test_a_worker_killed_mid_shard_leaves_the_run_as_it_would_have_been(sharded_
     assert result.exit_code == reference.exit_code
     assert_same_numbers(out, reference.run_dir)
     pd.testing.assert_frame_equal(result.pooled, reference.pooled)
+    record = json.loads((out / "run.json").read_text())
+    assert record["inputs"][0]["path"] == str(dataset)
 
 
 def test_sharded_command_refuses_an_occupied_folder_and_stray_options(tmp_path, capsys):
