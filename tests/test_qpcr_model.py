@@ -164,7 +164,8 @@ def test_a_prior_only_fold_says_so_in_folds_csv():
     assert (folds.drop(("T1", "B")).note == "").all()
 
 
-@pytest.mark.slow
+@pytest.mark.extended  # 5 minutes on two cores, beyond CI's 15-minute budget; CI runs the
+# qPCR recovery on the usual design (above) and the plate groups' structure (fast tests)
 def test_recovery_with_plates_nested_in_replicates():
     """Each biological replicate's samples sit on its own three plates (syeddans' plate
     maps). A replicate's mean plate offset is its samples' loading shift, which the data
