@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         start = time.perf_counter()
         with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+                          dashboard_address=":0") as cluster, Client(cluster) as client:
             client.wait_for_workers(args.workers)
             startup = time.perf_counter() - start
             if args.speed:

@@ -290,7 +290,7 @@ def test_a_parquet_run_with_a_worker_killed_mid_shard_gives_the_csv_runs_numbers
                       if task.state == "executing")
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         done = {}
         thread = threading.Thread(target=lambda: done.update(result=fit_screen(
             dataset, out, scheduler=cluster.scheduler_address, settings=settings)))

@@ -128,7 +128,7 @@ def run_shards(jobs: list[ShardJob], *, scheduler: str | None = None,
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(n_workers=workers or max(1, os.cpu_count() or 1),
-                               threads_per_worker=1, processes=True, dashboard_address=None,
+                               threads_per_worker=1, processes=True, dashboard_address=":0",
                                scheduler_kwargs=dict(allowed_failures=retries))
     outcomes: dict[str, ShardOutcome] = {}
     try:
