@@ -66,6 +66,21 @@ def compiled():
     return compile_model(build_model(read(simulate_qpcr(DESIGN, seed=0)[0])))
 
 
+def fold_coverage(fold, data, truth) -> tuple[list[bool], list[float]]:
+    """Whether each gene x comparison's 90% interval holds its true log2 fold, and each
+    posterior median's error."""
+    hits, errors = [], []
+    for gene in data.genes.gene:
+        for comparison, (condition, _) in zip(fold.comparison.values, data.comparisons,
+                                              strict=True):
+            draws = fold.sel(gene=gene, comparison=comparison).values.ravel()
+            low, high = np.quantile(draws, [0.05, 0.95])
+            true = truth["log2_fold"][gene][condition]
+            hits.append(bool(low <= true <= high))
+            errors.append(float(np.median(draws) - true))
+    return hits, errors
+
+
 @pytest.mark.slow
 def test_recovery_with_non_detects_failed_wells_experiments_and_plates(compiled):
     covered, total, missing, errors, plate_errors, experiment_errors = 0, 0, 0, [], [], []
@@ -79,16 +94,9 @@ def test_recovery_with_non_detects_failed_wells_experiments_and_plates(compiled)
         result = fit(build_model(data), SETTINGS, reuse=compiled)
         assert result.diagnostics.divergences <= 2, result.diagnostics.verdict
         posterior = result.datatree["posterior"]
-        fold = posterior["log2_fold"]
-        for gene in data.genes.gene:
-            for comparison, (condition, _) in zip(fold.comparison.values, data.comparisons,
-                                                  strict=True):
-                draws = fold.sel(gene=gene, comparison=comparison).values.ravel()
-                low, high = np.quantile(draws, [0.05, 0.95])
-                true = truth["log2_fold"][gene][condition]
-                covered += low <= true <= high
-                errors.append(np.median(draws) - true)
-                total += 1
+        hits, fold_errors = fold_coverage(posterior["log2_fold"], data, truth)
+        covered, total = covered + sum(hits), total + len(hits)
+        errors.extend(fold_errors)
         experiment = posterior["experiment_effect"].median(("chain", "draw"))
         contrast = (experiment.sel(experiment="E1") - experiment.sel(experiment="E2")).values
         true = np.array([e1 - e2 for e1, e2 in (truth["experiment"][g]
@@ -184,14 +192,8 @@ def test_recovery_with_plates_nested_in_replicates():
         assert diagnostics.max_rhat <= 1.01, diagnostics.verdict
         print(diagnostics.verdict)
         posterior = result.datatree["posterior"]
-        fold = posterior["log2_fold"]
-        for gene in data.genes.gene:
-            for comparison, (condition, _) in zip(fold.comparison.values, data.comparisons,
-                                                  strict=True):
-                draws = fold.sel(gene=gene, comparison=comparison).values.ravel()
-                low, high = np.quantile(draws, [0.05, 0.95])
-                covered += low <= truth["log2_fold"][gene][condition] <= high
-                total += 1
+        hits, _ = fold_coverage(posterior["log2_fold"], data, truth)
+        covered, total = covered + sum(hits), total + len(hits)
         plate = posterior["plate_effect"].median(("chain", "draw")).to_series()
         true = pd.Series(truth["plate"])
         within = true - true.groupby(true.index.str[:2]).transform("mean")

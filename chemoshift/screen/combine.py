@@ -36,18 +36,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from chemoshift.models.qpcr import zero_sum_basis
+
 MIN_EIGEN = 0.0  # likelihood precisions are clipped to be positive semi-definite
-
-
-def zero_sum_coordinates(n: int) -> np.ndarray:
-    """(n, n - 1) orthonormal basis of the vectors of length ``n`` that sum to zero."""
-    columns = []
-    for j in range(1, n):
-        column = np.zeros(n)
-        column[:j] = 1.0
-        column[j] = -float(j)
-        columns.append(column / np.sqrt(j * (j + 1)))
-    return np.stack(columns, axis=1) if columns else np.zeros((n, 0))
 
 
 def shard_information(draws: np.ndarray, prior_var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +119,7 @@ def shared_draws(posterior: xr.Dataset, priors
     treatment's shift effects after the IC50 effects), their prior variances (m,), and
     which columns are IC50 effects (m,; those carry the cell-line x drug interaction)."""
     lines = posterior.sizes.get("cell_line", 0)
-    basis = zero_sum_coordinates(lines)
+    basis = zero_sum_basis(np.zeros(lines))  # (lines, lines - 1), orthonormal
     parts, variances, on_ic50 = [], [], []
     for name, term, field in SHARED:
         if name not in posterior or lines < 2:
