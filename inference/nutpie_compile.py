@@ -29,11 +29,13 @@ process: correct, possibly not bit-identical to later runs.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import pickle
 import tempfile
 import warnings
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
@@ -95,6 +97,25 @@ def _compile_in_child(model: pm.Model) -> bool:
     return done.returncode == 0
 
 
+@contextmanager
+def _compile_lock(key: str):
+    """Hold an exclusive lock on ``key``'s cache entry while it is compiled: processes that
+    start together (a screen's workers) compile a model once; the others wait, then load
+    it. The operating system drops the lock when its holder dies, killed or not."""
+    try:
+        folder = _cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / f"{key}.lock", "a")
+    except OSError:  # a cache folder that cannot be written: compile unlocked
+        handle = None
+    if handle is None:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
 def _child_main(model_path: str) -> None:
     """The child of ``_compile_in_child``: compile the pickled model into the caches."""
     import cloudpickle
@@ -130,8 +151,10 @@ def _compile_cached(model: pm.Model):
     graph = _Graph(model, pymc_initial_point_fn(0))
     functions = _load_functions(graph)
     if functions is None and graph.key is not None and not os.environ.get(_CHILD):
-        if _compile_in_child(model):  # a first run loads what every later run loads
-            functions = _load_functions(graph)
+        with _compile_lock(graph.key):  # one cold compile a model, however many processes
+            functions = _load_functions(graph)  # another process may have filled it
+            if functions is None and _compile_in_child(model):
+                functions = _load_functions(graph)  # a first run loads what later runs do
     if functions is None:
         functions = make_functions(model, mode="NUMBA", compute_grad=True,
                                    join_expanded=True,

@@ -207,3 +207,22 @@ def test_the_study_model_survives_the_trip_to_the_compile_child(tmp_path):
     done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
                           text=True)
     assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
+
+
+def test_a_cold_compile_holds_a_lock_other_processes_wait_on(tmp_path, monkeypatch):
+    """Processes that start together (a screen's workers) compile a model once: while one
+    holds the model's compile lock, another process cannot take it."""
+    import subprocess
+    import sys
+
+    from chemoshift.inference import nutpie_compile
+
+    monkeypatch.setenv(nutpie_compile.CACHE_ENV, str(tmp_path))
+    probe = ("import fcntl, sys; f = open(sys.argv[1], 'a')\n"
+             "try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+             "except BlockingIOError: sys.exit(7)\n")
+    lock = tmp_path / "somekey.lock"
+    with nutpie_compile._compile_lock("somekey"):
+        held = subprocess.run([sys.executable, "-c", probe, str(lock)])
+    free = subprocess.run([sys.executable, "-c", probe, str(lock)])
+    assert (held.returncode, free.returncode) == (7, 0)

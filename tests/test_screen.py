@@ -392,3 +392,51 @@ def test_widening_a_likelihood_adds_the_variance_to_what_it_observes():
     np.testing.assert_allclose(wide_precision, expected, rtol=1e-10)
     mean = np.linalg.solve(precision, information)  # the observed mean does not move
     np.testing.assert_allclose(np.linalg.solve(wide_precision, wide_information), mean)
+
+
+def test_pooled_scales_multiply_the_shards_likelihoods_with_one_prior():
+    """Shards whose log-scale posteriors are normal: the pooled log scale is the product of
+    their likelihoods (each posterior over the model's prior) and the prior, once."""
+    import xarray as xr
+
+    from chemoshift.models.dose_response import DoseResponsePriors
+    from chemoshift.screen.scales import log_scale_prior, pooled_scales, refit_priors
+
+    priors = DoseResponsePriors()
+    m0, v0 = log_scale_prior(priors.hill_curve_sd)
+    rng = np.random.default_rng(4)
+    likelihoods = [(np.log(0.2) + d, 0.3**2) for d in (-0.1, 0.05, 0.2)]
+    posteriors = []
+    for mean, var in likelihoods:
+        post_var = 1 / (1 / var + 1 / v0)
+        post_mean = post_var * (mean / var + m0 / v0)
+        draws = np.exp(rng.normal(post_mean, np.sqrt(post_var), (2, 100_000)))
+        posteriors.append(xr.Dataset({"hill_curve_sd": (("chain", "draw"), draws)}))
+    pooled = pooled_scales(posteriors, priors)
+    precision = 1 / v0 + sum(1 / v for _, v in likelihoods)
+    expected = (m0 / v0 + sum(m / v for m, v in likelihoods)) / precision
+    assert set(pooled) == {"hill_curve"} and pooled["hill_curve"]["shards"] == 3
+    assert np.log(pooled["hill_curve"]["value"]) == pytest.approx(expected, abs=0.01)
+    assert pooled["hill_curve"]["log_sd"] == pytest.approx(precision**-0.5, rel=0.02)
+
+    overrides = refit_priors({"curve_sd": 0.2}, pooled, ["hill_curve", "bottom_curve"])
+    assert overrides == {"curve_sd": 0.2, "hill_curve_sd": pooled["hill_curve"]["value"],
+                         "fixed_scales": ("hill_curve",)}
+
+
+def test_a_scale_named_in_fixed_scales_is_fixed_at_its_prior_value():
+    import dataclasses
+
+    from chemoshift.data.dose_response import validate_wells
+    from chemoshift.data.simulate_dose_response import screen_design, simulate_screen
+    from chemoshift.models.dose_response import DoseResponsePriors
+    from chemoshift.models.dose_response_design import TERM_PRIOR, Design
+
+    wells, _ = simulate_screen(screen_design(4, 3, n_concentrations=6), seed=3)
+    design = Design.from_data(validate_wells(wells))
+    learnt = [t for t, (is_learnt, _) in design.terms(DoseResponsePriors()).items() if is_learnt]
+    assert learnt
+    fixed = dataclasses.replace(DoseResponsePriors(), fixed_scales=(learnt[0],),
+                                **{TERM_PRIOR[learnt[0]]: 0.123})
+    assert design.terms(fixed)[learnt[0]] == (False, 0.123)
+    assert all(design.terms(fixed)[t][0] for t in learnt[1:])

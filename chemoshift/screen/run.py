@@ -33,7 +33,7 @@ from chemoshift.exit_codes import EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_OK, E
 from chemoshift.inference.fit import SamplerSettings
 from chemoshift.models.dose_response import DoseResponsePriors
 from chemoshift.reports.dose_response.report import build_tables
-from chemoshift.screen import combine
+from chemoshift.screen import combine, scales
 from chemoshift.screen.engine import SHARD_RECORD, ShardJob, ShardOutcome, run_shards
 from chemoshift.screen.pool import likelihood, pool_shifts, pooled_rows
 from chemoshift.screen.shards import SHARDS_FOLDER, input_hash, plan_shards, shard_seed
@@ -75,13 +75,16 @@ def fit_screen(source: str | Path, out: str | Path, *, shard_by: str = "drug",
                      str(out)) for shard in shards]
     out.mkdir(parents=True, exist_ok=True)
     outcomes = run_shards(jobs, scheduler=scheduler, workers=workers, retries=retries)
-    fitted = [o for o in outcomes if o.status in ("fitted", "reused")]
     prior = dataclasses.replace(DoseResponsePriors(), **priors)
+    outcomes, scales_record = _refit_at_pooled_scales(
+        out, jobs, outcomes, prior, dict(scheduler=scheduler, workers=workers, retries=retries))
+    fitted = [o for o in outcomes if o.status in ("fitted", "reused")]
     summary, per_curve, combining = _combined_tables(out, fitted, prior, settings.seed)
     if not per_curve.empty:
         per_curve = per_curve[(per_curve.cell_line != "all") & (per_curve[shard_by] != "all")]
     pooled, pooling = _pool(out, fitted, prior, settings.seed, margin, shard_by)
     pooling["cell_line_effects"] = combining
+    pooling["population_scales"] = scales_record
     files.write_csv(out / "shards.csv", pd.DataFrame([dataclasses.asdict(o) for o in outcomes]))
     files.write_csv(out / "summary.csv", summary)
     files.write_csv(out / "shifts.csv", pd.concat([per_curve, pooled], ignore_index=True))
@@ -100,6 +103,43 @@ def fit_screen(source: str | Path, out: str | Path, *, shard_by: str = "drug",
         exit_code=code))
     files.write_text(out / "report.html", _report(out, outcomes, pooled, pooling, shard_by))
     return ScreenResult(out, outcomes, code, pooled)
+
+
+def _refit_at_pooled_scales(out: Path, jobs: list[ShardJob], outcomes: list[ShardOutcome],
+                            prior: DoseResponsePriors, engine: dict
+                            ) -> tuple[list[ShardOutcome], dict]:
+    """Refit each shard that did not converge with its population scales fixed at values
+    pooled over the converged shards (:mod:`chemoshift.screen.scales`); the outcomes with
+    the refits in place, and what was done (for run.json)."""
+    done = [o for o in outcomes if o.status in ("fitted", "reused")]
+    converged = [o for o in done if o.passed]
+    again = [o for o in done if not o.passed and not o.pooled_scales]
+    record = dict(method=scales.__doc__.split("\n\n")[0].replace("\n", " "), refitted=[])
+    if not again or not converged:
+        record["reason"] = ("every shard converged" if not again
+                            else "no shard converged: nothing to pool")
+        return outcomes, record
+    pooled = scales.pooled_scales(
+        [files.read_datatree(out / SHARDS_FOLDER / o.name)["posterior"] for o in converged],
+        prior)
+    record.update(pooled=pooled, from_shards=[o.key for o in converged])
+    by_name = {job.shard.name: job for job in jobs}
+    refits = []
+    for outcome in again:
+        tree = files.read_datatree(out / SHARDS_FOLDER / outcome.name)["posterior"]
+        learnt = [t for t in pooled if f"{t}_sd" in tree]
+        if learnt:
+            job = by_name[outcome.name]
+            refits.append(dataclasses.replace(
+                job, refit_priors=scales.refit_priors(job.priors, pooled, learnt)))
+    if not refits:
+        record["reason"] = "the shards that did not converge learn no pooled scale"
+        return outcomes, record
+    redone = {o.name: o for o in run_shards(refits, **engine)}
+    record["refitted"] = [dict(shard=o.key, status=o.status, converged=o.passed,
+                               scales=o.pooled_scales) for o in redone.values()]
+    kept = {name: o for name, o in redone.items() if o.status in ("fitted", "reused")}
+    return [kept.get(o.name, o) for o in outcomes], record  # a failed refit keeps the first
 
 
 def screen_folder_refusal(out: Path) -> str | None:
@@ -203,7 +243,8 @@ def _report(out: Path, outcomes: list[ShardOutcome], pooled: pd.DataFrame, pooli
     rests = "; ".join(f"{t}: {v['n_shards']} shards" for t, v in pooling["treatments"].items())
     rows = "\n".join(
         f"<tr><td>{html.escape(o.key)}</td><td>{o.status}</td><td>{'yes' if o.passed else 'NO'}"
-        f"</td><td>{html.escape(o.verdict or o.error)}</td><td><a href='{SHARDS_FOLDER}/"
+        f"</td><td>{html.escape(o.verdict or o.error)}</td>"
+        f"<td>{html.escape(o.pooled_scales)}</td><td><a href='{SHARDS_FOLDER}/"
         f"{html.escape(o.name)}/report.html'>report</a></td></tr>" for o in outcomes)
     table = pooled.to_html(index=False, float_format=lambda x: f"{x:.3g}", escape=True) \
         if not pooled.empty else "<p>No treatment shift to pool.</p>"
@@ -219,7 +260,7 @@ def _report(out: Path, outcomes: list[ShardOutcome], pooled: pd.DataFrame, pooli
 {table}
 <h2>Shards</h2>
 <table><tr><th>{html.escape(shard_by)}</th><th>status</th><th>converged</th>
-<th>verdict</th><th></th></tr>
+<th>verdict</th><th>refitted at pooled scales</th><th></th></tr>
 {rows}
 </table>
 </body></html>
