@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
@@ -48,6 +49,10 @@ DEFAULT_CACHE = Path(os.environ.get("CHEMOSHIFT_CACHE",
                                     Path.home() / ".cache" / "chemoshift"))
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 IGNORED_PARAMETERS = ("caller_identity",)  # not part of a cache key, not stored
+
+# requests-cache logs "using cached response" with a traceback; a library leaves showing
+# that to the application's logging (urllib3 does the same for its own logger)
+logging.getLogger("requests_cache").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import requests
 
-from chemoshift.data.http_cache import DEFAULT_CACHE, HttpSettings, make_session
+from chemoshift.data.http_cache import DEFAULT_CACHE, RETRY_STATUSES, HttpSettings, make_session
 
 TEXT_TYPES = ("text/plain", "text/tab-separated-values")  # an HTML error page is not data
 Check = Callable[[bytes], str | None]  # a body -> what is wrong with it, None if nothing
@@ -88,7 +88,7 @@ class ServiceClient:
             raise OfflineError(f"{self.service}: offline, and {method} {url} is not in the "
                                f"cache ({self.cache_dir}); run once online, or "
                                f"{self.advice.format(url=url)}")
-        problem = "no attempt"
+        problem, final = "no attempt", False
         for attempt in range(self.settings.retries + 1):
             if attempt:
                 time.sleep(min(self.settings.max_wait, self.settings.backoff * 2 ** (attempt - 1)))
@@ -107,6 +107,7 @@ class ServiceClient:
                 break
             if response.status_code != 200:  # 429 / 5xx: retried already; other 4xx: final
                 problem = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
+                final = response.status_code not in RETRY_STATUSES
                 break
             problem = self._type_problem(response) or (check(response.content) if check
                                                        else None)
@@ -115,8 +116,8 @@ class ServiceClient:
                 self.log.append(f"{'stale cache' if stale else 'fetched'} {method} {path}")
                 return response.content
             self.session.cache.delete(key)
-        tried = f"{method} {url}: no usable answer after {self.settings.retries} retries " \
-                f"(last: {problem})"
+        tried = f"{method} {url}: " + (problem if final else "no usable answer after "
+                                       f"{self.settings.retries} retries (last: {problem})")
         if kept is not None:  # an expired answer beats none; requests-cache may have dropped it
             self.session.cache.save_response(kept, key, kept.expires)
             self.log.append(f"stale cache {method} {path}: {tried}")
@@ -124,8 +125,9 @@ class ServiceClient:
         if legacy is not None:
             self.log.append(f"stale cache (0.6) {method} {path}: {tried}")
             return legacy
-        raise ServiceError(f"{self.service}: {tried}; nothing is cached for it. Try again "
-                           f"later, or {self.advice.format(url=url)}")
+        retry = "Check the request (an accession, a gene list)" if final else "Try again later"
+        raise ServiceError(f"{self.service}: {tried}; nothing is cached for it. {retry}, or "
+                           f"{self.advice.format(url=url)}")
 
     def _cached(self, key: str, check: Check | None):
         """The cached answer under ``key`` if it loads (a damaged file does not) and passes
@@ -159,12 +161,20 @@ class ServiceClient:
 
 
 def _reason(error: Exception) -> str:
-    """The innermost cause of a requests / urllib3 error, in a line."""
-    while error.args and isinstance(error.args[0], Exception):
-        error = error.args[0]
-    reason = getattr(error, "reason", None)
-    text = str(reason if isinstance(reason, Exception) else error)
-    return f"{type(error).__name__}: {text}"[:300]
+    """The innermost cause of a requests / urllib3 error, in a line: the wrappers
+    (ConnectionError, MaxRetryError, ProtocolError) say less than what they wrap."""
+    seen = [error]
+    while True:
+        inner = getattr(error, "reason", None)
+        if not isinstance(inner, Exception):
+            inner = next((a for a in error.args if isinstance(a, Exception)), None)
+        if inner is None or inner in seen:
+            break
+        seen.append(error := inner)
+    if any(isinstance(e, requests.Timeout | TimeoutError) or "timed out" in str(e)
+           for e in seen):
+        return f"time-out: {error}"[:300]
+    return f"{type(error).__name__}: {error}"[:300]
 
 
 def tsv_check(required: tuple[str, ...] = ()) -> Check:

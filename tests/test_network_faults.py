@@ -10,6 +10,7 @@ file runs in seconds. Nothing leaves 127.0.0.1.
 
 from __future__ import annotations
 
+import logging
 import socket
 import struct
 import sys
@@ -108,6 +109,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.hits["loop"] += 1
             return self._send(302, Location=self.path)
         self.server.hits[route] += 1
+        if route not in self.server.answers:
+            return self._send(404, body=b"no such file\n")
         queue = self.server.faults.get(route)
         fault, _, value = (queue.pop(0) if queue else "").partition(":")
         INJECTED[fault] += bool(fault)
@@ -255,6 +258,14 @@ def test_a_damaged_cache_file_is_fetched_again_never_used(fresh, tmp_path, servi
     assert again == first  # and the refetched entry replaced the damaged one
 
 
+def test_a_missing_file_is_said_at_once_not_retried(fresh, tmp_path):
+    client = GeoClient(base_url=f"{fresh.url}/geo", cache_dir=tmp_path, settings=FAST)
+    with pytest.raises(ServiceError, match=r"^GEO: .*GDS9999.soft.gz: HTTP 404 Not Found; "
+                       r"nothing is cached for it. Check the request"):
+        client.fetch("GDS9999")
+    assert fresh.hits["geo/" + geo_path("GDS9999")] == 1  # a 404 is an answer
+
+
 def test_retry_after_is_honoured_and_capped(fresh, tmp_path):
     service = SERVICES[0]
     fresh.faults[service.route] = ["429:1"]
@@ -287,6 +298,13 @@ def test_the_command_exits_4_naming_kegg_when_it_cannot_answer(fresh, tmp_path, 
     assert code == EXIT_SERVICE, said
     assert "chemoshift: KEGG: " in said and "HTTP 503" in said and "--offline" in said
     assert "Traceback" not in said
+
+
+def test_a_stale_answer_is_not_announced_with_a_traceback():
+    """requests-cache logs "using cached response" with the error's traceback; with no
+    handler of its own, Python's last-resort handler would print that on a user's stderr."""
+    handlers = logging.getLogger("requests_cache").handlers
+    assert any(isinstance(h, logging.NullHandler) for h in handlers)
 
 
 def test_every_fault_kind_was_injected():
