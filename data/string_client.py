@@ -18,7 +18,7 @@ The client speaks to a pinned STRING version (``version-12-0.string-db.org``): n
 STRING ids with ``get_string_ids`` (limit 1), then ``network`` (species 9606,
 ``required_score`` 0-1000, ``network_type`` functional | physical), POST with
 ``identifiers`` joined by ``%0d``, one request a second, ``caller_identity`` always;
-caching, retries and offline mode are :mod:`chemoshift.data.http_cache`'s.
+caching, retries and offline mode are :mod:`chemoshift.data.web_service`'s.
 STRING data are CC BY 4.0.
 """
 
@@ -32,7 +32,8 @@ from pathlib import Path
 import pandas as pd
 
 from chemoshift.data.errors import InputError, Problem
-from chemoshift.data.http_cache import DEFAULT_CACHE, CachedClient, OfflineError, tsv_check
+from chemoshift.data.http_cache import DEFAULT_CACHE, HttpSettings
+from chemoshift.data.web_service import OfflineError, ServiceClient, tsv_check
 
 STRING_URL = "https://version-12-0.string-db.org/api"
 CHANNELS = {  # evidence -> (web export column, API column)
@@ -46,6 +47,9 @@ CHANNELS = {  # evidence -> (web export column, API column)
     "cooccurrence": ("phylogenetic_cooccurrence", "pscore"),
 }
 EDGE_COLUMNS = ["gene_a", "gene_b", "score"]
+STRING_SETTINGS = HttpSettings(min_interval=1.0)  # STRING asks for one request a second
+STRING_ADVICE = ("run with --offline to use cached answers only, or give a STRING network "
+                 "file (--network FILE: a string-db.org TSV export)")
 
 
 def parse_network(text: str, name: str = "<network>", score: float = 0.7,
@@ -121,13 +125,15 @@ class StringClient:
     offline: bool = False
     species: int = 9606
     bundled: Path | None = None
-    http: CachedClient = field(init=False)
+    settings: HttpSettings = STRING_SETTINGS
+    http: ServiceClient = field(init=False)
     preferred: dict[str, str] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        self.http = CachedClient(self.base_url, caller_identity=self.caller_identity,
-                                 cache_dir=self.cache_dir, offline=self.offline,
-                                 min_interval=1.0)
+        self.http = ServiceClient("STRING", self.base_url, STRING_ADVICE,
+                                  caller_identity=self.caller_identity,
+                                  cache_dir=self.cache_dir, offline=self.offline,
+                                  settings=self.settings)
 
     def string_ids(self, genes: Iterable[str]) -> dict[str, str]:
         """Symbol -> STRING id (its best match); symbols STRING does not know are absent.
@@ -136,7 +142,7 @@ class StringClient:
         text = self.http.request("POST", "tsv/get_string_ids", {
             "identifiers": "\r".join(genes), "species": str(self.species), "limit": "1",
             "echo_query": "1", "caller_identity": self.caller_identity},
-            check=tsv_check(("queryItem", "stringId")))
+            check=tsv_check(("queryItem", "stringId"))).decode("utf-8")
         frame = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
         if "preferredName" in frame:
             self.preferred.update(zip(frame.preferredName, frame.queryItem, strict=True))
@@ -153,7 +159,8 @@ class StringClient:
                 "identifiers": "\r".join(sorted(ids.values())), "species": str(self.species),
                 "required_score": str(round(score * 1000)),
                 "network_type": network_type, "caller_identity": self.caller_identity},
-                check=tsv_check(("preferredName_A", "preferredName_B", "score")))
+                check=tsv_check(("preferredName_A", "preferredName_B", "score"))
+            ).decode("utf-8")
         except OfflineError:
             if self.bundled is None:
                 raise
