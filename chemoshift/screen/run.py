@@ -242,10 +242,11 @@ def _report(out: Path, outcomes: list[ShardOutcome], pooled: pd.DataFrame, pooli
                else f"every shard converged ({len(outcomes)})")
     rests = "; ".join(f"{t}: {v['n_shards']} shards" for t, v in pooling["treatments"].items())
     rows = "\n".join(
-        f"<tr><td>{html.escape(o.key)}</td><td>{o.status}</td><td>{'yes' if o.passed else 'NO'}"
-        f"</td><td>{html.escape(o.verdict or o.error)}</td>"
-        f"<td>{html.escape(o.pooled_scales)}</td><td><a href='{SHARDS_FOLDER}/"
-        f"{html.escape(o.name)}/report.html'>report</a></td></tr>" for o in outcomes)
+        f"<tr><td>{html.escape(o.key)}</td><td>{html.escape(o.status)}</td>"
+        f"<td>{'yes' if o.passed else 'NO'}</td><td>{html.escape(o.verdict or o.error)}</td>"
+        f"<td>{html.escape(o.pooled_scales)}</td>"
+        f"<td><a href='{SHARDS_FOLDER}/{html.escape(o.name)}/report.html'>report</a></td></tr>"
+        for o in outcomes)
     table = pooled.to_html(index=False, float_format=lambda x: f"{x:.3g}", escape=True) \
         if not pooled.empty else "<p>No treatment shift to pool.</p>"
     return f"""<!DOCTYPE html>
