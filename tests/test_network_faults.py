@@ -33,6 +33,8 @@ from chemoshift.data.kegg import KeggClient
 from chemoshift.data.string_client import StringClient
 from chemoshift.data.web_service import OfflineError, ServiceError
 
+from hardening import record
+
 FAULTS = ("timeout", "reset", "429", "500", "503", "truncated", "html", "not_data",
           "redirect_loop")  # the kinds of fault injected; the hardening summary counts them
 INJECTED: Counter = Counter()  # fault kind -> times served in this process
@@ -307,9 +309,11 @@ def test_a_stale_answer_is_not_announced_with_a_traceback():
     assert any(isinstance(h, logging.NullHandler) for h in handlers)
 
 
-def test_every_fault_kind_was_injected():
+def test_every_fault_kind_was_injected(request):
     """Runs last in this file: the summary's count of fault kinds is not an empty claim."""
     if not all(INJECTED[fault] for fault in FAULTS):  # e.g. a -k selection ran only some
         pytest.skip(f"faults served in this process: {dict(INJECTED)}")
+    for fault, served in INJECTED.items():
+        record(request, "network faults", fault, served)
     print(f"network faults injected: {len(FAULTS)} kinds, {sum(INJECTED.values())} times",
           file=sys.stderr)
