@@ -44,6 +44,8 @@ from chemoshift.screen.run import _report as screen_report
 from chemoshift.study import bundled_study
 from chemoshift.study.load import load_study
 
+from hardening import record
+
 
 def pwn(mark: str) -> str:
     """What a payload does if it runs: a mark the browser test looks for."""
@@ -217,6 +219,12 @@ def assert_inert(page: str, labels: list[str]) -> Page:
     assert not failed, re.findall(r"(?:Figure not drawn|could not be drawn).{0,200}",
                                   parsed.text)[:3]
     return parsed
+
+
+@pytest.fixture(autouse=True)
+def _counted(request):
+    """Each test here is one report (or page) checked with hostile labels: the summary."""
+    record(request, "hostile labels", request.node.name)
 
 
 def report(run: Path) -> str:
