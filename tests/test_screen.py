@@ -440,3 +440,51 @@ def test_a_scale_named_in_fixed_scales_is_fixed_at_its_prior_value():
                                 **{TERM_PRIOR[learnt[0]]: 0.123})
     assert design.terms(fixed)[learnt[0]] == (False, 0.123)
     assert all(design.terms(fixed)[t][0] for t in learnt[1:])
+
+
+def test_a_shard_that_did_not_converge_is_refitted_at_the_pooled_scales(tmp_path, monkeypatch):
+    """The refit pass: the converged shards' scale posteriors are pooled; each unconverged
+    shard is fitted again with the scales it learnt fixed at the pooled values, and its
+    refit's outcome replaces its first (a refit that fails keeps the first)."""
+    import xarray as xr
+
+    from chemoshift.data import run_dir as files
+    from chemoshift.inference.fit import SamplerSettings
+    from chemoshift.models.dose_response import DoseResponsePriors
+    from chemoshift.screen import run as screen_run
+    from chemoshift.screen.engine import ShardJob, ShardOutcome
+    from chemoshift.screen.shards import Shard
+
+    rng = np.random.default_rng(0)
+    shards = [Shard(key, f"{key}-0", i) for i, key in enumerate(("A", "B", "C", "D"))]
+    for shard, sd in zip(shards, (0.2, 0.25, 0.3, 0.3), strict=True):
+        draws = {"hill_curve_sd": (("chain", "draw"), np.exp(rng.normal(np.log(sd), 0.1,
+                                                                        (2, 200))))}
+        if shard.key != "D":
+            draws["bottom_curve_sd"] = (("chain", "draw"), rng.gamma(50, 0.01, (2, 200)))
+        tree = xr.DataTree.from_dict({"posterior": xr.Dataset(draws)})
+        files.write_datatree(tmp_path / "shards" / shard.name / files.POSTERIOR, tree)
+    jobs = [ShardJob("wells.csv", "drug", s, {}, {"curve_sd": 0.2}, SamplerSettings(), 1.5,
+                     str(tmp_path)) for s in shards]
+    outcomes = [ShardOutcome(s.name, s.key, "fitted", passed=s.key in ("A", "B"))
+                for s in shards]
+    sent = []
+
+    def fake_run_shards(refits, **engine):
+        sent.extend(refits)
+        return [ShardOutcome(j.shard.name, j.shard.key, "fitted" if j.shard.key == "C"
+                             else "failed", passed=j.shard.key == "C", pooled_scales="x")
+                for j in refits]
+
+    monkeypatch.setattr(screen_run, "run_shards", fake_run_shards)
+    result, record = screen_run._refit_at_pooled_scales(
+        tmp_path, jobs, outcomes, DoseResponsePriors(), {})
+    assert [j.shard.key for j in sent] == ["C", "D"]
+    c, d = (j.refit_priors for j in sent)
+    assert c["fixed_scales"] == ("bottom_curve", "hill_curve") and c["curve_sd"] == 0.2
+    assert d["fixed_scales"] == ("hill_curve",)  # D learnt no bottom scale
+    pooled = record["pooled"]["hill_curve"]
+    assert pooled["shards"] == 2 and 0.2 < pooled["value"] < 0.25
+    assert c["hill_curve_sd"] == pooled["value"]
+    assert [o.passed for o in result] == [True, True, True, False]
+    assert result[3] is outcomes[3]  # the failed refit keeps the first fit's outcome

@@ -29,6 +29,7 @@ import pandas as pd
 from chemoshift.assay import DEFAULT_MARGIN
 from chemoshift.data import run_dir as files
 from chemoshift.data.errors import InputError, Problem
+from chemoshift.dose_response import resolve_priors
 from chemoshift.exit_codes import EXIT_BAD_INPUT, EXIT_NOT_CONVERGED, EXIT_OK, EXIT_PARTIAL
 from chemoshift.inference.fit import SamplerSettings
 from chemoshift.models.dose_response import DoseResponsePriors
@@ -161,10 +162,11 @@ def _combined_tables(out: Path, fitted: list[ShardOutcome], prior: DoseResponseP
         return files.read_datatree(out / SHARDS_FOLDER / outcome.name)
 
     informations, lines, means, spreads, on_ic50 = [], set(), [], [], None
-    for outcome in fitted:  # first pass: each shard's likelihood of the shared effects
+    priors = [_shard_priors(out, outcome, prior) for outcome in fitted]
+    for outcome, own in zip(fitted, priors, strict=True):  # each shard's likelihood
         tree = posterior(outcome)["posterior"]
         lines.add(tuple(tree.coords["cell_line"].values) if "cell_line" in tree.coords else ())
-        b, variances, on_ic50 = combine.shared_draws(tree, prior)
+        b, variances, on_ic50 = combine.shared_draws(tree, own)
         informations.append(combine.shard_information(b, variances) if b.shape[1] else None)
         means.append(b.mean(axis=0))
         spreads.append(b.var(axis=0, ddof=1))
@@ -181,19 +183,27 @@ def _combined_tables(out: Path, fitted: list[ShardOutcome], prior: DoseResponseP
         record["cell_line_drug_variance"] = interaction
         cavities = combine.cavities(informations, np.where(on_ic50, interaction, 0.0))
     summaries, shifts = [], []
-    for outcome, cavity in zip(fitted, cavities, strict=True):
+    for outcome, own, cavity in zip(fitted, priors, cavities, strict=True):
         run_dir = out / SHARDS_FOLDER / outcome.name
         tree = None
         if cavity is not None:  # second pass: one shard's draws in memory at a time
             tree = posterior(outcome)
             rng = np.random.default_rng(shard_seed(seed, outcome.key))
             tree["posterior"] = combine.updated_posterior(tree["posterior"].to_dataset(),
-                                                          prior, cavity, rng)
+                                                          own, cavity, rng)
         summary, shift = build_tables(run_dir, tree)
         summaries.append(summary.assign(shard=outcome.key))
         shifts.append(shift.assign(shard=outcome.key))
     return (pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame(),
             pd.concat(shifts, ignore_index=True) if shifts else pd.DataFrame(), record)
+
+
+def _shard_priors(out: Path, outcome: ShardOutcome, prior: DoseResponsePriors
+                  ) -> DoseResponsePriors:
+    """The priors a shard was fitted with: the run's, or its refit's at pooled scales."""
+    record = json.loads((out / SHARDS_FOLDER / outcome.name / SHARD_RECORD).read_text())
+    refit = record.get("refit_priors")
+    return resolve_priors(refit) if refit else prior
 
 
 def _pool(out: Path, fitted: list[ShardOutcome], prior: DoseResponsePriors, seed: int,
