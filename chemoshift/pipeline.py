@@ -55,6 +55,7 @@ def run_assay(
     assay = ASSAYS[assay_name]
     with files.run_lock(run_dir):
         _refuse_occupied(run_dir, overwrite)
+        files.clean_leftovers(run_dir)  # what killed runs left: no live run holds the lock
         result = assay.fit(input_path, **(read_options or {}), priors=prior_overrides or None,
                            settings=settings, margin=margin, title=title)
         result.save(run_dir, overwrite=overwrite)
