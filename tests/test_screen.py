@@ -310,9 +310,15 @@ def test_a_sharded_run_equals_its_shards_fitted_one_by_one_and_resumes(sharded_r
     for name in ("log10_ic50", "log10_shift_pooled"):
         xr.testing.assert_equal(sharded["posterior"][name], alone.datatree["posterior"][name])
 
+    with pytest.raises(InputError, match="--overwrite"):  # a complete run is not resumed
+        fit_screen(dataset, result.run_dir, workers=1, settings=settings)
+    (result.run_dir / "run.json").unlink()  # killed before its last step: resumed
     again = fit_screen(dataset, result.run_dir, workers=1, settings=settings)
     assert [o.status for o in again.shards] == ["reused"] * 3
     pd.testing.assert_frame_equal(again.pooled, result.pooled)
+    replaced = fit_screen(dataset, result.run_dir, workers=1, settings=settings,
+                          overwrite=True)
+    assert [o.status for o in replaced.shards] == ["reused"] * 3  # unchanged shards kept
 
 
 def test_sharded_command_refuses_an_occupied_folder_and_stray_options(tmp_path, capsys):
@@ -329,6 +335,17 @@ def test_sharded_command_refuses_an_occupied_folder_and_stray_options(tmp_path, 
                  "--scheduler", "tcp://127.0.0.1:1", "--control", "miR-379=miR-NC"])
     assert code == 2 and "only with --shard-by" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_partial_sharded_run_resumes_and_a_complete_one_needs_overwrite(tmp_path):
+    from chemoshift.screen.run import screen_folder_refusal
+
+    out = tmp_path / "run"
+    (out / "shards" / "drug-a").mkdir(parents=True)  # killed before its run.json
+    assert screen_folder_refusal(out) is None
+    (out / "run.json").write_text("{}")
+    assert "--overwrite" in screen_folder_refusal(out)
+    assert screen_folder_refusal(out, overwrite=True) is None
 
 
 def gaussian_shards(n_shards=6, m=3, seed=0):

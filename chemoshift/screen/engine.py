@@ -108,7 +108,7 @@ def fit_shard(job: ShardJob) -> ShardOutcome:
     fit = fit_data(data, priors=resolve_priors(priors), settings=settings,
                    margin=job.margin, title=f"{job.shard_by} {job.shard.key}",
                    read_options=job.read_options, started=files.now())
-    fit.save(job.run_dir)
+    fit.save(job.run_dir, overwrite=True)  # the screen owns its shards' folders
     passed, verdict = fit.diagnostics.passed, fit.diagnostics.verdict
     files.write_json(record, dict(hash=key, key=job.shard.key, seed=job.shard.seed,
                                   passed=passed, verdict=verdict, refit_priors=refit,

@@ -11,8 +11,12 @@ they share, write one run directory.
     RUN_DIR/run.json         versions, seed, input and its hash, settings, shards, pooling
     RUN_DIR/report.html      what the pooled shift rests on, and every shard's diagnostics
 
-Running the same command again refits only the shards whose wells or settings changed
-(or that are missing), so a run killed halfway resumes.
+Running the same command again into a partial run (shards/ but no run.json: a run killed
+halfway) resumes it: only the shards whose wells or settings changed, or that are missing,
+are fitted. A complete run (run.json) is refused unless ``overwrite`` (``--overwrite``),
+which removes its run.json first and then resumes the same way, so unchanged shards are
+reused there too. run.json is written last: it marks the run complete. One run at a time
+writes a folder (a lock beside it: :func:`chemoshift.data.run_dir.run_lock`).
 """
 
 from __future__ import annotations
@@ -56,16 +60,28 @@ def fit_screen(source: str | Path, out: str | Path, *, shard_by: str = "drug",
                scheduler: str | None = None, workers: int | None = None,
                read_options: dict | None = None, priors: dict | None = None,
                settings: SamplerSettings | None = None, margin: float = DEFAULT_MARGIN,
-               retries: int = 2) -> ScreenResult:
+               retries: int = 2, overwrite: bool = False) -> ScreenResult:
     """Fit ``source`` shard by shard into ``out`` and pool the treatment shift (see the
     module docstring). Exit code: 0, 2 (a shard's wells are bad: named, with file, line
     and column, in shards.csv; the other shards are fitted), 3 (a shard did not converge)
     or 5 (a shard failed every retry)."""
     source, out = Path(source), Path(out)
-    refusal = screen_folder_refusal(out)
-    if refusal:
-        raise InputError([Problem(str(out), None, None, refusal, "a new or empty folder, or "
-                                  "an earlier sharded run to resume")])
+    with files.run_lock(out):
+        refusal = screen_folder_refusal(out, overwrite=overwrite)
+        if refusal:
+            raise InputError([Problem(str(out), None, None, refusal,
+                                      "a new or empty folder, an earlier partial sharded run "
+                                      "to resume, or --overwrite (overwrite=True)")])
+        files.clean_leftovers(out)
+        return _fit_screen(source, out, shard_by=shard_by, scheduler=scheduler,
+                           workers=workers, read_options=read_options, priors=priors,
+                           settings=settings, margin=margin, retries=retries)
+
+
+def _fit_screen(source: Path, out: Path, *, shard_by: str, scheduler: str | None,
+                workers: int | None, read_options: dict | None, priors: dict | None,
+                settings: SamplerSettings | None, margin: float, retries: int
+                ) -> ScreenResult:
     settings = settings or SamplerSettings()
     read_options = dict(read_options or {})
     priors = dict(priors or {})
@@ -75,6 +91,7 @@ def fit_screen(source: str | Path, out: str | Path, *, shard_by: str = "drug",
     jobs = [ShardJob(str(source), shard_by, shard, read_options, priors, settings, margin,
                      str(out)) for shard in shards]
     out.mkdir(parents=True, exist_ok=True)
+    (out / files.RECORD).unlink(missing_ok=True)  # complete again only when rewritten last
     outcomes = run_shards(jobs, scheduler=scheduler, workers=workers, retries=retries)
     prior = dataclasses.replace(DoseResponsePriors(), **priors)
     outcomes, scales_record = _refit_at_pooled_scales(
@@ -93,6 +110,7 @@ def fit_screen(source: str | Path, out: str | Path, *, shard_by: str = "drug",
     unconverged = [o for o in fitted if not o.passed]
     code = (EXIT_BAD_INPUT if any(o.status == "bad input" for o in outcomes) else
             EXIT_PARTIAL if failed else EXIT_NOT_CONVERGED if unconverged else EXIT_OK)
+    files.write_text(out / "report.html", _report(out, outcomes, pooled, pooling, shard_by))
     files.write_json(out / files.RECORD, dict(
         chemoshift_run_format=SCREEN_FORMAT, assay="dose-response", sharded=True,
         started=started, finished=files.now(), versions=files.versions(), seed=settings.seed,
@@ -102,7 +120,6 @@ def fit_screen(source: str | Path, out: str | Path, *, shard_by: str = "drug",
             read=read_options),
         shards=[dataclasses.asdict(o) for o in outcomes], second_stage=pooling,
         exit_code=code))
-    files.write_text(out / "report.html", _report(out, outcomes, pooled, pooling, shard_by))
     return ScreenResult(out, outcomes, code, pooled)
 
 
@@ -143,14 +160,18 @@ def _refit_at_pooled_scales(out: Path, jobs: list[ShardJob], outcomes: list[Shar
     return [kept.get(o.name, o) for o in outcomes], record  # a failed refit keeps the first
 
 
-def screen_folder_refusal(out: Path) -> str | None:
-    """Why ``out`` cannot take a sharded fit (None: new, empty, or an earlier sharded run,
-    which is resumed)."""
+def screen_folder_refusal(out: Path, *, overwrite: bool = False) -> str | None:
+    """Why ``out`` cannot take a sharded fit (None: new, empty, an earlier partial sharded
+    run, which is resumed, or with ``overwrite`` a complete one)."""
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         return None
-    if (out / SHARDS_FOLDER).is_dir():
-        return None
-    return "exists and is not an earlier sharded run (no shards/ folder)"
+    if not (out / SHARDS_FOLDER).is_dir():
+        return "exists and is not an earlier sharded run (no shards/ folder)"
+    if (out / files.RECORD).is_file() and not overwrite:
+        return ("already holds a complete sharded run (run.json); pass --overwrite "
+                "(Python: overwrite=True) to replace it (unchanged shards are reused), or "
+                "choose another --out")
+    return None
 
 
 def _combined_tables(out: Path, fitted: list[ShardOutcome], prior: DoseResponsePriors,
