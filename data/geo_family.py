@@ -131,8 +131,12 @@ def _sample_values(block: _Block, name: str) -> pd.Series:
         raise InputError([Problem(name, read.header_line, None, f"sample {block.accession}'s "
                                   f"table has columns {list(table.columns)[:5]}",
                                   "ID_REF and VALUE columns")])
-    values = numeric_table(table.set_index(table.columns[0])[["VALUE"]], name, read.lines,
-                           table.columns[0])
+    try:
+        values = numeric_table(table.set_index(table.columns[0])[["VALUE"]], name, read.lines,
+                               table.columns[0])
+    except InputError as error:
+        raise InputError([Problem(name, p.row, p.column, f"sample {block.accession}: {p.found}",
+                                  p.expected) for p in error.problems]) from None
     return values["VALUE"].rename(block.accession)
 
 

@@ -199,7 +199,9 @@ def validate_qpcr(frame: pd.DataFrame, name: str, *, lines=None, source=None, la
         raise InputError([Problem(name, None, None, f"--max-cycle {max_cycle}",
                                   f"a cycle limit above {MIN_CT}, e.g. 40")])
     if frame.empty:
-        raise InputError([Problem(name, None, None, "no reactions", "one row per reaction")])
+        raise InputError([Problem(name, 2 if files is None else None, None,
+                                  "no reactions (a header and no rows)",
+                                  "one row per reaction below the header")])
     for column, what in (("condition", "condition"), ("sample", "biological sample"),
                          ("gene", "gene")):
         if column not in frame:

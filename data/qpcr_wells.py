@@ -85,7 +85,7 @@ def drop_copied_wells(file: CtFile) -> CtFile:
     wells are left out. Fewer repeats can be chance at two decimals and are kept.
     """
     frame = file.frame
-    if file.layout != "long" or not {"sample", "ct"} <= set(frame.columns):
+    if file.layout != "long" or not {"sample", "ct"} <= set(frame.columns) or frame.empty:
         return file  # a wide row is a sample of its own: equal Cts there are no copies
     keys = [c for c in ("experiment", "sample", "condition", "gene") if c in frame.columns]
     cells = frame[keys].astype(str).assign(ct=frame["ct"].astype(str).str.strip())

@@ -47,7 +47,7 @@ def decode(raw: bytes, name: str, what: str) -> str:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as error:
             raise InputError([Problem(name, None, None, f"a damaged gzip file (truncated?) "
-                                      f"({error})", f"a complete .gz file of {what}")]) from None
+                                      f"({error})", f"a complete .gz file ({what})")]) from None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return raw.decode("utf-16")
