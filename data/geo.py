@@ -138,8 +138,9 @@ def _read_format(text: str, path: Path, notes: list[str], sources: dict, *,
         if annotation is not None:
             genes = _annotate(table.index, Path(annotation), notes, sources)
     else:
-        table, genes = _read_plain(text, name, notes)
-        sheet, fmt = _plain_sheet(path, samples, sources, table), "table"
+        table, genes, sheet = _read_plain(text, name, notes, lambda columns: _plain_sheet(
+            path, samples, sources, columns))
+        fmt = "table"
     if platform is not None and not family:
         raise InputError([Problem(name, None, None, f"--platform {platform} for a {fmt} "
                                   "file", "--platform only with a GSE family SOFT file")])
@@ -147,9 +148,9 @@ def _read_format(text: str, path: Path, notes: list[str], sources: dict, *,
 
 
 def _plain_sheet(path: Path, samples: str | Path | None, sources: dict,
-                 table: pd.DataFrame) -> pd.DataFrame:
+                 columns: list[str]) -> pd.DataFrame:
     """The sample sheet of a plain table: ``samples``, else ``<stem>.samples.csv``; each of
-    its samples must be a column of ``table`` (refused naming the sheet's line)."""
+    its samples must be one of the table's ``columns`` (refused naming the sheet's line)."""
     sheet_path = Path(samples) if samples else path.with_name(
         path.name.split(".")[0] + ".samples.csv")
     if not sheet_path.is_file():
@@ -159,11 +160,11 @@ def _plain_sheet(path: Path, samples: str | Path | None, sources: dict,
                                   "for a plain table")])
     sources[str(sheet_path)] = hashlib.sha256(sheet_path.read_bytes()).hexdigest()
     sheet, lines = _read_sheet(sheet_path)
-    absent = np.flatnonzero(~sheet["sample"].isin(table.columns).to_numpy())
+    absent = np.flatnonzero(~sheet["sample"].isin(columns).to_numpy())
     if absent.size:
         raise InputError([Problem(str(sheet_path), int(lines[i]), "sample", f"sample "
                                   f"{sheet['sample'].iat[i]!r} is no column of {path.name}",
-                                  f"one of its sample columns {list(table.columns)[:8]}")
+                                  f"one of its sample columns {list(columns)[:8]}")
                           for i in absent[:50]])
     return sheet
 
@@ -274,7 +275,10 @@ def _read_series_matrix(text: str, name: str, notes: list[str]):
     return table, np.array(table.index, dtype=str), sheet, "series_matrix"
 
 
-def _read_plain(text: str, name: str, notes: list[str]):
+def _read_plain(text: str, name: str, notes: list[str], sheet_of):
+    """(values probe x sample, gene symbols, sample sheet) of a plain table; ``sheet_of``
+    reads the sample sheet given the table's columns. Columns the sheet does not name
+    (descriptions, annotations) are not read, and said."""
     read = read_table(text, name, row="probe")
     frame = read.frame
     if frame.shape[1] < 3:
@@ -293,12 +297,18 @@ def _read_plain(text: str, name: str, notes: list[str]):
     if blank.size:
         raise InputError([Problem(name, int(read.lines[i]), id_column, "an empty id",
                                   "a probe (or gene) id in every row") for i in blank[:50]])
+    sheet = sheet_of(value_columns)
+    named = set(sheet["sample"])
+    unread = [c for c in value_columns if c not in named]
+    value_columns = [c for c in value_columns if c in named]
     table = numeric_table(frame.set_index(id_column)[value_columns], name, read.lines,
                           id_column)
     genes = (frame[gene_column] if gene_column else frame[id_column]).to_numpy(str)
     notes.append(f"plain table: {len(table)} rows, {len(value_columns)} samples; gene "
-                 f"symbols from column {gene_column or id_column!r}")
-    return table, _clean_symbols(genes)
+                 f"symbols from column {gene_column or id_column!r}" + (
+                     f"; columns not in the sample sheet not read: {unread[:6]}"
+                     if unread else ""))
+    return table, _clean_symbols(genes), sheet
 
 
 def _read_sheet(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
