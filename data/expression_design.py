@@ -286,7 +286,9 @@ def _check_columns(sheet: pd.DataFrame, name: str, pairs: str | None, group: str
 
 
 def _clean(column: pd.Series) -> pd.Series:
-    return column.astype(str).str.strip().replace({"nan": ""})
+    """Text cells, stripped; missing ones '' (pandas 3 keeps NaN through astype(str))."""
+    return column.astype(object).where(column.notna(), "").astype(str).str.strip().replace(
+        {"nan": ""})
 
 
 def _pairs_of(sheet: pd.DataFrame, name: str, pairs: str, notes: list[str]

@@ -50,7 +50,7 @@ def read_gmt(path: str | Path) -> dict[str, list[str]]:
                                     "tabs"))
             continue
         pathway = fields[0].strip()
-        genes = [g.strip().split(",")[0] for g in fields[2:] if g.strip()]
+        genes = [g for g in (f.split(",")[0].strip() for f in fields[2:]) if g]  # GENE,1.0
         if not pathway:
             problems.append(Problem(name, number, None, "an empty gene-set name",
                                     "a name in the first field"))
