@@ -183,3 +183,24 @@ def test_gmt_awkward_twin_reads_the_same_sets(awkward, tmp_path):
     twin.write_bytes(raw)
     expected = read_gmt(EXAMPLE / "KEGG_2016_Human.gmt")
     assert read_gmt(twin) == expected
+
+
+def test_a_qpcr_row_exported_twice_is_counted_once_and_said(tmp_path):
+    """Decided for issue 24: the same well with every cell equal is one reaction exported
+    twice (counted once, noted with both lines); with a different Ct it is refused."""
+    rows = _rows((EXAMPLE / "qpcr.csv").read_text())
+    twin = tmp_path / "qpcr.csv"
+    twin.write_text(_text([*rows[:3], rows[2], *rows[3:]]))  # line 3 again as line 4
+    clean, read = read_qpcr(EXAMPLE / "qpcr.csv", **QPCR_OPTIONS), read_qpcr(twin, **QPCR_OPTIONS)
+    pd.testing.assert_frame_equal(_reactions(read), _reactions(clean))
+    assert any("exported twice" in note and "line 4" in note for note in read.notes)
+
+
+def test_a_sample_without_a_detected_reference_is_noted(tmp_path):
+    rows = _rows((EXAMPLE / "qpcr.csv").read_text())
+    lost = [[*r[:4], "Undetermined", *r[5:]] if r[1] == "miR-NC-1" and r[3] == "RNU48" else r
+            for r in rows]
+    twin = tmp_path / "qpcr.csv"
+    twin.write_text(_text(lost))
+    notes = read_qpcr(twin, **QPCR_OPTIONS).notes
+    assert any("no detected Ct of RNU48 (miR-NC-1)" in note for note in notes)
