@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from chemoshift.data.errors import InputError, Problem
+from chemoshift.data.text_tables import decode, read_table
 
 AMOUNT_NAMES = ("amount", "dna", "dilution", "quantity", "concentration")
 CQ_NAMES = ("cq", "ct")
@@ -121,8 +122,9 @@ def read_dilutions(path: str | Path) -> Dilutions:
         raise InputError([Problem(name, None, None, "no such file",
                                   "a CSV dilution series: amount, cq, gene")])
     raw = path.read_bytes()
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep=None, engine="python")
-    frame.columns = [str(c).strip() for c in frame.columns]
+    read = read_table(decode(raw, name, "a CSV dilution series: amount, cq, gene"), name,
+                      row="dilution well")
+    frame = read.frame
     lower = {c.lower(): c for c in frame.columns}
     problems: list[Problem] = []
     picked = {}
@@ -136,7 +138,7 @@ def read_dilutions(path: str | Path) -> Dilutions:
         raise InputError(problems)
     rows, skipped = [], 0
     for i, record in frame.iterrows():
-        line = int(i) + 2
+        line = int(read.lines[i])
         amount, cq, gene = (str(record[picked[k]]).strip() for k in ("amount", "cq", "gene"))
         if cq.lower() in ("", "na", "nan", "undetermined", "n/a"):
             skipped += 1
