@@ -158,6 +158,12 @@ def run_hubs(args: argparse.Namespace) -> int:
     edges = read_network(args.network, args.score, args.evidence)
     if args.genes:
         listed = set(read_gene_list(args.genes))
+        if not listed & (set(edges.gene_a) | set(edges.gene_b)):  # symbols vs ids, say
+            raise InputError([Problem(str(args.genes), None, None, f"none of its {len(listed)} "
+                                      f"genes in the network {args.network.name} (e.g. "
+                                      f"{sorted(listed)[:3]})", "gene symbols as the network "
+                                      "names them (e.g. "
+                                      f"{sorted(set(edges.gene_a))[:3]})")])
         edges = edges[edges.gene_a.isin(listed) & edges.gene_b.isin(listed)]
     table = network.hub_measures(network.graph_from_edges(edges), seed=args.seed)
     files.write_csv(args.out / "hubs.csv", table)

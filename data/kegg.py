@@ -20,6 +20,7 @@ from pathlib import Path
 
 from chemoshift.data.errors import InputError, Problem
 from chemoshift.data.http_cache import DEFAULT_CACHE, HttpSettings
+from chemoshift.data.text_tables import read_text
 from chemoshift.data.web_service import ServiceClient
 
 KEGG_URL = "https://rest.kegg.jp"
@@ -35,26 +36,44 @@ def default_gmt() -> Path:
 
 
 def read_gmt(path: str | Path) -> dict[str, list[str]]:
-    """Pathway name -> gene symbols of a GMT file."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError([Problem(str(path), None, None, "no such file", "a GMT file")])
+    """Pathway name -> gene symbols of a GMT file (gzipped or not).
+
+    Refused, naming the line: fewer than three tab-separated fields, an empty set name, a
+    set named twice (both lines: which one counts is not the reader's guess), a set
+    without genes; and a file without sets.
+    """
+    name = str(path)
     sets: dict[str, list[str]] = {}
+    first: dict[str, int] = {}
     problems = []
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+    for number, line in enumerate(read_text(path, "a GMT file").splitlines(), 1):
         if not line.strip():
             continue
-        fields = line.rstrip("\n").split("\t")
+        fields = line.split("\t")
         if len(fields) < 3:
-            problems.append(Problem(str(path), number, None, f"{len(fields)} tab-separated "
-                                    "field(s)", "name, description, genes..."))
+            problems.append(Problem(name, number, None, f"{len(fields)} tab-separated "
+                                    "field(s)", "name, description, genes... separated by "
+                                    "tabs"))
             continue
-        genes = [g.strip().split(",")[0] for g in fields[2:] if g.strip()]
-        sets[fields[0].strip()] = list(dict.fromkeys(genes))
+        pathway = fields[0].strip()
+        genes = [g for g in (f.split(",")[0].strip() for f in fields[2:]) if g]  # GENE,1.0
+        if not pathway:
+            problems.append(Problem(name, number, None, "an empty gene-set name",
+                                    "a name in the first field"))
+        elif pathway in first:
+            problems.append(Problem(name, number, None, f"gene set {pathway!r} again (first "
+                                    f"on line {first[pathway]})", "each gene set once"))
+        elif not genes:
+            problems.append(Problem(name, number, None, f"gene set {pathway!r} without genes",
+                                    "genes from the third field on"))
+        else:
+            first[pathway] = number
+            sets[pathway] = list(dict.fromkeys(genes))
     if problems:
-        raise InputError(problems)
+        raise InputError(problems[:50])
     if not sets:
-        raise InputError([Problem(str(path), None, None, "no gene sets", "a GMT file")])
+        raise InputError([Problem(name, None, None, "no gene sets", "a GMT file: one set a "
+                                  "line, name<TAB>description<TAB>genes...")])
     return sets
 
 

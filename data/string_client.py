@@ -29,10 +29,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from chemoshift.data.errors import InputError, Problem
 from chemoshift.data.http_cache import DEFAULT_CACHE, HttpSettings
+from chemoshift.data.text_tables import read_text, split_table
 from chemoshift.data.web_service import OfflineError, ServiceClient, tsv_check
 
 STRING_URL = "https://version-12-0.string-db.org/api"
@@ -54,33 +56,45 @@ STRING_ADVICE = ("run with --offline to use cached answers only, or give a STRIN
 
 def parse_network(text: str, name: str = "<network>", score: float = 0.7,
                   evidence: str = "combined") -> pd.DataFrame:
-    """Edges (``gene_a``, ``gene_b``, ``score``) of a STRING TSV in either layout."""
+    """Edges (``gene_a``, ``gene_b``, ``score``) of a STRING TSV in either layout.
+
+    Refused, naming the line and the column: a gene name missing, a score that is no
+    number on 0-1 (a score on 0-1000, as STRING's protein.links files give it, is said).
+    """
     if evidence not in CHANNELS:
         raise InputError([Problem(name, None, None, f"evidence {evidence!r}",
                                   f"one of {sorted(CHANNELS)}")])
     if not 0 <= score <= 1:
         raise InputError([Problem(name, None, None, f"score {score}",
                                   "a STRING score on 0-1 (0.7 = high confidence)")])
-    frame = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
-    frame.columns = [c.lstrip("#") for c in frame.columns]
+    read = split_table(text.splitlines(), name, delimiter="\t", row="edge")
+    frame = read.frame
+    frame.columns = [c.lstrip("#").strip() for c in frame.columns]
     web, api = CHANNELS[evidence]
     if {"node1", "node2"} <= set(frame.columns):
         a, b, column = "node1", "node2", web
     elif {"preferredName_A", "preferredName_B"} <= set(frame.columns):
         a, b, column = "preferredName_A", "preferredName_B", api
     else:
-        raise InputError([Problem(name, 1, None, f"columns {list(frame.columns)[:6]}",
-                                  "a STRING web export (#node1, node2, ...) or API TSV "
-                                  "(preferredName_A, preferredName_B, score, ...)")])
+        raise InputError([Problem(name, read.header_line, None, f"columns "
+                                  f"{list(frame.columns)[:6]}", "a STRING web export (#node1, "
+                                  "node2, ...) or API TSV (preferredName_A, preferredName_B, "
+                                  "score, ...), tab-separated")])
     if column not in frame:
-        raise InputError([Problem(name, 1, column, "column missing",
+        raise InputError([Problem(name, read.header_line, column, "column missing",
                                   f"the {evidence} evidence column")])
     values = pd.to_numeric(frame[column], errors="coerce")
-    bad = values.isna() | (values < 0) | (values > 1)
-    if bad.any():
-        row = int(bad.to_numpy().argmax())
-        raise InputError([Problem(name, row + 2, column, repr(frame[column].iloc[row]),
-                                  "a score on 0-1")])
+    bad = (values.isna() | ~values.between(0, 1)).to_numpy()
+    thousands = bool(bad.any() and values[bad].between(1, 1000).all() and values.max() > 1)
+    problems = [Problem(name, int(read.lines[i]), column, repr(frame[column].iat[i]),
+                        "a score on 0-1" + (" (scores on 0-1000? divide them by 1000)"
+                                            if thousands else "")) for i in np.flatnonzero(bad)]
+    for node in (a, b):
+        problems += [Problem(name, int(read.lines[i]), node, "an empty gene name",
+                             "the gene at each end of an edge")
+                     for i in np.flatnonzero((frame[node] == "").to_numpy())]
+    if problems:
+        raise InputError(sorted(problems, key=lambda p: p.row)[:50])
     pairs = pd.DataFrame({"gene_a": frame[a], "gene_b": frame[b], "score": values})
     swap = pairs.gene_a > pairs.gene_b
     pairs.loc[swap, ["gene_a", "gene_b"]] = pairs.loc[swap, ["gene_b", "gene_a"]].to_numpy()
@@ -91,22 +105,21 @@ def parse_network(text: str, name: str = "<network>", score: float = 0.7,
 
 def read_network(path: str | Path, score: float = 0.7, evidence: str = "combined"
                  ) -> pd.DataFrame:
-    """Edges of a STRING network file (web export or API TSV), see :func:`parse_network`."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError([Problem(str(path), None, None, "no such file",
-                                  "a STRING network TSV")])
-    return parse_network(path.read_text(encoding="utf-8-sig"), str(path), score, evidence)
+    """Edges of a STRING network file (web export or API TSV, gzipped or not), see
+    :func:`parse_network`; a file without edge rows is refused."""
+    text = read_text(path, "a STRING network TSV")
+    if not any(line.strip() for line in text.splitlines()[1:]):
+        raise InputError([Problem(str(path), 2 if text.strip() else 1, None,
+                                  "no edges" + (" below the header" if text.strip() else
+                                                " (an empty file)"),
+                                  "a STRING network TSV: a header line, then one edge a line")])
+    return parse_network(text, str(path), score, evidence)
 
 
 def read_gene_list(path: str | Path) -> list[str]:
     """One symbol a line (blank lines and ``#`` comments skipped), order kept, no repeats."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError([Problem(str(path), None, None, "no such file",
-                                  "a gene list, one symbol a line")])
     genes = []
-    for line in path.read_text(encoding="utf-8-sig").splitlines():
+    for line in read_text(path, "a gene list, one symbol a line").splitlines():
         symbol = line.split("\t")[0].split(",")[0].strip()
         if symbol and not symbol.startswith("#") and symbol not in genes:
             genes.append(symbol)
