@@ -165,7 +165,8 @@ class AssayFit:
         return dict(data=None, datatree=files.read_datatree(run_dir),
                     diagnostics=known_fields(diagnostics, record["diagnostics"]),
                     settings=known_fields(SamplerSettings, settings["sampler"]),
-                    priors=known_fields(priors, settings["priors"]),
+                    priors=known_fields(priors, {k: tuple(v) if isinstance(v, list) else v
+                                                 for k, v in settings["priors"].items()}),
                     margin=settings.get("margin", DEFAULT_MARGIN), title=record.get("title"),
                     record=record, timings=record.get("timings", {}),
                     read_options=settings.get("read", {}), started=record.get("started", ""),

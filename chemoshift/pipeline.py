@@ -135,11 +135,19 @@ def _record(assay: Assay, result) -> dict:
         inputs=[dict(path=str(path), sha256=digest)
                 for path, digest in result.data.sources.items()],
         settings=dict(sampler=dataclasses.asdict(result.settings), margin=result.margin,
-                      priors=dataclasses.asdict(result.priors), read=result.read_options),
+                      priors=_listed(dataclasses.asdict(result.priors)),
+                      read=result.read_options),
         data=assay.describe(result.data, result.priors),
         timings=result.timings,
         diagnostics=result.diagnostics.as_dict(),
     )
+
+
+def _listed(fields: dict) -> dict:
+    """A dataclass's fields as run.json holds them (tuples as lists), so the record in
+    memory equals the one read back."""
+    return {name: list(value) if isinstance(value, tuple) else value
+            for name, value in fields.items()}
 
 
 def _write_outputs(assay: Assay, staging: Path, run_dir: Path, result, record: dict
