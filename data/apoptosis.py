@@ -156,8 +156,8 @@ def read_apoptosis(
                                       lambda v: (v >= 0) & (v == np.round(v)))
     table["total"] = check.number("total", f"{whole} acquired, > 0",
                                   lambda v: (v > 0) & (v == np.round(v)))
-    over = np.isfinite(table.apoptotic) & np.isfinite(table.total) & (
-        table.apoptotic > table.total)
+    over = np.isfinite(table.apoptotic) & np.isfinite(table.total) & (table.total > 0) & (
+        table.apoptotic > table.total)  # a total of 0 is refused above
     for i in np.flatnonzero(over.to_numpy()):
         check.add(i, "apoptotic", f"{table.apoptotic[i]:g} apoptotic of {table.total[i]:g} "
                   "cells acquired", "a count no larger than total")

@@ -50,7 +50,13 @@ import pandas as pd
 
 from chemoshift.data.errors import InputError, Problem
 from chemoshift.data.units import convert_units
-from chemoshift.data.well_files import column_label, missing_column, no_rows, read_well_file
+from chemoshift.data.well_files import (
+    column_label,
+    missing_column,
+    no_rows,
+    numbers,
+    read_well_file,
+)
 
 KEYS = ("cell_line", "drug", "treatment")
 REQUIRED = ("concentration", "response")
@@ -198,6 +204,8 @@ def validate_wells(
     """
     problems: list[Problem] = []
     frame = frame.reset_index(drop=True)  # row label i is line line_of[i] of the file
+    if frame.isna().to_numpy().any():  # a frame's missing cells (NaN, None) as empty cells
+        frame = frame.astype(object).where(frame.notna(), "")
     line_of = np.arange(len(frame)) + 2 if lines is None else np.asarray(lines, dtype=int)
     source_columns = dict(source_columns or {})
     wide = not isinstance(source_columns.get("response", ""), str)
@@ -246,7 +254,7 @@ def validate_wells(
     table.loc[table.experiment == "", "experiment"] = "1"
     table.loc[table.plate == "", "plate"] = "1"
 
-    concentration = pd.to_numeric(frame["concentration"], errors="coerce")
+    concentration = numbers(frame["concentration"])
     declared_blank = (frame["well_type"].astype(str).str.strip().str.lower() == "blank"
                       if "well_type" in frame.columns else pd.Series(False, frame.index))
     concentration = concentration.where(~declared_blank, 0.0)  # a blank has no dose
@@ -254,7 +262,7 @@ def validate_wells(
     for i in np.flatnonzero(bad):
         add(i, "concentration", f"{frame['concentration'].iloc[i]!r}",
             "a finite number >= 0 (0 for vehicle wells)")
-    response = pd.to_numeric(frame["response"], errors="coerce")
+    response = numbers(frame["response"])
     for i in np.flatnonzero(~np.isfinite(response.to_numpy(dtype=float))):
         add(i, "response", f"{frame['response'].iloc[i]!r}", "a finite number")
 

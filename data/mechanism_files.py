@@ -25,6 +25,7 @@ from chemoshift.data.well_files import (
     did_you_mean,
     missing_column,
     no_rows,
+    numbers,
     read_well_file,
 )
 
@@ -83,12 +84,22 @@ def _frame_rows(frame: pd.DataFrame, columns: dict, known: Sequence[str], what: 
             problems.append(Problem(FRAME_NAME, None, str(theirs), "column not in the frame"
                                     + did_you_mean(theirs, frame.columns),
                                     f"one of its columns {list(frame.columns)}"))
+        elif ours in frame.columns and ours != theirs:
+            problems.append(Problem(FRAME_NAME, None, ours, f"columns maps {theirs!r} onto "
+                                    f"{ours!r}, which the frame already has",
+                                    f"to rename or drop the frame's own {ours!r} column"))
+    twice = frame.columns[frame.columns.duplicated()]
+    problems += [Problem(FRAME_NAME, None, str(c), "column named twice", "each column once")
+                 for c in dict.fromkeys(twice)]
     if problems:
         raise InputError(problems)
     if frame.empty:
         raise InputError([no_rows(FRAME_NAME, what, row_kind="row")])
     text = frame.rename(columns={v: k for k, v in columns.items()}).reset_index(drop=True)
-    text = text.astype(str).replace({"nan": "", "None": ""})
+    text.columns = [str(c) for c in text.columns]
+    # missing cells (NaN, None, NA) as a file's empty cells, the rest as their text
+    text = text.astype(object).where(text.notna(), "").astype(str)
+    text = text.replace({"nan": "", "None": ""})
     digest = hashlib.sha256(frame.to_csv(index=False).encode("utf-8")).hexdigest()
     return Rows(text, FRAME_NAME, np.arange(len(text)) + 2,
                 {k: v for k, v in columns.items() if k != v}, (), digest)
@@ -144,7 +155,7 @@ class Checker:
         """A numeric column; cells that are not finite numbers, or fail ``valid`` (a
         function of the values giving a boolean Series), are problems."""
         raw = self.rows.frame[column].astype(str).str.strip()
-        values = pd.to_numeric(raw, errors="coerce")
+        values = numbers(raw)
         bad = ~np.isfinite(values.to_numpy(dtype=float))
         if valid is not None:
             bad |= ~valid(values).fillna(False).to_numpy(dtype=bool)

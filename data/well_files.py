@@ -24,12 +24,15 @@ import difflib
 import hashlib
 import io
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from chemoshift.data.errors import InputError, Problem
 from chemoshift.data.file_text import _decode, file_text  # noqa: F401 (_decode: qPCR readers)
@@ -83,11 +86,51 @@ def read_well_file(path: str | Path, columns: ColumnMap | None, *, known: Sequen
     raw = path.read_bytes()
     notes: list[str] = []
     text = file_text(raw, name, notes)
-    header, rows, lines, delimiter = _split(text, name, notes)
-    frame = pd.DataFrame(rows, columns=header, dtype=str) if rows else pd.DataFrame(
-        columns=header, dtype=str)
+    fast = _unquoted_table(text, name, notes)
+    if fast is not None:
+        frame, lines, delimiter = fast
+    else:
+        header, rows, lines, delimiter = _split(text, name, notes)
+        frame = pd.DataFrame(rows, columns=header, dtype=str) if rows else pd.DataFrame(
+            columns=header, dtype=str)
     return _shape(frame, np.asarray(lines, dtype=int), columns, known, numeric, name, notes,
                   hashlib.sha256(raw).hexdigest(), separator=DELIMITERS.get(delimiter))
+
+
+def _unquoted_table(text: str, name: str, notes: list[str]):
+    """:func:`_split`'s table, its lines and delimiter, read by pandas' C parser (a million
+    wells in seconds, not a minute) for a file without quotes, where each line is one row;
+    None for a file the csv module must read (quotes, a row longer than the header, an
+    unnamed column), whose problems :func:`_split` words."""
+    if '"' in text:
+        return None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # as the csv module splits lines
+    first, _, body = text.partition("\n")
+    if not first.strip():
+        return None
+    header, _, _, delimiter = _split(first, name, notes)
+    if len(header) != first.count(delimiter) + 1 or not body.strip():
+        del notes[len(notes) - (delimiter != ","):]  # _split says it again
+        return None
+    try:  # the first row sets the width; a longer row later is a ParserError
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # never lose cells
+            frame = pd.read_csv(io.StringIO(body), sep=delimiter, header=None, dtype=str,
+                                na_filter=False, skip_blank_lines=False,
+                                quoting=csv.QUOTE_NONE, engine="c", index_col=False)
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError):
+        frame = None
+    if frame is None or frame.shape[1] > len(header):  # a row longer than the header
+        del notes[len(notes) - (delimiter != ","):]
+        return None
+    for j in range(frame.shape[1], len(header)):  # rows shorter than the header
+        frame[j] = ""
+    frame = frame.apply(lambda column: column.str.strip())
+    kept = (frame != "").any(axis=1).to_numpy()  # a blank line is no well
+    lines = (np.arange(len(frame)) + 2)[kept]
+    frame = frame[kept].reset_index(drop=True)
+    frame.columns = header
+    return frame, lines, delimiter
 
 
 def well_table(frame: pd.DataFrame, lines: Sequence[int], columns: ColumnMap | None, *,
@@ -270,6 +313,29 @@ def _decimal_commas(frame, lines, numeric, name, separator, notes, source_column
     notes.append(f"numbers were written with decimal commas (e.g. {example}): read 0,5 as 0.5 "
                  f"in {', '.join(column_label(c, source_columns) for c in numeric)}")
     return frame
+
+
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"  # 12, -0.5, .5, 1e-3, 1.2E+05
+
+
+def numbers(cells: pd.Series) -> pd.Series:
+    """Cells as floats: a decimal number (``12``, ``-0.5``, ``1.2e-3``, spaces around it
+    aside) as its value, any other cell (``n.d.``, ``OVRFLW``, ``inf``, empty) NaN.
+
+    Arrow's cast reads a million cells in a fraction of a second where
+    ``pd.to_numeric(errors="coerce")`` takes seconds; a column already numeric is kept.
+    """
+    if pd.api.types.is_numeric_dtype(cells.dtype) and not pd.api.types.is_bool_dtype(
+            cells.dtype):
+        return cells.astype(float)
+    try:
+        text = pc.utf8_trim_whitespace(pa.array(cells.astype(str), type=pa.string()))
+        plain = pc.match_substring_regex(text, _NUMBER)
+        values = pc.cast(pc.if_else(plain, text, pa.scalar(None, pa.string())), pa.float64())
+        return pd.Series(values.to_numpy(zero_copy_only=False), index=cells.index)
+    except (pa.ArrowException, TypeError, ValueError):  # a cell Arrow cannot hold as text
+        values = pd.to_numeric(cells, errors="coerce")
+        return values.where(np.isfinite(values.astype(float)))
 
 
 def column_label(column: str, source_columns: Mapping, replicate: str | None = None) -> str:
