@@ -1,8 +1,9 @@
 """The ``chemoshift`` command line.
 
     chemoshift demo [--out DIR]
-    chemoshift study STUDY.toml --out DIR [--jobs N] [--refit] [--draws N --seed N ...]
-    chemoshift fit ASSAY INPUT --out RUN_DIR [--columns name=column,...]
+    chemoshift study STUDY.toml --out DIR [--jobs N] [--refit] [--allow-outside-paths]
+                     [--draws N --seed N ...]
+    chemoshift fit ASSAY INPUT --out RUN_DIR [--overwrite] [--columns name=column,...]
                    [--control TREATMENT=CONTROL ...] [ASSAY's options] [--draws N --seed N ...]
     chemoshift report RUN_DIR
     chemoshift hubs | network | enrich ...     (after an expression fit)
@@ -11,9 +12,12 @@
 module adds them); an option of another assay is refused naming the assay that has it.
 
 ``chemoshift study STUDY.toml --out DIR`` fits every assay the study file names into
-``DIR/<assay>/`` (each a complete run directory; unchanged fits are reused), evaluates its
-claims into ``DIR/claims.csv`` and writes ``DIR/report.html``. ``chemoshift demo`` runs the
-bundled example study.
+``DIR/<assay>/`` (each a complete run directory; unchanged fits are reused, so running it
+again resumes a study killed midway), evaluates its claims into ``DIR/claims.csv`` and
+writes ``DIR/report.html``. ``chemoshift demo`` runs the bundled example study.
+``chemoshift fit`` refuses an existing run directory unless ``--overwrite``. A run
+directory or study folder is written by one process at a time: a second is refused (exit
+2) naming the process that holds it.
 
 Exit codes (:mod:`chemoshift.exit_codes`): 0 success; 2 bad input (nothing written);
 3 the sampler did not converge (outputs written, and they say so at the top); 1 a study
@@ -107,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("study_file", type=Path, metavar="STUDY.toml")
     study.add_argument("--out", type=Path, required=True,
                        help="study folder to write (an earlier run's unchanged fits are reused)")
+    study.add_argument("--allow-outside-paths", action="store_true",
+                       help="let the study file name files outside its own folder (absolute "
+                            "paths, or ../); refused by default")
     _study_options(study)
     study.set_defaults(command=_study)
 
@@ -151,7 +158,8 @@ def _study(args: argparse.Namespace) -> int:
     """``chemoshift study``: validate, fit (reusing unchanged fits), claims, report."""
     from chemoshift.study import load_study
 
-    return _run_study(load_study(args.study_file), args)
+    return _run_study(load_study(args.study_file,
+                                 allow_outside_paths=args.allow_outside_paths), args)
 
 
 def _run_study(study, args: argparse.Namespace) -> int:
@@ -211,10 +219,15 @@ def _compare_with_truth(run_dir: Path, truth: dict) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    """``chemoshift report RUN_DIR``: rewrite the run's own report.html (whole), holding the
+    run directory's lock so that no fit replaces the run meanwhile."""
+    from chemoshift.data.run_dir import run_lock
+
     run_dir = args.run_dir
     if not (run_dir / "run.json").is_file():
         return refuse(f"{run_dir} is not a run directory (no run.json)")
-    path = assay_of_run(run_dir).write_report(run_dir)
+    with run_lock(run_dir):
+        path = assay_of_run(run_dir).write_report(run_dir)
     print(f"chemoshift: wrote {path}", file=sys.stderr)
     return EXIT_OK
 

@@ -410,7 +410,7 @@ def describe(data: DoseResponseData, priors: DoseResponsePriors) -> dict:
                      n_wells=len(data.wells), n_curves=len(data.curves),
                      n_plates=int(data.wells.plate.nunique()),
                      experiments=list(data.coords["experiment"]),
-                     model_terms=model_terms(data, priors), model_forms=model_forms(data))
+                     model_terms=model_terms(data, priors), model_forms=model_forms(data, priors))
     refitted = sensitivity_terms(data, priors)
     if refitted:
         described["prior_sensitivity"] = {"terms": refitted, "factors": [0.5, 2.0]}

@@ -66,7 +66,8 @@ def _run_screen(args: argparse.Namespace, read_options: dict, priors: dict) -> i
           file=sys.stderr)
     result = fit_screen(args.input, args.out, shard_by=args.shard_by, scheduler=args.scheduler,
                         workers=args.workers, read_options=read_options, priors=priors,
-                        settings=fit_command.settings(args), margin=args.margin)
+                        settings=fit_command.settings(args), margin=args.margin,
+                        overwrite=args.overwrite)
     for outcome in result.shards:
         state = outcome.status if outcome.status == "failed" else (
             "converged" if outcome.passed else "NOT CONVERGED")

@@ -1,10 +1,12 @@
 """The exit codes of every ``chemoshift`` command (a contract with users' scripts), and
 running a parsed command to its exit code.
 
-0 success; 1 a study could not fit an assay at all; 2 bad input (nothing written);
-3 the sampler did not converge (outputs written, and they say so at the top); 4 a web
-service (STRING, KEGG, GEO) could not be reached and nothing was cached; 5 a sharded
-fit is partial (a shard failed every retry: named in run.json and the report).
+0 success; 1 a study could not fit an assay at all; 2 bad input or a refusal, nothing
+written (an existing run directory without ``--overwrite``, a run directory or study
+folder another process is writing, a study file naming files outside its folder); 3 the
+sampler did not converge (outputs written, and they say so at the top); 4 a web service
+(STRING, KEGG, GEO) could not be reached and nothing was cached; 5 a sharded fit is
+partial (a shard failed every retry: named in run.json and the report).
 """
 
 from __future__ import annotations

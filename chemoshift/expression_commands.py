@@ -30,9 +30,10 @@ import numpy as np
 from chemoshift import fit_command
 from chemoshift.data import run_dir as files
 from chemoshift.data.errors import InputError, Problem
-from chemoshift.data.http_cache import DEFAULT_CACHE, ServiceError
+from chemoshift.data.http_cache import DEFAULT_CACHE
 from chemoshift.data.kegg import KeggClient, default_gmt, read_gmt
 from chemoshift.data.string_client import CHANNELS, StringClient, read_gene_list, read_network
+from chemoshift.data.web_service import ServiceError
 from chemoshift.exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_SERVICE, exit_code
 from chemoshift.reports.expression import camera, enrichment, hub_null, network, topn_sensitivity
 from chemoshift.reports.expression.tables import (
@@ -157,6 +158,12 @@ def run_hubs(args: argparse.Namespace) -> int:
     edges = read_network(args.network, args.score, args.evidence)
     if args.genes:
         listed = set(read_gene_list(args.genes))
+        if not listed & (set(edges.gene_a) | set(edges.gene_b)):  # symbols vs ids, say
+            raise InputError([Problem(str(args.genes), None, None, f"none of its {len(listed)} "
+                                      f"genes in the network {args.network.name} (e.g. "
+                                      f"{sorted(listed)[:3]})", "gene symbols as the network "
+                                      "names them (e.g. "
+                                      f"{sorted(set(edges.gene_a))[:3]})")])
         edges = edges[edges.gene_a.isin(listed) & edges.gene_b.isin(listed)]
     table = network.hub_measures(network.graph_from_edges(edges), seed=args.seed)
     files.write_csv(args.out / "hubs.csv", table)
@@ -204,7 +211,7 @@ def run_network(args: argparse.Namespace) -> int:
         try:
             edges = client.network(union, score=args.score, evidence=args.evidence)
         except ServiceError as error:
-            print(f"chemoshift: STRING: {error}", file=sys.stderr)
+            print(f"chemoshift: {error}", file=sys.stderr)  # names STRING
             return EXIT_SERVICE
         source = "STRING API " + client.base_url
     table = network.propagate_hubs(names, top_sets, edges, classical, hubs=args.hubs,
@@ -263,7 +270,7 @@ def _hub_sensitivity(run_dir: Path, out: Path, args: argparse.Namespace, main: t
                     wider, score=args.score, evidence=args.evidence)
             except ServiceError as error:
                 sizes = [n for n in sizes if n <= main[0]]
-                note = f"sizes above {main[0]} skipped: STRING: {error}"
+                note = f"sizes above {main[0]} skipped: {error}"
                 print(f"chemoshift: top-N sensitivity: {note}", file=sys.stderr)
     rows = topn_sensitivity.hub_sensitivity(names, values, edges, sizes, hubs=args.hubs,
                                             measure=args.measure, main=main)
@@ -280,7 +287,7 @@ def run_enrich(args: argparse.Namespace) -> int:
             sets = KeggClient(cache_dir=args.cache, offline=args.offline,
                               caller_identity=args.caller_identity).gene_sets()
         except ServiceError as error:
-            print(f"chemoshift: KEGG: {error}", file=sys.stderr)
+            print(f"chemoshift: {error}", file=sys.stderr)  # names KEGG
             return EXIT_SERVICE
     else:
         sets = read_gmt(args.gmt or default_gmt())

@@ -43,6 +43,10 @@ def assay_parser(assays, name: str, *, help: str, input_help: str,
     parser.add_argument("input", type=Path, metavar="INPUT", help=input_help)
     shared = parser.add_argument_group("shared")
     shared.add_argument("--out", type=Path, required=True, help="run directory to write")
+    shared.add_argument("--overwrite", action="store_true",
+                        help="replace the run directory at --out if one is there (it stays "
+                             "whole until the new run is complete); without it an existing "
+                             "run is refused")
     if columns:
         shared.add_argument("--columns", type=mapping, default={},
                             help="package name=your column, comma separated, e.g. "
@@ -125,7 +129,8 @@ def run_fit(args: argparse.Namespace, read_options: dict[str, Any],
         warnings.simplefilter("ignore", ReportFailedWarning)
         result = run_assay(args.assay, args.input, out, read_options=read_options,
                            prior_overrides=priors, settings=sampler,
-                           margin=getattr(args, "margin", DEFAULT_MARGIN), title=args.title)
+                           margin=getattr(args, "margin", DEFAULT_MARGIN), title=args.title,
+                           overwrite=args.overwrite)
     seconds = time.perf_counter() - start
     tables = ", ".join(sorted(p.name for p in Path(out).glob("*.csv")))
     print(f"chemoshift: wrote {out}/ (report.html, {tables}, posterior.nc, run.json) in "

@@ -62,15 +62,17 @@ class AssayFit:
     run_dir: Path | None = None
     report_error: str | None = None
 
-    def save(self, run_dir: str | Path) -> Path:
+    def save(self, run_dir: str | Path, *, overwrite: bool = False) -> Path:
         """Write a complete run directory (posterior.nc, the validated inputs, run.json,
         the tables, report.html) and return its path.
 
-        The folder must be new, empty or an earlier run directory; it is written beside
-        and renamed into place whole. A report that fails does not cost the fit: the
-        run is kept with a short report.html saying why (``report_error``, a warning).
+        The folder must be new or empty, or with ``overwrite=True`` an earlier run
+        directory (never a folder of other files); it is written beside and renamed into
+        place whole, so the earlier run stays until the new one is complete. A report
+        that fails does not cost the fit: the run is kept with a short report.html saying
+        why (``report_error``, a warning).
         """
-        return save_run(self, Path(run_dir))
+        return save_run(self, Path(run_dir), overwrite=overwrite)
 
     def report(self) -> Path:
         """Rewrite ``report.html`` in the run directory this fit was saved to or loaded

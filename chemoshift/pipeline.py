@@ -41,31 +41,36 @@ def run_assay(
     settings: SamplerSettings = DEFAULT_SETTINGS,
     margin: float = DEFAULT_MARGIN,
     title: str | None = None,
+    overwrite: bool = False,
 ) -> Any:
     """Fit one assay file and write a complete run directory.
 
-    The output folder is checked before anything is read or sampled, the input before
-    anything is written (``InputError``). Returns the fit object (for dose response a
-    :class:`~chemoshift.dose_response.DoseResponseFit`); ``result.diagnostics.passed``
-    says whether the sampler can be trusted (the outputs say so too).
+    The output folder is checked and locked before anything is read or sampled (an
+    existing run is replaced only with ``overwrite``; a run directory another process is
+    writing is refused), the input before anything is written (``InputError``). Returns
+    the fit object (for dose response a :class:`~chemoshift.dose_response.DoseResponseFit`);
+    ``result.diagnostics.passed`` says whether the sampler can be trusted (the outputs say
+    so too).
     """
     assay = ASSAYS[assay_name]
-    _refuse_occupied(run_dir)
-    result = assay.fit(input_path, **(read_options or {}), priors=prior_overrides or None,
-                       settings=settings, margin=margin, title=title)
-    result.save(run_dir)
+    with files.run_lock(run_dir):
+        _refuse_occupied(run_dir, overwrite)
+        files.clean_leftovers(run_dir)  # what killed runs left: no live run holds the lock
+        result = assay.fit(input_path, **(read_options or {}), priors=prior_overrides or None,
+                           settings=settings, margin=margin, title=title)
+        result.save(run_dir, overwrite=overwrite)
     return result
 
 
-def save_run(result, run_dir: Path) -> Path:
+def save_run(result, run_dir: Path, *, overwrite: bool = False) -> Path:
     """Write ``result`` (a fit object of any registered assay) as a complete run directory.
 
-    A fit loaded from a run directory is written as it was recorded (the same run); a
-    fresh fit gets a new ``run.json``. Sets ``result.record``, ``result.run_dir`` and
-    ``result.report_error``; returns ``run_dir``.
+    ``run_dir`` must be new or empty, or with ``overwrite`` an earlier run directory,
+    which stays whole until the new one replaces it. A fit loaded from a run directory is
+    written as it was recorded (the same run); a fresh fit gets a new ``run.json``. Sets
+    ``result.record``, ``result.run_dir`` and ``result.report_error``; returns ``run_dir``.
     """
     run_dir = Path(run_dir)
-    _refuse_occupied(run_dir)
     assay = ASSAYS[result.assay]
     if result.data is not None:
         record = _record(assay, result)
@@ -73,7 +78,8 @@ def save_run(result, run_dir: Path) -> Path:
         record = result.record
     else:
         raise ValueError("this fit has neither its data nor a run record: nothing to save")
-    with files.staged_run_dir(run_dir) as staging:
+    with files.run_lock(run_dir), files.staged_run_dir(run_dir) as staging:
+        _refuse_occupied(run_dir, overwrite)
         files.write_datatree(staging / files.POSTERIOR, result.datatree)
         assay.save_inputs(result, staging)
         files.write_json(staging / files.RECORD, record)
@@ -110,10 +116,10 @@ def load(run_dir: str | Path) -> Any:
     return ASSAYS[name].load(run_dir)
 
 
-def _refuse_occupied(run_dir: Path) -> None:
-    refusal = files.check_run_dir(run_dir)
+def _refuse_occupied(run_dir: Path, overwrite: bool) -> None:
+    refusal = files.check_run_dir(run_dir, overwrite=overwrite)
     if refusal:
-        raise InputError([Problem(str(run_dir), None, None, refusal, "a new or empty folder")])
+        raise InputError([Problem(str(run_dir), None, None, *refusal)])
 
 
 def _record(assay: Assay, result) -> dict:

@@ -38,6 +38,7 @@ CONTROL_WORDS = ("normal", "control", "controls", "healthy", "untreated", "vehic
                  "nontumor", "wild-type", "wildtype")
 PAIR_COLUMNS = ("pair",)  # a sample-sheet column the auto design reads as the pairs
 DESIGNS = ("auto", "paired", "unpaired")
+MIN_PROBES = 2  # a variance prior shared by probes is estimated from more than one
 
 
 @dataclass(frozen=True)
@@ -241,12 +242,28 @@ def assemble(table: pd.DataFrame, genes: np.ndarray, sheet: pd.DataFrame, name: 
                      f"{counts.get('control', 0)} {control} samples; effect = difference of "
                      f"the group means, {treated} - {control} (log2)")
     notes.append(f"design: {design} ({design_reason})")
-    return ExpressionData(values=values, probes=np.asarray(table.index, dtype=str),
+    data = ExpressionData(values=values, probes=np.asarray(table.index, dtype=str),
                           genes=genes, samples=samples, control=control, treated=treated,
                           pairs=tuple(paired), unpaired=unpaired,
                           log_transformed=log_transformed, notes=tuple(notes),
                           sources=dict(sources), fmt=fmt, design=design,
                           design_reason=design_reason)
+    _check_probes(data, name)
+    return data
+
+
+def _check_probes(data: ExpressionData, name: str) -> None:
+    """Refuse a table with fewer than ``MIN_PROBES`` probes the model can estimate: two or
+    more values of its design's contrasts (paired: two complete pairs; unpaired: a value
+    in each group and three in all)."""
+    usable = int((np.isfinite(data.contrasts).sum(axis=1) >= 2).sum())
+    if usable >= MIN_PROBES:
+        return
+    needs = ("values in at least two complete pairs" if data.design == "paired" else
+             "a value in each group and three values in all")
+    raise InputError([Problem(name, None, None, f"{usable} of {data.n_probes} probe(s) with "
+                              f"{needs}", f"at least {MIN_PROBES} such probes: the model "
+                              "shares one variance prior across probes")])
 
 
 def _check_columns(sheet: pd.DataFrame, name: str, pairs: str | None, group: str | None
@@ -269,7 +286,9 @@ def _check_columns(sheet: pd.DataFrame, name: str, pairs: str | None, group: str
 
 
 def _clean(column: pd.Series) -> pd.Series:
-    return column.astype(str).str.strip().replace({"nan": ""})
+    """Text cells, stripped; missing ones '' (pandas 3 keeps NaN through astype(str))."""
+    return column.astype(object).where(column.notna(), "").astype(str).str.strip().replace(
+        {"nan": ""})
 
 
 def _pairs_of(sheet: pd.DataFrame, name: str, pairs: str, notes: list[str]

@@ -33,9 +33,7 @@ the pair) of each sample. What the reader did is said in ``notes``:
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,6 +51,7 @@ from chemoshift.data.expression_design import (
 )
 from chemoshift.data.geo_family import SYMBOL_COLUMNS, numeric_table, read_gse_family
 from chemoshift.data.geo_family import table_between as _table_between
+from chemoshift.data.text_tables import decode, read_table, read_text, split_table
 
 __all__ = ["CONTROL_NAMES", "ExpressionData", "expression_from_frame", "needs_log2",
            "read_expression"]
@@ -92,7 +91,7 @@ def read_expression(path: str | Path, *, pairs: str | None = None, group: str | 
     table, genes, sheet, fmt = _read_format(text, path, notes, sources, samples=samples,
                                             annotation=annotation, platform=platform)
     if samples is not None and fmt != "table":
-        extra = _read_sheet(Path(samples))
+        extra, _ = _read_sheet(Path(samples))
         sheet = sheet.drop(columns=[c for c in extra.columns if c in sheet and c != "sample"])
         sheet = sheet.merge(extra, on="sample", how="left")
         sources[str(samples)] = hashlib.sha256(Path(samples).read_bytes()).hexdigest()
@@ -114,13 +113,11 @@ def _load(path: Path) -> tuple[str, str]:
         raise InputError([Problem(name, None, None, "no such file", "an expression file")])
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as error:
-            raise InputError([Problem(name, None, None, f"a damaged gzip file ({error})",
-                                      "a complete .gz file")]) from error
-    return _decode(raw), digest
+    text = decode(raw, name, "expression values (GEO SOFT, series matrix or a table)")
+    if not text.strip():
+        raise InputError([Problem(name, 1, None, "an empty file", "a GEO SOFT file, a series "
+                                  "matrix, or a table: a header line, then one probe a line")])
+    return text, digest
 
 
 def _read_format(text: str, path: Path, notes: list[str], sources: dict, *,
@@ -141,16 +138,19 @@ def _read_format(text: str, path: Path, notes: list[str], sources: dict, *,
         if annotation is not None:
             genes = _annotate(table.index, Path(annotation), notes, sources)
     else:
-        table, genes = _read_plain(text, name, notes)
-        sheet, fmt = _plain_sheet(path, samples, sources), "table"
+        table, genes, sheet = _read_plain(text, name, notes, lambda columns: _plain_sheet(
+            path, samples, sources, columns))
+        fmt = "table"
     if platform is not None and not family:
         raise InputError([Problem(name, None, None, f"--platform {platform} for a {fmt} "
                                   "file", "--platform only with a GSE family SOFT file")])
     return table, genes, sheet, fmt
 
 
-def _plain_sheet(path: Path, samples: str | Path | None, sources: dict) -> pd.DataFrame:
-    """The sample sheet of a plain table: ``samples``, else ``<stem>.samples.csv``."""
+def _plain_sheet(path: Path, samples: str | Path | None, sources: dict,
+                 columns: list[str]) -> pd.DataFrame:
+    """The sample sheet of a plain table: ``samples``, else ``<stem>.samples.csv``; each of
+    its samples must be one of the table's ``columns`` (refused naming the sheet's line)."""
     sheet_path = Path(samples) if samples else path.with_name(
         path.name.split(".")[0] + ".samples.csv")
     if not sheet_path.is_file():
@@ -159,17 +159,17 @@ def _plain_sheet(path: Path, samples: str | Path | None, sources: dict) -> pd.Da
                                   "group column, and the pair column of a paired design) "
                                   "for a plain table")])
     sources[str(sheet_path)] = hashlib.sha256(sheet_path.read_bytes()).hexdigest()
-    return _read_sheet(sheet_path)
+    sheet, lines = _read_sheet(sheet_path)
+    absent = np.flatnonzero(~sheet["sample"].isin(columns).to_numpy())
+    if absent.size:
+        raise InputError([Problem(str(sheet_path), int(lines[i]), "sample", f"sample "
+                                  f"{sheet['sample'].iat[i]!r} is no column of {path.name}",
+                                  f"one of its sample columns {list(columns)[:8]}")
+                          for i in absent[:50]])
+    return sheet
 
 
 # -- formats ---------------------------------------------------------------------------------
-
-
-def _decode(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
 
 
 def _read_gds(text: str, name: str, notes: list[str]):
@@ -186,9 +186,11 @@ def _read_gds(text: str, name: str, notes: list[str]):
             current[key.strip()[len("!subset_"):]] = value.strip()
         elif line.startswith("!dataset_table_begin"):
             break
-    frame = _table_between(lines, "!dataset_table_begin", "!dataset_table_end", name)
+    read = _table_between(lines, "!dataset_table_begin", "!dataset_table_end", name)
+    frame = read.frame
     if "ID_REF" not in frame or "IDENTIFIER" not in frame:
-        raise InputError([Problem(name, None, None, f"table columns {list(frame.columns)[:4]}",
+        raise InputError([Problem(name, read.header_line, None, f"table columns "
+                                  f"{list(frame.columns)[:4]}",
                                   "ID_REF and IDENTIFIER columns in a GDS table")])
     sample_columns = [c for c in frame.columns if c.startswith("GSM")]
     sheet = pd.DataFrame({"sample": sample_columns})
@@ -196,7 +198,8 @@ def _read_gds(text: str, name: str, notes: list[str]):
         kind = subset.get("type", "other")
         for sample in subset.get("sample_id", "").split(","):
             sheet.loc[sheet["sample"] == sample.strip(), kind] = subset.get("description", "")
-    table = numeric_table(frame.set_index("ID_REF")[sample_columns], name)
+    table = numeric_table(frame.set_index("ID_REF")[sample_columns], name, read.lines,
+                          "ID_REF")
     genes = frame.set_index("ID_REF")["IDENTIFIER"].to_numpy(str)
     notes.append(f"GDS SOFT file: {len(table)} probes, {len(sample_columns)} samples; gene "
                  "symbols from the IDENTIFIER column; groups (and pairs) from the subsets")
@@ -253,10 +256,10 @@ def _read_series_matrix(text: str, name: str, notes: list[str]):
         if line.startswith("!Sample_"):
             key, *values = [v.strip().strip('"') for v in line.split("\t")]
             sheet_rows.setdefault(key[len("!Sample_"):], []).append(values)
-    frame = _table_between(lines, "!series_matrix_table_begin", "!series_matrix_table_end",
-                           name)
-    frame = frame.set_index(frame.columns[0])
-    table = numeric_table(frame, name)
+    read = _table_between(lines, "!series_matrix_table_begin", "!series_matrix_table_end",
+                          name)
+    frame = read.frame.set_index(read.frame.columns[0])
+    table = numeric_table(frame, name, read.lines, read.frame.columns[0])
     sheet = pd.DataFrame({"sample": list(table.columns)})
     for key, rows in sheet_rows.items():
         for values in rows:
@@ -272,38 +275,67 @@ def _read_series_matrix(text: str, name: str, notes: list[str]):
     return table, np.array(table.index, dtype=str), sheet, "series_matrix"
 
 
-def _read_plain(text: str, name: str, notes: list[str]):
-    first = text.splitlines()[0] if text else ""
-    sep = max(("\t", ",", ";"), key=first.count)
-    frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+def _read_plain(text: str, name: str, notes: list[str], sheet_of):
+    """(values probe x sample, gene symbols, sample sheet) of a plain table; ``sheet_of``
+    reads the sample sheet given the table's columns. Columns the sheet does not name
+    (descriptions, annotations) are not read, and said."""
+    read = read_table(text, name, row="probe")
+    frame = read.frame
     if frame.shape[1] < 3:
-        raise InputError([Problem(name, None, None, f"{frame.shape[1]} column(s)",
-                                  "a gene x sample table: an id column and sample columns")])
+        raise InputError([Problem(name, read.header_line, None, f"{frame.shape[1]} column(s) "
+                                  f"{list(frame.columns)[:3]}", "a gene x sample table: an id "
+                                  "column and sample columns (tab, comma or semicolon "
+                                  "separated)")])
+    if frame.empty:
+        raise InputError([Problem(name, read.header_line + 1, None, "a header line and no "
+                                  "probe rows", "one row per probe (or gene) below the header")])
     gene_column = next((c for c in frame.columns if c.lower() in ("gene", "symbol",
                                                                   "gene_symbol")), None)
     id_column = frame.columns[0]
     value_columns = [c for c in frame.columns if c not in (id_column, gene_column)]
-    if frame[id_column].duplicated().any():
-        dup = frame[id_column][frame[id_column].duplicated()].iloc[0]
-        raise InputError([Problem(name, None, id_column, f"duplicated id {dup!r}",
-                                  "one row per probe or gene")])
-    table = numeric_table(frame.set_index(id_column)[value_columns], name)
+    blank = np.flatnonzero((frame[id_column] == "").to_numpy())
+    if blank.size:
+        raise InputError([Problem(name, int(read.lines[i]), id_column, "an empty id",
+                                  "a probe (or gene) id in every row") for i in blank[:50]])
+    sheet = sheet_of(value_columns)
+    named = set(sheet["sample"])
+    unread = [c for c in value_columns if c not in named]
+    value_columns = [c for c in value_columns if c in named]
+    table = numeric_table(frame.set_index(id_column)[value_columns], name, read.lines,
+                          id_column)
     genes = (frame[gene_column] if gene_column else frame[id_column]).to_numpy(str)
     notes.append(f"plain table: {len(table)} rows, {len(value_columns)} samples; gene "
-                 f"symbols from column {gene_column or id_column!r}")
-    return table, _clean_symbols(genes)
+                 f"symbols from column {gene_column or id_column!r}" + (
+                     f"; columns not in the sample sheet not read: {unread[:6]}"
+                     if unread else ""))
+    return table, _clean_symbols(genes), sheet
 
 
-def _read_sheet(path: Path) -> pd.DataFrame:
-    text = _decode(path.read_bytes())
-    first = text.splitlines()[0] if text else ""
-    sep = max(("\t", ",", ";"), key=first.count)
-    sheet = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+def _read_sheet(path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """A sample sheet (text cells) and its rows' file lines; refused without a ``sample``
+    column, with a sample listed twice or unnamed (naming its line)."""
+    name = str(path)
+    read = read_table(read_text(path, "a sample sheet (CSV with a `sample` column)"), name,
+                      row="sample")
+    sheet = read.frame
     if "sample" not in sheet:
-        raise InputError([Problem(str(path), None, "sample", "no `sample` column",
+        raise InputError([Problem(name, read.header_line, "sample", "no `sample` column "
+                                  f"(columns {list(sheet.columns)[:6]})",
                                   "a sample sheet with a `sample` column naming the "
                                   "expression table's columns")])
-    return sheet
+    problems = [Problem(name, int(read.lines[i]), "sample", "an empty sample name",
+                        "the expression table's column of each sample")
+                for i in np.flatnonzero((sheet["sample"] == "").to_numpy())]
+    repeated = sheet["sample"].duplicated() & (sheet["sample"] != "")
+    for i in np.flatnonzero(repeated.to_numpy()):
+        first = int(read.lines[int(np.flatnonzero((sheet["sample"] == sheet["sample"].iat[i])
+                                                  .to_numpy())[0])])
+        problems.append(Problem(name, int(read.lines[i]), "sample", f"sample "
+                                f"{sheet['sample'].iat[i]!r} again (first on line {first})",
+                                "each sample once"))
+    if problems:
+        raise InputError(problems[:50])
+    return sheet, read.lines
 
 
 def _annotate(probes: pd.Index, path: Path, notes: list[str], sources: dict) -> np.ndarray:
@@ -319,11 +351,9 @@ def _annotate(probes: pd.Index, path: Path, notes: list[str], sources: dict) -> 
 
 
 def _read_sheet_any(path: Path) -> pd.DataFrame:
-    text = _decode(path.read_bytes())
-    text = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
-    first = text.splitlines()[0] if text else ""
-    sep = max(("\t", ",", ";"), key=first.count)
-    return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    text = read_text(path, "a platform table (ID and a gene-symbol column)")
+    lines = ["" if line.startswith("#") else line for line in text.splitlines()]
+    return split_table(lines, str(path), row="probe").frame
 
 
 def _clean_symbols(genes: np.ndarray) -> np.ndarray:

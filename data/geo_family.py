@@ -16,7 +16,6 @@ stand in.
 
 from __future__ import annotations
 
-import io
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from chemoshift.data.errors import InputError, Problem
+from chemoshift.data.text_tables import TextTable, split_table
 
 SYMBOL_COLUMNS = ("IDENTIFIER", "Gene Symbol", "GENE_SYMBOL", "Symbol", "SYMBOL", "gene",
                   "Gene", "symbol", "gene_symbol")
@@ -63,7 +63,6 @@ def read_gse_family(text: str, name: str, notes: list[str], platform: str | None
     chosen = _choose_platform(platforms, samples, name, platform)
     own = [s for s in samples if (s.value("!Sample_platform_id") or chosen) == chosen]
     table = pd.concat([_sample_values(s, name) for s in own], axis=1, sort=False)
-    table = numeric_table(table, name)
     genes = np.array(table.index, dtype=str)
     block = next((p for p in platforms if p.accession == chosen), None)
     symbols = _platform_symbols(block, name) if block is not None else None
@@ -119,30 +118,33 @@ def _choose_platform(platforms: list[_Block], samples: list[_Block], name: str,
 
 
 def _sample_values(block: _Block, name: str) -> pd.Series:
-    """The VALUE column of a sample's table, indexed by its first column (ID_REF)."""
+    """The VALUE column of a sample's table (floats), indexed by its first column (ID_REF)."""
     try:
-        table = table_between(block.lines, "!sample_table_begin", "!sample_table_end", name,
-                              first_line=block.line)
+        read = table_between(block.lines, "!sample_table_begin", "!sample_table_end", name,
+                             first_line=block.line)
     except InputError as error:
-        raise InputError([Problem(name, block.line, None, f"sample {block.accession}: "
-                                  f"{p.found}", p.expected) for p in error.problems]) from None
+        raise InputError([Problem(name, p.row or block.line, p.column, f"sample "
+                                  f"{block.accession}: {p.found}", p.expected)
+                          for p in error.problems]) from None
+    table = read.frame
     if "VALUE" not in table:
-        raise InputError([Problem(name, block.line, None, f"sample {block.accession}'s table "
-                                  f"has columns {list(table.columns)[:5]}",
+        raise InputError([Problem(name, read.header_line, None, f"sample {block.accession}'s "
+                                  f"table has columns {list(table.columns)[:5]}",
                                   "ID_REF and VALUE columns")])
-    ids = table[table.columns[0]]
-    if ids.duplicated().any():
-        raise InputError([Problem(name, block.line, table.columns[0], f"sample "
-                                  f"{block.accession}: probe {ids[ids.duplicated()].iloc[0]!r} "
-                                  "twice", "one row per probe")])
-    return table.set_index(table.columns[0])["VALUE"].rename(block.accession)
+    try:
+        values = numeric_table(table.set_index(table.columns[0])[["VALUE"]], name, read.lines,
+                               table.columns[0])
+    except InputError as error:
+        raise InputError([Problem(name, p.row, p.column, f"sample {block.accession}: {p.found}",
+                                  p.expected) for p in error.problems]) from None
+    return values["VALUE"].rename(block.accession)
 
 
 def _platform_symbols(block: _Block, name: str) -> tuple[str, pd.Series] | None:
     """(column, probe id -> symbol) from a platform block's table, None without one."""
     try:
         table = table_between(block.lines, "!platform_table_begin", "!platform_table_end",
-                              name, first_line=block.line)
+                              name, first_line=block.line).frame
     except InputError:
         return None
     column = next((c for c in SYMBOL_COLUMNS if c in table), None)
@@ -187,10 +189,11 @@ def strip_common_words(names: pd.Series) -> tuple[pd.Series, str]:
             " ".join(distinct[0][:common]))
 
 
-def table_between(lines: list[str], begin: str, end: str, name: str, first_line: int = 1
-                  ) -> pd.DataFrame:
-    """The tab-separated table between a ``begin`` and an ``end`` line (all text cells);
-    ``first_line`` is the file line of ``lines[0]`` (for messages)."""
+def table_between(lines: list[str], begin: str, end: str, name: str, first_line: int = 1,
+                  row: str = "probe") -> TextTable:
+    """The tab-separated table between a ``begin`` and an ``end`` line (all text cells,
+    quotes around a cell stripped) with the file line of each row; ``first_line`` is the
+    file line of ``lines[0]`` (for messages)."""
     start = next((i for i, line in enumerate(lines) if line.startswith(begin)), None)
     if start is None:
         raise InputError([Problem(name, None, None, f"no {begin} line",
@@ -199,25 +202,39 @@ def table_between(lines: list[str], begin: str, end: str, name: str, first_line:
     if stop is None:
         raise InputError([Problem(name, first_line + len(lines) - 1, None,
                                   f"no {end} line (file truncated?)", "a complete GEO file")])
-    body = "\n".join(lines[start + 1:stop])
-    return pd.read_csv(io.StringIO(body), sep="\t", dtype=str, keep_default_na=False,
-                       quoting=3).rename(columns=lambda c: c.strip('"'))
+    return split_table(lines[start + 1:stop], name, first_line=first_line + start + 1,
+                       delimiter="\t", quoting=False, row=row)
 
 
-def numeric_table(frame: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Text cells -> floats; empty / null / NA cells -> NaN; anything else is an error."""
-    frame = frame.replace({"": np.nan, "null": np.nan, "NA": np.nan, "NaN": np.nan,
-                           "nan": np.nan, "NULL": np.nan})
-    numbers = frame.apply(pd.to_numeric, errors="coerce")
-    bad = numbers.isna() & frame.notna()
-    if bad.to_numpy().any():
-        rows, cols = np.nonzero(bad.to_numpy())
-        problems = [Problem(name, None, str(frame.columns[c]),
-                            f"probe {frame.index[r]}: {frame.iat[r, c]!r}", "a number")
-                    for r, c in zip(rows[:20], cols[:20], strict=True)]
+MISSING_VALUES = {"", "null", "na", "nan", "n/a", "none"}
+
+
+def numeric_table(frame: pd.DataFrame, name: str, lines=None, id_column: str | None = None
+                  ) -> pd.DataFrame:
+    """Text cells (index: probe ids) -> floats; empty / null / NA cells -> NaN; anything
+    else (text, inf) is an error naming the file line (``lines``: (row,) file lines) and
+    the column, and so is a probe id twice (both lines, the ``id_column``)."""
+    text = frame.astype(str).apply(lambda column: column.str.strip())
+    missing = text.apply(lambda column: column.str.lower().isin(MISSING_VALUES))
+    numbers = text.mask(missing).apply(pd.to_numeric, errors="coerce").astype(float)
+    bad = (numbers.isna() | np.isinf(numbers)) & ~missing
+    lines = np.asarray(lines) if lines is not None else None
+    problems: list[Problem] = []
+    rows, cols = np.nonzero(bad.to_numpy())
+    for r, c in zip(rows, cols, strict=True):
+        line = int(lines[r]) if lines is not None else None
+        problems.append(Problem(name, line, str(frame.columns[c]), f"probe {frame.index[r]}: "
+                                f"{text.iat[r, c]!r}", "a number (finite; empty, null or NA "
+                                "for a missing value)"))
+        if len(problems) >= 50:
+            break
+    ids = pd.Series(frame.index.astype(str))
+    for r in np.flatnonzero(ids.duplicated().to_numpy())[:50 - len(problems)]:
+        first = int(np.flatnonzero((ids == ids[r]).to_numpy())[0])
+        line = int(lines[r]) if lines is not None else None
+        earlier = f" (first on line {int(lines[first])})" if lines is not None else ""
+        problems.append(Problem(name, line, id_column, f"probe {ids[r]!r} again{earlier}",
+                                "each probe id once"))
+    if problems:
         raise InputError(problems)
-    if numbers.index.duplicated().any():
-        raise InputError([Problem(name, None, None, f"duplicated probe id "
-                                  f"{numbers.index[numbers.index.duplicated()][0]!r}",
-                                  "unique probe ids")])
     return numbers

@@ -1,167 +1,149 @@
-"""HTTP for the STRING and KEGG clients: caller identity, time-outs, retries, a disk cache,
-and an offline mode.
+"""The HTTP session of the STRING, KEGG and GEO clients (one job: build it).
 
-- Every request carries a ``User-Agent`` naming chemoshift and the caller.
-- Time-outs (connect, read) on every request; a time-out, a connection error, a 429 or a
-  5xx is retried with exponential back-off (``Retry-After`` is honoured, capped), up to
-  ``retries`` times; any other 4xx is final.
-- A response counts only if its content type is the expected one and its body passes the
-  caller's check (a TSV with the header's number of fields on every line; a body shorter
-  than its Content-Length is refused): otherwise it is retried, and never cached.
-- The cache keeps each good response body in ``cache_dir`` under the SHA-256 of (method,
-  URL, sorted parameters); a cached request is never sent again.
-- ``offline=True`` answers from the cache (or a bundled fallback file) alone and raises
-  :class:`OfflineError` naming the request otherwise.
+A ``requests_cache.CachedSession`` with:
+
+- **cache**: requests-cache's filesystem backend in ``<cache_dir>/http`` (default
+  ``$CHEMOSHIFT_CACHE``, else ``~/.cache/chemoshift``), one JSON file per response, named
+  by requests-cache's key (a hash of the method, the normalised URL and query, the
+  normalised form body; ``caller_identity`` is left out of the key and of the file). Each
+  file starts with the SHA-256 of the rest: an entry whose bytes changed on disk (a
+  half-written file, a bad sector, an edit) does not load, so it counts as not cached and
+  is fetched again, never used. ``cache_dir=None`` keeps answers in memory only.
+- **expiry**: ``HttpSettings.expire_after`` (never, by default: STRING is a pinned version,
+  a GEO file an accession; KEGG's client says 30 days), and ``stale_if_error``: when a
+  refresh fails, the expired answer is served.
+- **what is cached**: status 200 of GET and POST (STRING's API is POST), and only when the
+  Content-Type is one the client expects (an HTML error page served as 200 is not stored).
+- **retries**: an ``HTTPAdapter`` with urllib3's ``Retry``: connection errors, time-outs, 429
+  and 5xx are retried ``retries`` times (POST too: STRING's requests are queries) with
+  exponential back-off ``backoff * 2**(n-1)`` s before retry n, honouring ``Retry-After``;
+  both waits are capped at ``max_wait`` (a server asking for an hour gets ``max_wait``).
+- **pacing**: at least ``min_interval`` s between requests that go out (STRING asks for
+  one a second, KEGG three a second); answers from the cache are not paced.
+- **time-outs**: ``timeout`` (connect, read) s, which callers pass on every request; at
+  most ``max_redirects`` redirects (a redirect loop ends as ``TooManyRedirects``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import requests
+from requests.adapters import HTTPAdapter
+from requests_cache import NEVER_EXPIRE, CachedSession, FileCache, SerializerPipeline, Stage
+from requests_cache.serializers.preconf import json_preconf_stage
+from urllib3.exceptions import InvalidHeader
+from urllib3.util.retry import Retry
 
-from chemoshift.data.run_dir import atomic_path
-
-TEXT_TYPES = ("text/plain", "text/tab-separated-values")  # an HTML error page is not data
 DEFAULT_CACHE = Path(os.environ.get("CHEMOSHIFT_CACHE",
                                     Path.home() / ".cache" / "chemoshift"))
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+IGNORED_PARAMETERS = ("caller_identity",)  # not part of a cache key, not stored
+
+# requests-cache logs "using cached response" with a traceback; a library leaves showing
+# that to the application's logging (urllib3 does the same for its own logger)
+logging.getLogger("requests_cache").addHandler(logging.NullHandler())
 
 
-class ServiceError(RuntimeError):
-    """A web service could not give a usable answer after all retries."""
+@dataclass(frozen=True)
+class HttpSettings:
+    """How patient a client is; tests shrink every number."""
+
+    timeout: tuple[float, float] = (5.0, 30.0)  # connect, read (s)
+    retries: int = 4  # after the first attempt
+    backoff: float = 1.0  # s before the first retry, doubled for each further one
+    max_wait: float = 60.0  # s, cap on a back-off wait and on a server's Retry-After
+    min_interval: float = 0.0  # s between requests sent
+    max_redirects: int = 5
+    expire_after: int | timedelta = NEVER_EXPIRE
 
 
-class OfflineError(ServiceError):
-    """Offline, and the answer is neither cached nor bundled."""
+class _Retry(Retry):
+    """urllib3's Retry, waiting before the first retry too, and capping Retry-After."""
+
+    def get_backoff_time(self) -> float:
+        errors = len(self.history)
+        if errors == 0:
+            return 0.0
+        return min(self.backoff_max, self.backoff_factor * 2 ** (errors - 1))
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        try:
+            seconds = super().parse_retry_after(retry_after)
+        except InvalidHeader:  # not seconds, not a date: back off as usual
+            return 0.0
+        return min(seconds, self.backoff_max)
 
 
-@dataclass
-class CachedClient:
-    """Requests with identity, time-outs, retries with back-off, a cache and offline mode."""
+class _PacedAdapter(HTTPAdapter):
+    """An HTTPAdapter that keeps ``min_interval`` seconds between the requests it sends."""
 
-    base_url: str
-    caller_identity: str = "chemoshift"
-    cache_dir: Path | None = DEFAULT_CACHE
-    offline: bool = False
-    timeout: tuple[float, float] = (5.0, 30.0)
-    retries: int = 4
-    backoff: float = 1.0  # seconds, doubled each retry
-    max_wait: float = 60.0  # cap on Retry-After and back-off waits
-    min_interval: float = 0.0  # seconds between requests (STRING asks for 1)
-    sleep: Callable[[float], None] = time.sleep
-    session: requests.Session = field(default_factory=requests.Session)
-    log: list[str] = field(default_factory=list)
-    _last: float = field(default=0.0, init=False)
+    def __init__(self, min_interval: float, **kwargs):
+        super().__init__(**kwargs)
+        self.min_interval = min_interval
+        self._last = float("-inf")
+        self._lock = threading.Lock()
 
-    def key(self, method: str, path: str, params: Mapping[str, str]) -> str:
-        text = json.dumps([method.upper(), self.base_url.rstrip("/") + "/" + path.lstrip("/"),
-                           sorted((str(k), str(v)) for k, v in params.items())])
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-    def request(self, method: str, path: str, params: Mapping[str, str], *,
-                expect: tuple[str, ...] = TEXT_TYPES,
-                check: Callable[[str], str | None] | None = None,
-                fallback: Path | None = None) -> str:
-        """The body of a good response (from the cache when there), as text."""
-        key = self.key(method, path, params)
-        cached = self.cache_dir / f"{key}.txt" if self.cache_dir else None
-        if cached is not None and cached.is_file():
-            self.log.append(f"cache {method} {path}")
-            return cached.read_text(encoding="utf-8")
-        if self.offline:
-            if fallback is not None and Path(fallback).is_file():
-                self.log.append(f"bundled {fallback}")
-                return Path(fallback).read_text(encoding="utf-8")
-            raise OfflineError(f"offline: {method} {self.base_url}/{path} is not in the cache "
-                               f"({self.cache_dir}) and nothing is bundled for it; run once "
-                               "online or give the file (e.g. --network FILE)")
-        url = self.base_url.rstrip("/") + "/" + path.lstrip("/")
-        headers = {"User-Agent": f"chemoshift ({self.caller_identity})"}
-        problem, wait = "no attempt", 0.0
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.sleep(min(self.max_wait, wait))
-            wait = self.backoff * 2 ** attempt
-            self._pace()
-            try:
-                response = self.session.request(
-                    method, url, headers=headers, timeout=self.timeout,
-                    params=params if method.upper() == "GET" else None,
-                    data=params if method.upper() != "GET" else None)
-                body = response.content
-            except (requests.Timeout, requests.ConnectionError,
-                    requests.exceptions.ChunkedEncodingError) as error:
-                problem = f"{type(error).__name__}: {error}"
-                self.log.append(f"attempt {attempt + 1}: {problem}")
-                continue
-            status = response.status_code
-            if status == 429 or status >= 500:
-                problem = f"HTTP {status}"
-                wait = max(wait, _retry_after(response))
-                self.log.append(f"attempt {attempt + 1}: {problem}")
-                continue
-            if status >= 400:
-                raise ServiceError(f"{method} {url}: HTTP {status}: {response.text[:200]}")
-            length = response.headers.get("Content-Length")
-            kind = response.headers.get("Content-Type", "")
-            text = body.decode(response.encoding or "utf-8", errors="replace")
-            if length is not None and len(body) < int(length):
-                problem = f"truncated body ({len(body)} of {length} bytes)"
-            elif not kind.startswith(tuple(expect)):
-                problem = f"content type {kind!r}, expected {expect!r}"
-            else:
-                problem = check(text) if check else None
-            if problem:
-                self.log.append(f"attempt {attempt + 1}: {problem}")
-                continue
-            if cached is not None:
-                with atomic_path(cached) as temporary:
-                    temporary.write_text(text, encoding="utf-8")
-            self.log.append(f"fetched {method} {path}")
-            return text
-        raise ServiceError(f"{method} {url}: no usable answer after {self.retries + 1} "
-                           f"attempt(s); last: {problem}")
-
-    def _pace(self) -> None:
-        if self.min_interval:
-            gap = time.monotonic() - self._last
-            if gap < self.min_interval:
-                self.sleep(self.min_interval - gap)
-        self._last = time.monotonic()
+    def send(self, request, *args, **kwargs):
+        with self._lock:
+            wait = self._last + self.min_interval - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._last = time.monotonic()
+        return super().send(request, *args, **kwargs)
 
 
-def _retry_after(response: requests.Response) -> float:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return float(value)
-    except ValueError:
-        return 0.0
+def _with_checksum(payload: bytes) -> bytes:
+    return hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n" + payload
 
 
-def tsv_check(required: tuple[str, ...] = ()) -> Callable[[str], str | None]:
-    """A body check: a header holding ``required`` columns, every line as many fields."""
+def _checked(stored: bytes) -> bytes:
+    digest, _, payload = stored.partition(b"\n")
+    if hashlib.sha256(payload).hexdigest().encode("ascii") != digest:
+        # a ValueError is what requests-cache treats as "could not load": a cache miss
+        raise ValueError("cache entry damaged on disk (checksum mismatch): fetching again")
+    return payload
 
-    def check(text: str) -> str | None:
-        lines = [line for line in text.splitlines() if line.strip()]
-        if not lines:
-            return "empty body"
-        header = lines[0].split("\t")
-        missing = [c for c in required if c not in header]
-        if missing:
-            return f"columns {missing} missing from the header"
-        bad = next((i for i, line in enumerate(lines[1:], 2)
-                    if len(line.split("\t")) != len(header)), None)
-        if bad is not None:
-            return f"line {bad} has {len(lines[bad - 1].split(chr(9)))} fields, header " \
-                   f"{len(header)} (truncated?)"
-        if not text.endswith("\n"):
-            return "body does not end with a newline (truncated?)"
-        return None
 
-    return check
+CHECKED_JSON = SerializerPipeline(
+    [json_preconf_stage,
+     Stage(dumps=partial(json.dumps, indent=1), loads=json.loads),
+     Stage(dumps=str.encode, loads=bytes.decode),
+     Stage(dumps=_with_checksum, loads=_checked)],
+    name="checked-json", is_binary=True)
+
+
+def make_session(cache_dir: Path | None, settings: HttpSettings, *, user_agent: str,
+                 accept: Callable[[requests.Response], bool]) -> CachedSession:
+    """A cached, retrying, paced session (see module doc).
+
+    cache_dir : the user's cache folder (answers go in ``cache_dir / "http"``), or None
+        for an in-memory cache.
+    accept : whether a 200 answer may be stored (its Content-Type is the expected one).
+    """
+    backend = (FileCache(Path(cache_dir) / "http", serializer=CHECKED_JSON)
+               if cache_dir is not None else "memory")
+    session = CachedSession(
+        backend=backend, expire_after=settings.expire_after, stale_if_error=True,
+        allowable_methods=("GET", "POST"), allowable_codes=(200,),
+        ignored_parameters=IGNORED_PARAMETERS, filter_fn=accept)
+    retry = _Retry(total=settings.retries, status_forcelist=RETRY_STATUSES,
+                   allowed_methods=frozenset({"GET", "POST", "HEAD"}),
+                   backoff_factor=settings.backoff, backoff_max=settings.max_wait,
+                   respect_retry_after_header=True, raise_on_status=False)
+    adapter = _PacedAdapter(settings.min_interval, max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.max_redirects = settings.max_redirects
+    session.headers["User-Agent"] = user_agent
+    return session

@@ -33,8 +33,18 @@ from chemoshift.data.errors import InputError, Problem
 from chemoshift.data.qpcr_files import read_ct_file
 from chemoshift.data.qpcr_folders import read_ct_folder
 from chemoshift.data.qpcr_plates import check_plate_agreement, drop_copied_plates, leave_out_plates
-from chemoshift.data.qpcr_references import Dilutions, parse_references, read_dilutions
-from chemoshift.data.qpcr_wells import apply_sample_sheet, drop_copied_wells, drop_unused_wells
+from chemoshift.data.qpcr_references import (
+    Dilutions,
+    check_detected,
+    parse_references,
+    read_dilutions,
+)
+from chemoshift.data.qpcr_wells import (
+    apply_sample_sheet,
+    check_repeated_wells,
+    drop_copied_wells,
+    drop_unused_wells,
+)
 
 __all__ = ["Dilutions", "QpcrData", "read_qpcr", "validate_qpcr"]
 MISSING = {"", "undetermined", "no ct", "noct", "n/a", "na", "nan", "-", "none", "no cq"}
@@ -128,6 +138,7 @@ def read_qpcr(
             else read_ct_file(path, columns, picked))
     file = leave_out_plates(file, exclude_plates or (), str(path))
     file = drop_copied_wells(drop_copied_plates(drop_unused_wells(file), str(path)))
+    file = check_repeated_wells(file, str(path))
     if samples is not None:
         file = apply_sample_sheet(file, samples, str(path))
     data = validate_qpcr(file.frame, str(path), lines=file.lines, source=file.source,
@@ -170,21 +181,27 @@ def validate_qpcr(frame: pd.DataFrame, name: str, *, lines=None, source=None, la
     def label(column: str) -> str:
         return f"{source[column]} ({column})" if column in source else column
 
+    theirs = [source.get(c, c) for c in frame.columns  # the file's columns, as it names them
+              if layout == "long" or c not in ("gene", "ct")]
+    if layout != "long" and "gene" in frame.columns:  # a wide file's Ct columns: its genes
+        theirs += list(pd.unique(frame["gene"]))
     for column in ("condition", "gene", "ct"):
         if column not in frame.columns:
             problems.append(Problem(name, None, column, "column missing",
                                     f"a {column!r} column (or --columns {column}=YOURS"
                                     + (CONDITION_HINT if column == "condition" else "") + ")"
-                                    f"; the file has {list(frame.columns)}"))
+                                    f"; the file has {theirs}"))
     if layout == "long" and "sample" not in frame.columns:
-        problems.append(_no_sample_column(name, frame.columns))
+        problems.append(_no_sample_column(name, frame.columns, theirs))
     if problems:
         raise InputError(problems)
     if not max_cycle > MIN_CT:
         raise InputError([Problem(name, None, None, f"--max-cycle {max_cycle}",
                                   f"a cycle limit above {MIN_CT}, e.g. 40")])
     if frame.empty:
-        raise InputError([Problem(name, None, None, "no reactions", "one row per reaction")])
+        raise InputError([Problem(name, 2 if files is None else None, None,
+                                  "no reactions (a header and no rows)",
+                                  "one row per reaction below the header")])
     for column, what in (("condition", "condition"), ("sample", "biological sample"),
                          ("gene", "gene")):
         if column not in frame:
@@ -203,20 +220,23 @@ def validate_qpcr(frame: pd.DataFrame, name: str, *, lines=None, source=None, la
     table["label"], table["sample"] = _samples(frame, lines)
     table["file"] = names
     doses = _doses(frame, table, lines, names, label, problems)
-    _check_sample_conditions(table, problems)
+    _check_sample_conditions(table, label("experiment"), problems)
     conditions = tuple(dict.fromkeys(table.condition))
     if len(conditions) < 2 and not problems:
         problems.append(Problem(name, None, label("condition"), f"one condition {conditions}",
                                 "at least two conditions to compare"))
     gene_names = list(dict.fromkeys(table.gene))
     genes = parse_references(references, gene_names, name, problems)
-    comparisons = _comparisons(controls, conditions, name, problems)
-    _add_efficiencies(genes, efficiency, name, problems)
+    comparisons = _comparisons(controls, conditions, name, label("condition"), problems)
+    _add_efficiencies(genes, efficiency, name, label("gene"), problems)
+    if problems:
+        raise InputError(problems)
+    undetected = check_detected(table, genes, comparisons, where, problems)
     if problems:
         raise InputError(problems)
     samples = (table.drop_duplicates("sample")[["sample", "condition", "experiment", "label"]]
                .reset_index(drop=True))
-    notes = _notes(table, conditions, controls)
+    notes = [*_notes(table, conditions, controls), *undetected]
     return QpcrData(reactions=table.drop(columns=["label", "file"]), samples=samples, genes=genes,
                     conditions=conditions, comparisons=comparisons, max_cycle=float(max_cycle),
                     doses=doses, notes=tuple(notes), layout=layout)
@@ -249,7 +269,7 @@ def _read_cts(cells: pd.Series, max_cycle, lines, names, columns, problems):
     return ct, status
 
 
-def _no_sample_column(name: str, columns) -> Problem:
+def _no_sample_column(name: str, columns, theirs) -> Problem:
     """The refusal of a long file that does not say what a biological sample is."""
     return Problem(
         name, None, "sample",
@@ -264,7 +284,7 @@ def _no_sample_column(name: str, columns) -> Problem:
         + ("; --sample folder if each folder below the one given holds one biological "
            "replicate's plates" if "folder" in columns else "")
         + "), or a wide Livak-style table: one row per biological sample, one Ct column per "
-        f"gene; the file has {list(columns)}")
+        f"gene; the file has {list(theirs)}")
 
 
 def _samples(frame: pd.DataFrame, lines: np.ndarray):
@@ -306,36 +326,36 @@ def _doses(frame, table, lines, names, label, problems) -> dict[str, float]:
     return doses
 
 
-def _check_sample_conditions(table, problems) -> None:
+def _check_sample_conditions(table, column, problems) -> None:
     for _sample, rows in table.groupby("sample", sort=False):
         if rows.experiment.nunique() > 1:
-            problems.append(Problem(rows.file.iloc[0], int(rows.line.iloc[0]), "experiment",
+            problems.append(Problem(rows.file.iloc[0], int(rows.line.iloc[0]), column,
                                     f"sample {rows.label.iloc[0]!r} in several experiments",
                                     "each sample in one experiment"))
 
 
-def _comparisons(controls, conditions, name, problems):
+def _comparisons(controls, conditions, name, column, problems):
     if not controls:
         return tuple((c, conditions[0]) for c in conditions[1:])
     pairs = []
     for condition, control in dict(controls).items():
         for level in (condition, control):
             if level not in conditions:
-                problems.append(Problem(name, None, "condition", f"--control names {level!r}",
+                problems.append(Problem(name, None, column, f"--control names {level!r}",
                                         f"one of the file's conditions {list(conditions)}"))
         if condition == control:
-            problems.append(Problem(name, None, "condition", f"--control {condition}={control}",
+            problems.append(Problem(name, None, column, f"--control {condition}={control}",
                                     "a condition compared with another condition"))
         pairs.append((condition, control))
     return tuple(pairs)
 
 
-def _add_efficiencies(genes: pd.DataFrame, efficiency, name, problems) -> None:
+def _add_efficiencies(genes: pd.DataFrame, efficiency, name, column, problems) -> None:
     genes["efficiency"] = np.nan
     low, high = EFFICIENCY_RANGE
     for gene, value in dict(efficiency or {}).items():
         if gene not in set(genes.gene):
-            problems.append(Problem(name, None, "gene", f"--efficiency names {gene!r}",
+            problems.append(Problem(name, None, column, f"--efficiency names {gene!r}",
                                     f"one of the file's genes {list(genes.gene)}"))
             continue
         try:

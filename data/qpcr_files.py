@@ -15,7 +15,9 @@ melts a wide file (one Ct column per gene) into one row per reaction. Cells stay
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,11 +66,8 @@ def read_ct_file(path: str | Path, columns: Mapping[str, str] | None = None,
     if not path.is_file():
         raise InputError([Problem(name, None, None, "no such file", "a CSV file of Cts")])
     raw = path.read_bytes()
-    if raw.startswith(b"PK\x03\x04"):
-        raise InputError([Problem(name, None, None, "a binary file (an Excel workbook?)",
-                                  "a text file of Cts: save the sheet as CSV")])
-    notes: list[str] = []
-    header, rows, lines, delimiter = _split(_decode(raw, notes), name, notes)
+    text = _text(raw, name, notes := [])
+    header, rows, lines, delimiter = _split(text, name, notes)
     frame = pd.DataFrame(rows, columns=header, dtype=str)
     frame, source = _rename(frame, dict(columns or {}), name)
     if "gene" in frame.columns and "ct" in frame.columns:
@@ -88,6 +87,11 @@ def read_ct_file(path: str | Path, columns: Mapping[str, str] | None = None,
         notes.append(f"one gene per file: a Ct column and no gene column, so every Ct is of "
                      f"gene {path.stem!r} (the file's name); fit a folder of such files, one "
                      "per gene, by giving the folder")
+    elif "gene" in frame.columns:  # a gene column is no Ct column of a wide table
+        raise InputError([Problem(name, 1, "ct", f"a gene column ({source.get('gene', 'gene')})"
+                                  " but no Ct column", "a 'ct' or 'cq' column beside it (or "
+                                  "--columns ct=YOURS); the file has "
+                                  f"{[source.get(c, c) for c in frame.columns]}")])
     elif "ct" in frame.columns:  # a Ct column is no gene of a wide table
         others = [c for c in frame.columns if c not in (*KEYS, "ct")]
         raise InputError([Problem(name, None, source.get("ct", "ct"), "a Ct column but no gene "
@@ -106,6 +110,23 @@ def read_ct_file(path: str | Path, columns: Mapping[str, str] | None = None,
                          "separated file: read 25,3 as 25.3")
     return CtFile(frame.reset_index(drop=True), out_lines, source, layout, tuple(notes),
                   hashlib.sha256(raw).hexdigest())
+
+
+def _text(raw: bytes, name: str, notes: list[str]) -> str:
+    """The text of a Ct file's bytes: gunzipped when gzip (a damaged one refused); a binary
+    file (an Excel workbook, NUL bytes outside UTF-16) refused."""
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as error:
+            raise InputError([Problem(name, None, None, f"a damaged gzip file (truncated?) "
+                                      f"({error})", "a complete .gz file of Cts")]) from None
+        notes.append("the file is gzip-compressed: read uncompressed")
+    if raw.startswith(b"PK\x03\x04") or (b"\x00" in raw[:4096] and not raw.startswith(
+            (b"\xff\xfe", b"\xfe\xff"))):
+        raise InputError([Problem(name, None, None, "a binary file (an Excel workbook?)",
+                                  "a text file of Cts: save the sheet as CSV")])
+    return _decode(raw, notes)
 
 
 def _rename(frame: pd.DataFrame, columns: dict[str, str], name: str):

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from chemoshift.data.errors import InputError, Problem
+from chemoshift.data.text_tables import decode, read_table
 
 AMOUNT_NAMES = ("amount", "dna", "dilution", "quantity", "concentration")
 CQ_NAMES = ("cq", "ct")
@@ -121,8 +122,9 @@ def read_dilutions(path: str | Path) -> Dilutions:
         raise InputError([Problem(name, None, None, "no such file",
                                   "a CSV dilution series: amount, cq, gene")])
     raw = path.read_bytes()
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, sep=None, engine="python")
-    frame.columns = [str(c).strip() for c in frame.columns]
+    read = read_table(decode(raw, name, "a CSV dilution series: amount, cq, gene"), name,
+                      row="dilution well")
+    frame = read.frame
     lower = {c.lower(): c for c in frame.columns}
     problems: list[Problem] = []
     picked = {}
@@ -136,7 +138,7 @@ def read_dilutions(path: str | Path) -> Dilutions:
         raise InputError(problems)
     rows, skipped = [], 0
     for i, record in frame.iterrows():
-        line = int(i) + 2
+        line = int(read.lines[i])
         amount, cq, gene = (str(record[picked[k]]).strip() for k in ("amount", "cq", "gene"))
         if cq.lower() in ("", "na", "nan", "undetermined", "n/a"):
             skipped += 1
@@ -167,3 +169,77 @@ def read_dilutions(path: str | Path) -> Dilutions:
         raise InputError(problems)
     notes = (f"{skipped} dilution well(s) without a Cq skipped",) if skipped else ()
     return Dilutions(table, name, hashlib.sha256(raw).hexdigest(), notes)
+
+
+def check_detected(table: pd.DataFrame, genes: pd.DataFrame, comparisons, where,
+                   problems: list[Problem]) -> list[str]:
+    """Refuse what no Ct can normalise or estimate; return notes of what it costs.
+
+    table : one row per reaction (``file``, ``line``, ``gene``, ``condition``, ``sample``,
+        ``label``, ``status``); genes : :func:`parse_references`'s table; comparisons :
+        (condition, control) pairs; where : (reaction,) the Ct cell's column as the user's
+        file names it.
+
+    Refused (``problems``): a reference gene with no detected Ct in the file (nothing to
+    normalise its targets to); references of a group with no detected Ct in any sample of
+    a condition (that condition's folds would rest on the prior alone); a target with no
+    detected Ct in the file, or in either condition of a comparison (a fold between two
+    censored groups is unbounded). Noted: a sample whose references have no detected Ct
+    (its targets cannot be normalised and inform no fold). A target undetected in one
+    condition only is a real result (a knock-down below detection), read as censored.
+    """
+    detected = table.status.to_numpy() == "detected"
+    notes: list[str] = []
+
+    def refuse(rows: np.ndarray, found: str, expected: str) -> None:
+        i = int(rows[0])
+        problems.append(Problem(str(table.file.iat[i]), int(table.line.iat[i]), str(where[i]),
+                                found, expected))
+
+    dead: set[str] = set()
+    for gene in genes.gene:
+        rows = np.flatnonzero(table.gene.to_numpy() == gene)
+        if len(rows) and not detected[rows].any():
+            dead.add(gene)
+            role = genes.role[genes.gene == gene].iat[0]
+            refuse(rows, f"{role} gene {gene!r}: none of its {len(rows)} Ct(s) detected "
+                   "(Undetermined, empty or above the cycle limit in every well)",
+                   "a reference detected in the samples it normalises (choose another "
+                   "--reference)" if role == "reference" else "a target detected in at "
+                   "least one sample: with every Ct censored no fold can be estimated "
+                   "(leave it out with --genes)")
+    for _group, members in genes.groupby("group", sort=False):
+        references = list(members.gene[members.role == "reference"])
+        targets = list(members.gene[members.role == "target"])
+        if not references or not targets or set(references) <= dead:
+            continue
+        is_ref = table.gene.isin(references).to_numpy()
+        is_target = table.gene.isin(targets).to_numpy()
+        for condition in pd.unique(table.condition[is_target]):
+            here = table.condition.to_numpy() == condition
+            if (is_ref & here).any() and not (detected & is_ref & here).any():
+                refuse(np.flatnonzero(is_ref & here), f"reference gene(s) {references}: no "
+                       f"Ct detected in any sample of condition {condition!r}",
+                       f"a detected reference Ct in the samples of {condition!r}: without "
+                       "one its folds cannot be normalised")
+        found = table["sample"][is_ref & detected].unique()
+        lost = table[is_target & ~table["sample"].isin(found).to_numpy()]
+        if len(lost):
+            labels = list(pd.unique(lost.label))
+            notes.append(f"{len(labels)} sample(s) have no detected Ct of {'+'.join(references)}"
+                         f" ({', '.join(map(str, labels[:6]))}): their {', '.join(targets)} "
+                         "Cts cannot be normalised and inform no fold")
+    for gene in genes.gene[genes.role == "target"]:
+        if gene in dead:
+            continue
+        mine = table.gene.to_numpy() == gene
+        seen = set(table.condition[mine & detected])
+        present = set(table.condition[mine])
+        for condition, control in comparisons:
+            if {condition, control} <= present and not {condition, control} & seen:
+                refuse(np.flatnonzero(mine & table.condition.isin([condition, control])
+                                      .to_numpy()),
+                       f"target {gene!r}: no Ct detected in {condition!r} nor in {control!r}",
+                       "a target detected in at least one side of each comparison: the fold "
+                       f"{condition} vs {control} would be unbounded")
+    return notes

@@ -85,7 +85,7 @@ def drop_copied_wells(file: CtFile) -> CtFile:
     wells are left out. Fewer repeats can be chance at two decimals and are kept.
     """
     frame = file.frame
-    if file.layout != "long" or not {"sample", "ct"} <= set(frame.columns):
+    if file.layout != "long" or not {"sample", "ct"} <= set(frame.columns) or frame.empty:
         return file  # a wide row is a sample of its own: equal Cts there are no copies
     keys = [c for c in ("experiment", "sample", "condition", "gene") if c in frame.columns]
     cells = frame[keys].astype(str).assign(ct=frame["ct"].astype(str).str.strip())
@@ -151,3 +151,69 @@ def apply_sample_sheet(file: CtFile, sheet: str | Path, name: str) -> CtFile:
                         for c, g in table.groupby("condition", sort=False)) + ")")
     hashes = {**(file.hashes or {name: file.sha256}), where: read.sha256}
     return dataclasses.replace(file, frame=frame, notes=(*file.notes, note), hashes=hashes)
+
+
+def check_repeated_wells(file: CtFile, name: str) -> CtFile:
+    """A well listed twice: refused when its rows differ (two Cts for one reaction: which is
+    right is the lab's call), counted once with a note when they are the same row exported
+    twice (every cell equal).
+
+    A well is the file's ``well`` (on its plate and in its experiment; per gene, as a
+    multiplexed tube holds several), or without a well column a sample's gene and
+    ``technical_replicate``. Without either, rows of one sample and gene are its technical
+    replicates and repeats cannot be told from chance.
+    """
+    frame = file.frame
+    if "well" in frame.columns:
+        keys = [c for c in ("experiment", "plate", "well", "gene") if c in frame.columns]
+        named = frame["well"].astype(str).str.strip() != ""
+    elif {"technical_replicate", "sample"} <= set(frame.columns):  # no sample: refused later
+        keys = [c for c in ("experiment", "plate", "condition", "sample", "replicate", "gene",
+                            "technical_replicate") if c in frame.columns]
+        named = frame["technical_replicate"].astype(str).str.strip() != ""
+    else:
+        return file
+    cells = frame.astype(str).apply(lambda column: column.str.strip())
+    repeated = cells.duplicated(keys, keep=False).to_numpy() & named.to_numpy()
+    if not repeated.any():
+        return file
+    names = file.files if file.files is not None else np.full(len(frame), name, dtype=object)
+    problems, copies = [], np.zeros(len(frame), dtype=bool)
+    for _, rows in cells[repeated].groupby(keys, sort=False):
+        first = rows.index[0]
+        for i in rows.index[1:]:
+            if cells.loc[i].equals(cells.loc[first]):
+                copies[i] = True
+                continue
+            differ = [c for c in cells.columns if cells.at[i, c] != cells.at[first, c]]
+            shown = ", ".join(f"{file.source.get(c, c)} {cells.at[i, c]!r} here, "
+                              f"{cells.at[first, c]!r} there" for c in differ)
+            problems.append(Problem(str(names[i]), int(file.lines[i]), _ct_place(file, i),
+                                    f"{_well(cells, i, keys)} a second time (first on "
+                                    f"{_places(file, np.array([first]))}): {shown}",
+                                    "each well once: two Cts of one reaction cannot both be "
+                                    "right; remove the wrong row"))
+    if problems:
+        raise InputError(problems[:50])
+    rows = np.flatnonzero(copies)
+    return subset(file, ~copies, f"{len(rows)} row(s) repeat another row of the same well "
+                  f"cell for cell (a row exported twice): each counted once (left out: "
+                  f"{_places(file, rows)})")
+
+
+def _ct_place(file: CtFile, i: int) -> str:
+    """Where row ``i``'s Ct cell is, as the user's file names it."""
+    if file.ct_columns is not None:
+        return str(file.ct_columns[i])
+    if file.layout == "wide":
+        return str(file.frame["gene"].iat[i])
+    return file.source.get("ct", "ct")
+
+
+def _well(cells: pd.DataFrame, i: int, keys: list[str]) -> str:
+    if "well" in keys:
+        where = f"well {cells.at[i, 'well']}"
+        where += f" of plate {cells.at[i, 'plate']}" if "plate" in keys else ""
+        return f"{where} (gene {cells.at[i, 'gene']})"
+    return (f"the well of sample {cells.at[i, 'sample']}, gene "
+            f"{cells.at[i, 'gene']}, technical replicate {cells.at[i, 'technical_replicate']}")

@@ -25,15 +25,30 @@ and the caller then loads from them as every later run does: first and later run
 the same bits (``tests/test_nutpie_compile.py`` checks it in two processes). A child
 that fails (no ``cloudpickle`` of the model, a crash) falls back to compiling in the
 process: correct, possibly not bit-identical to later runs.
+
+The disk cache is the one pickle chemoshift reads (run directories and inputs are
+netCDF, CSV, JSON and TOML, never unpickled). Its entries live in the user's own cache
+folder and are signed: each file is a header, an HMAC-SHA256 of the entry's key and
+bytes under a secret only chemoshift writes (``secret.key``, mode 0600, in the cache
+folder), then the pickle (``<key>.signed``; unsigned ``.pkl`` entries of earlier versions
+are never read). An entry that is corrupt (cut short by a kill, damaged), or
+foreign (written without the secret, or copied under another key's name), is deleted
+unread and rebuilt; a cache folder or secret that another user owns or can write is not
+used at all. The model reaches the compile child through a pipe, never a file.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import hmac
 import os
 import pickle
+import secrets
+import stat
 import tempfile
 import warnings
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
@@ -72,35 +87,53 @@ def _compile_in_child(model: pm.Model) -> bool:
 
     import cloudpickle
 
-    handle, path = tempfile.mkstemp(suffix=".pkl")
     try:
-        with os.fdopen(handle, "wb") as file:
-            cloudpickle.dump(model, file)
-        done = subprocess.run(
-            [sys.executable, "-c", "import sys; from chemoshift.inference import "
-             "nutpie_compile as c; c._child_main(sys.argv[1])", path],
+        done = subprocess.run(  # the model through a pipe: no file another could swap
+            [sys.executable, "-c", "from chemoshift.inference import nutpie_compile as c; "
+             "c._child_main()"],
+            input=cloudpickle.dumps(model),
             env={**os.environ, _CHILD: "1", CACHE_ENV: str(_cache_dir())},
-            capture_output=True, text=True)
+            capture_output=True)
     except Exception as error:  # any failure: compile in this process instead
         warnings.warn(f"compile child not started ({error}); compiling in this process: "
                       "a first run may not draw what later runs draw", RuntimeWarning,
                       stacklevel=3)
         return False
-    finally:
-        Path(path).unlink(missing_ok=True)
     if done.returncode != 0:  # said, not hidden: a silent fallback broke cold/warm identity
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        said = done.stderr.decode("utf-8", "replace").strip()
+        last = (said.splitlines() or ["no message"])[-1]
         warnings.warn(f"compile child failed ({last}); compiling in this process: a first "
                       "run may not draw what later runs draw", RuntimeWarning, stacklevel=3)
     return done.returncode == 0
 
 
-def _child_main(model_path: str) -> None:
-    """The child of ``_compile_in_child``: compile the pickled model into the caches."""
+@contextmanager
+def _compile_lock(key: str):
+    """Hold an exclusive lock on ``key``'s cache entry while it is compiled: processes that
+    start together (a screen's workers) compile a model once; the others wait, then load
+    it. The operating system drops the lock when its holder dies, killed or not."""
+    try:
+        folder = _cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / f"{key}.lock", "a")
+    except OSError:  # a cache folder that cannot be written: compile unlocked
+        handle = None
+    if handle is None:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
+def _child_main() -> None:
+    """The child of ``_compile_in_child``: compile the model its parent pipes to its
+    standard input into the caches."""
+    import sys
+
     import cloudpickle
 
-    with open(model_path, "rb") as file:
-        compile_for_nutpie(cloudpickle.load(file))
+    compile_for_nutpie(cloudpickle.loads(sys.stdin.buffer.read()))
 
 
 class _CannotCache(Exception):
@@ -130,8 +163,10 @@ def _compile_cached(model: pm.Model):
     graph = _Graph(model, pymc_initial_point_fn(0))
     functions = _load_functions(graph)
     if functions is None and graph.key is not None and not os.environ.get(_CHILD):
-        if _compile_in_child(model):  # a first run loads what every later run loads
-            functions = _load_functions(graph)
+        with _compile_lock(graph.key):  # one cold compile a model, however many processes
+            functions = _load_functions(graph)  # another process may have filled it
+            if functions is None and _compile_in_child(model):
+                functions = _load_functions(graph)  # a first run loads what later runs do
     if functions is None:
         functions = make_functions(model, mode="NUMBA", compute_grad=True,
                                    join_expanded=True,
@@ -268,15 +303,16 @@ def _load_functions(graph: _Graph):
     with its shapes and constants, not its data, whose current values are set into the
     loaded functions' shared variables.
     """
-    path = _cache_dir() / f"{graph.key}.pkl"
-    if graph.key is None or not path.is_file():
+    if graph.key is None:
+        return None
+    payload = read_entry(_cache_dir(), graph.key)
+    if payload is None:
         return None
     try:
-        with path.open("rb") as file:
-            n_dim, n_expanded, logp_fn, expand_fn, shape_info, reparameterized = \
-                pickle.load(file)
-    except Exception:  # a cache entry that does not load is a miss
-        path.unlink(missing_ok=True)
+        n_dim, n_expanded, logp_fn, expand_fn, shape_info, reparameterized = \
+            pickle.loads(payload)
+    except Exception:  # signed by us but not loadable here (a library changed): a miss
+        (_cache_dir() / f"{graph.key}{ENTRY_SUFFIX}").unlink(missing_ok=True)
         return None
     for variable in [*logp_fn.get_shared(), *expand_fn.get_shared()]:
         if variable.name not in graph.shared:
@@ -292,16 +328,98 @@ def _store_functions(graph: _Graph, functions: tuple) -> None:
     import cloudpickle
 
     n_dim, n_expanded, logp_fn, expand_fn, _, shape_info, reparameterized = functions
-    folder = _cache_dir()
+    try:  # cloudpickle: OpFromGraph holds closures
+        payload = cloudpickle.dumps((n_dim, n_expanded, logp_fn, expand_fn, shape_info,
+                                     reparameterized), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # a cache that cannot be written costs time, not results
+        return
+    write_entry(_cache_dir(), graph.key, payload)
+
+
+ENTRY_HEADER = b"chemoshift compile cache 1\n"
+ENTRY_SUFFIX = ".signed"
+SECRET = "secret.key"
+
+
+def _private(path: Path, *, folder: bool = False) -> bool:
+    """Whether ``path`` is this user's own and no one else can write it (a secret: nor
+    read it). A secret's symbolic link is not followed; a folder's is."""
+    try:
+        info = os.stat(path) if folder else os.lstat(path)
+    except OSError:
+        return False
+    if info.st_uid != os.getuid():
+        return False
+    if folder:
+        return stat.S_ISDIR(info.st_mode) and not info.st_mode & 0o022
+    return stat.S_ISREG(info.st_mode) and not info.st_mode & 0o077
+
+
+def _secret(folder: Path, *, create: bool) -> bytes | None:
+    """The cache folder's signing secret (32 random bytes, mode 0600, written only by
+    chemoshift); made on first use when ``create``. None where it cannot be trusted."""
+    path = folder / SECRET
+    if create and not path.exists():
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            mode = os.lstat(folder).st_mode
+            if os.lstat(folder).st_uid == os.getuid() and mode & 0o022:
+                os.chmod(folder, stat.S_IMODE(mode) & ~0o022)  # our own: others may not write
+            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".secret.")
+            with os.fdopen(handle, "wb") as file:  # mkstemp: mode 0600
+                file.write(secrets.token_bytes(32))
+            try:
+                os.link(temporary, path)  # never replaces a secret another process made
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(temporary)
+        except OSError:
+            return None
+    if not (_private(folder, folder=True) and _private(path)):
+        return None
+    secret = path.read_bytes()
+    return secret if len(secret) == 32 else None
+
+
+def _signature(secret: bytes, key: str, payload: bytes) -> bytes:
+    return hmac.new(secret, key.encode() + b"\0" + payload, hashlib.sha256).digest()
+
+
+def read_entry(folder: Path, key: str) -> bytes | None:
+    """The pickled bytes of cache entry ``key`` if chemoshift signed them for that key;
+    None on a miss. A corrupt or foreign entry is deleted, never unpickled."""
+    path = folder / f"{key}{ENTRY_SUFFIX}"
+    if not path.is_file():
+        return None
+    secret = _secret(folder, create=False)
+    if secret is None:  # a folder or secret we cannot trust: not read, not deleted
+        return None
+    try:
+        content = path.read_bytes()
+    except OSError:
+        return None
+    size = len(ENTRY_HEADER) + 32
+    payload = content[size:]
+    if (not content.startswith(ENTRY_HEADER) or not hmac.compare_digest(
+            content[len(ENTRY_HEADER):size], _signature(secret, key, payload))):
+        path.unlink(missing_ok=True)  # rebuilt by the caller
+        return None
+    return payload
+
+
+def write_entry(folder: Path, key: str, payload: bytes) -> None:
+    """Write cache entry ``key`` (pickled bytes), signed, atomically; nothing on failure."""
+    secret = _secret(folder, create=True)
+    if secret is None:
+        return
     temporary = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(handle, "wb") as file:  # cloudpickle: OpFromGraph holds closures
-            cloudpickle.dump((n_dim, n_expanded, logp_fn, expand_fn, shape_info,
-                              reparameterized), file, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, folder / f"{graph.key}.pkl")
-    except Exception:  # a cache that cannot be written costs time, not results
+        with os.fdopen(handle, "wb") as file:
+            file.write(ENTRY_HEADER + _signature(secret, key, payload) + payload)
+        os.replace(temporary, folder / f"{key}{ENTRY_SUFFIX}")
+    except OSError:
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)
 

@@ -134,6 +134,10 @@ class DoseResponsePriors:
     top_group_sd: float = 0.2  # plate-to-plate variation of the top (log scale)
     noise_floor_sd: float = 0.05  # Gamma(2) mean: noise near zero signal, fraction of the top
     noise_cv_sd: float = 0.15  # half-normal: noise as a fraction of the mean reading
+    # terms (Design.terms' names, e.g. "hill_curve") whose scale is fixed at its *_sd value
+    # even where the design could learn it: a sharded screen's shard refitted at scales
+    # pooled over the other shards (chemoshift.screen.scales)
+    fixed_scales: tuple[str, ...] = ()
 
 
 DEFAULT_PRIORS = DoseResponsePriors()
@@ -182,11 +186,7 @@ def build_model(
     few = design.term_values.get("experiment_curve", 0) < MIN_VALUES_DEFAULT
     centred_experiment = _forms(curve_parameterisation, design.ic50_experiment_in_view & (not few))
     centred_slopes = _forms(shape_parameterisation, design.slope_in_view)
-    # a learnt bottom scale near zero is a funnel where bottoms are alike: centred only
-    # past the spread rule; a fixed scale has no funnel, so a bottom in view is centred
-    learnt_bottoms = terms.get("bottom_curve", (False, 0.0))[0]
-    centred_bottoms = _forms(bottom_parameterisation, design.bottom_pinned if learnt_bottoms
-                             else design.bottom_in_view)
+    centred_bottoms = _forms(bottom_parameterisation, _bottoms_centred(design, priors))
 
     with pm.Model(coords=coords) as model:
         dosed = design.dosed
@@ -439,7 +439,22 @@ def model_terms(data: DoseResponseData,
             for name, (learnt, value) in design.terms(priors).items()}
 
 
-def model_forms(data: DoseResponseData) -> dict[str, dict]:
+def _bottoms_centred(design: Design, priors: DoseResponsePriors) -> np.ndarray:
+    """(curve,) bottoms ``auto`` writes centred. A learnt scale near zero is a funnel where
+    bottoms are alike: centred only past the spread rule (``Design.bottom_pinned``). A
+    scale fixed for want of values has no funnel: a bottom in view is centred. A scale the
+    caller fixed (a shard refitted at a pooled scale, maybe near zero) is a ridge where it
+    is tighter than the curve's own data: centred only where they pin the bottom closer."""
+    learnt, sd = design.terms(priors).get("bottom_curve", (False, 0.0))
+    if learnt:
+        return design.bottom_pinned
+    if "bottom_curve" in priors.fixed_scales:
+        return design.bottom_in_view & (design.bottom_se < sd)
+    return design.bottom_in_view
+
+
+def model_forms(data: DoseResponseData,
+                priors: DoseResponsePriors = DEFAULT_PRIORS) -> dict[str, dict]:
     """How ``auto`` writes each curve-level quantity for these data, for the run record:
     quantity -> ``{"centred": levels written centred, "of": levels}``, and the estimates
     behind the choice (``bottom_spread``, logit; ``top_fixed_sd``, log scale or None;
@@ -449,9 +464,7 @@ def model_forms(data: DoseResponseData) -> dict[str, dict]:
              for name, mask in (("log10_ic50", design.ic50_in_view),
                                 ("log10_ic50_experiment", design.ic50_experiment_in_view),
                                 ("log_hill", design.slope_in_view),
-                                ("logit_bottom", design.bottom_pinned
-                                 if design.terms(DEFAULT_PRIORS).get(
-                                     "bottom_curve", (False,))[0] else design.bottom_in_view),
+                                ("logit_bottom", _bottoms_centred(design, priors)),
                                 ("log_top", design.top_pinned))}
     return forms | {"bottom_spread": round(design.bottom_spread, 4),
                     "top_fixed_sd": design.top_fixed_sd,

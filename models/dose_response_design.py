@@ -107,6 +107,7 @@ class Design:
     bottom_in_view: np.ndarray  # (curve,) the highest doses level off below the top
     bottom_pinned: np.ndarray  # (curve,) ... and pin the bottom beyond the curves' spread
     bottom_spread: float  # between-curve spread of bottoms within drugs (logit), estimated
+    bottom_se: np.ndarray  # (curve,) standard error of a shown bottom (logit); inf elsewhere
     slope_in_view: np.ndarray  # (curve,) the data pin the curve's Hill slope (SLOPE_POINTS)
     drug_slope_in_view: np.ndarray  # (drug,) some curve of the drug pins its slope
     ic50_in_view: np.ndarray  # (curve,) the doses bracket the curve's IC50
@@ -129,6 +130,8 @@ class Design:
                     terms[name] = (False, getattr(priors, TERM_PRIOR[name]))
         if "top_group" in terms and self.top_fixed_sd is not None:
             terms["top_group"] = (False, self.top_fixed_sd)  # tops alike: see _tops
+        for name in set(priors.fixed_scales) & set(terms):  # fixed by the caller
+            terms[name] = (False, getattr(priors, TERM_PRIOR[name]))
         return terms
 
     def curve_members(self) -> dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]]:
@@ -231,7 +234,7 @@ class Design:
                        strict=True)),
             median_wells_per_curve=float(per_curve.median()),
             response_scale=max(data.response_scale, 1e-12),
-            **dict(zip(("bottom_in_view", "bottom_pinned", "bottom_spread"),
+            **dict(zip(("bottom_in_view", "bottom_pinned", "bottom_spread", "bottom_se"),
                        _bottoms_pinned(dosed, vehicles, codes["drug"], n_curves), strict=True)),
             slope_in_view=(slopes := _slopes_in_view(dosed, vehicles, n_curves)),
             drug_slope_in_view=np.bincount(codes["drug"], weights=slopes,
@@ -291,9 +294,10 @@ def _slopes_in_view(dosed: pd.DataFrame, vehicles: pd.DataFrame, n_curves: int) 
 
 
 def _bottoms_pinned(dosed: pd.DataFrame, vehicles: pd.DataFrame, drug: np.ndarray,
-                    n_curves: int) -> tuple[np.ndarray, np.ndarray, float]:
+                    n_curves: int) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """Which curves show their bottom, which of those pin it against the spread of bottoms
-    between curves, and that spread (logit scale, a method-of-moments estimate).
+    between curves, that spread (logit scale, a method-of-moments estimate), and each
+    shown bottom's standard error (logit; inf where not shown or not estimable).
 
     A curve shows its bottom when, at its two highest doses, the mean reading is at least
     ``BOTTOM_EFFECT`` below its top and the two agree within ``BOTTOM_PLATEAU`` of the top.
@@ -313,8 +317,9 @@ def _bottoms_pinned(dosed: pd.DataFrame, vehicles: pd.DataFrame, drug: np.ndarra
                & ((last - before).abs() <= BOTTOM_PLATEAU * scale))
     shown = in_view.index[in_view.to_numpy()]
     in_view = in_view.reindex(range(n_curves), fill_value=False).to_numpy(dtype=bool)
+    unknown = np.full(n_curves, np.inf)
     if len(shown) < 3:
-        return in_view, np.zeros(n_curves, bool), 0.0
+        return in_view, np.zeros(n_curves, bool), 0.0, unknown
     wells = dosed.set_index(["curve", "log10_concentration"]).response
     wells = wells[wells.index.isin(highest.index) & wells.index.get_level_values(0).isin(shown)]
     curve = wells.index.get_level_values(0)
@@ -329,12 +334,13 @@ def _bottoms_pinned(dosed: pd.DataFrame, vehicles: pd.DataFrame, drug: np.ndarra
     by_drug = pd.Series(drug[logit.index], index=logit.index)
     deviation = logit - logit.groupby(by_drug).transform("mean")
     between_dof = int((by_drug.value_counts() - 1).sum())
+    se_by_curve = se.reindex(range(n_curves), fill_value=np.inf).to_numpy(dtype=float)
     if between_dof < 3:
-        return in_view, np.zeros(n_curves, bool), 0.0
+        return in_view, np.zeros(n_curves, bool), 0.0, se_by_curve
     spread = float(np.sqrt(max(0.0, (deviation**2).sum() / between_dof - (se**2).mean())))
     pinned = ((se < spread) & (spread >= MIN_BOTTOM_SPREAD)).reindex(range(n_curves),
                                                                    fill_value=False)
-    return in_view, pinned.to_numpy(dtype=bool), spread
+    return in_view, pinned.to_numpy(dtype=bool), spread, se_by_curve
 
 
 def _hill_max(dosed: pd.DataFrame, n_curves: int) -> np.ndarray:

@@ -56,6 +56,17 @@ RC = {
     "savefig.dpi": 100,
 }
 
+def plain(label: object) -> str:
+    """A user's label (gene, drug, cell line, treatment, claim) as literal figure text.
+
+    Matplotlib reads text between two ``$`` as mathtext: a cell line ``$x$`` would be drawn
+    as maths and one like ``a $\\frac$ b`` stops the figure with a parse error. Every ``$``
+    escaped (``\\$``) draws as a dollar sign and never opens maths. Labels the package
+    writes itself (axis titles, tick formatters) keep their mathtext.
+    """
+    return str(label).replace("$", r"\$")
+
+
 @contextmanager
 def figure_style() -> Iterator[None]:
     """Draw (and save) figures inside this block to give them the shared look."""

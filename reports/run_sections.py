@@ -14,6 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import h5netcdf
 
@@ -53,7 +54,7 @@ def run_section(assay: str, run_dir: Path | None, anchor: str, link: str,
     except OSError as error:
         why = f"no report.html in {link}/ ({type(error).__name__})"
         tables = sorted(p.name for p in Path(run_dir).glob("*.csv"))
-        listing = ", ".join(f'<a href="{html.escape(link)}/{html.escape(t)}">'
+        listing = ", ".join(f'<a href="{href(link, t)}">'
                             f"{html.escape(t)}</a>" for t in tables) or "none"
         text = (f"This run has {html.escape(why)}; its posterior and tables are in its run "
                 f"directory (tables: {listing}).")
@@ -64,10 +65,16 @@ def run_section(assay: str, run_dir: Path | None, anchor: str, link: str,
     body = HEADING.sub(lambda m: f"<{m[1]}h{int(m[2]) + 1}", body)
     body = re.sub(r'\bid="([^"]*)"', lambda m: f'id="{anchor}-{m[1]}"', body)
     body = re.sub(r'\bhref="#([^"]*)"', lambda m: f'href="#{anchor}-{m[1]}"', body)
-    body = LOCAL.sub(lambda m: f'{m[1]}="{link}/{m[2]}"', body)
+    body = LOCAL.sub(lambda m: f'{m[1]}="{href(link)}/{m[2]}"', body)
     css = "\n".join(scope_css(block, f"#{anchor}") for block in STYLE.findall(text))
     return RunSection(f'<section id="{anchor}" class="assay">\n'
                       f"{_banner(assay, link, converged)}\n{body}\n</section>", css, None)
+
+
+def href(*parts: str) -> str:
+    """A relative link to a path, for an href: each part percent-encoded (a folder named
+    'a#b' or 'x"y' links to itself, never ends the attribute) and HTML-escaped."""
+    return html.escape("/".join(quote(part) for part in parts))
 
 
 def scope_css(css: str, scope: str) -> str:
@@ -132,7 +139,7 @@ def relative_link(run_dir: Path | None, out_dir: Path, fallback: str) -> str:
 
 def _banner(assay: str, link: str, converged: bool) -> str:
     text = (f'Assay <strong>{html.escape(assay)}</strong> · run directory <a href="'
-            f'{html.escape(link)}/report.html"><code>{html.escape(link)}/</code></a> (its own '
+            f'{href(link, "report.html")}"><code>{html.escape(link)}/</code></a> (its own '
             "report, posterior.nc, run.json and tables)")
     if converged:
         return f'<p class="run-banner">{text}</p>'

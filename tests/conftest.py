@@ -59,3 +59,16 @@ def demo_folder(tmp_path_factory):
 def study_folder(demo_folder) -> Path:
     """The demo's study folder (report.html, claims.csv, diagnostics.csv, run directories)."""
     return demo_folder[1]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the hardening summary (tests/hardening): what was tried, and whether it held."""
+    from hardening import summary_lines
+
+    reports = [r for state in ("passed", "failed", "error")
+               for r in terminalreporter.stats.get(state, ())]
+    lines = summary_lines(reports)
+    if lines:
+        terminalreporter.section("hardening: bad input, crashes, faults, hostile labels")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -188,6 +188,26 @@ def test_tables_that_raise_keep_the_posterior(mock_fit, tmp_path, monkeypatch):
     assert chemoshift.load(run_dir).diagnostics == mock_fit.diagnostics
 
 
+def test_saving_over_a_run_needs_overwrite_and_a_failed_overwrite_keeps_it(
+        mock_fit, tmp_path, monkeypatch):
+    run_dir = mock_fit.save(tmp_path / "run")
+    first = (run_dir / "run.json").read_bytes()
+    with pytest.raises(InputError, match="overwrite=True"):
+        mock_fit.save(run_dir)
+    with monkeypatch.context() as patch:  # dies after the posterior, before the record
+        failing = dataclasses.replace(registry.ASSAYS["dose-response"], save_inputs=_raise)
+        patch.setitem(registry.ASSAYS, "dose-response", failing)
+        with pytest.raises(RuntimeError):
+            mock_fit.save(run_dir, overwrite=True)
+    assert (run_dir / "run.json").read_bytes() == first  # the earlier run, whole
+    assert chemoshift.load(run_dir).save(run_dir, overwrite=True) == run_dir
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no staging left behind
+
+
+def _raise(*args, **kwargs):
+    raise RuntimeError("killed midway")
+
+
 def test_save_refuses_a_folder_of_other_files(mock_fit, tmp_path):
     keep = tmp_path / "thesis"
     keep.mkdir()

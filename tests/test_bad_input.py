@@ -12,6 +12,8 @@ import pytest
 from chemoshift.cli import main
 from chemoshift.exit_codes import EXIT_BAD_INPUT
 
+from hardening import record
+
 CORPUS = Path(__file__).parent / "bad_input"
 
 
@@ -34,7 +36,8 @@ def _made(folder: Path, case: dict, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize(("folder", "case"), _cases())
-def test_bad_file_is_refused_naming_file_row_and_column(folder, case, tmp_path, capsys):
+def test_bad_file_is_refused_naming_file_row_and_column(folder, case, tmp_path, capsys, request):
+    record(request, "bad input", case["kind"])
     bad = _made(folder, case, tmp_path)
     out = tmp_path / "out"
     argv = [a.format(file=bad, out=out, dir=folder) for a in case["argv"]]

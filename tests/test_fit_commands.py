@@ -11,7 +11,7 @@ import pytest
 from chemoshift.cli import _parser, main
 from chemoshift.registry import ASSAYS
 
-SHARED = {"--out", "--title", "--draws", "--tune", "--chains", "--seed", "--sampler",
+SHARED = {"--out", "--overwrite", "--title", "--draws", "--tune", "--chains", "--seed", "--sampler",
           "--target-accept", "--cores", "--progress", "--no-progress", "-h", "--help"}
 OWN = {  # options no other assay has
     "dose-response": {"--unit", "--response-kind"},

@@ -101,8 +101,8 @@ def test_sensitivity_file_holds_both_kinds_and_the_report_explains_them(fitted):
 def test_sizes_beyond_the_run_are_skipped_and_said_when_string_cannot_answer(fitted, tmp_path,
                                                                               monkeypatch):
     from chemoshift import expression_commands
-    from chemoshift.data.http_cache import ServiceError
     from chemoshift.data.string_client import read_network
+    from chemoshift.data.web_service import ServiceError
 
     run, network = fitted
     main_union: list[int] = []

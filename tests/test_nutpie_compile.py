@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import nutpie
 import pymc as pm
@@ -62,7 +64,7 @@ def test_same_draws_as_nutpie_compile_fresh_and_from_cache(data, cache_dir, nutp
     model = small_model(*data)
     expected = draws(nutpie_compiled)
     fresh = draws(compile_for_nutpie(model))
-    assert len(list(cache_dir.glob("*.pkl"))) == 1
+    assert len(list(cache_dir.glob("*.signed"))) == 1
     loaded = draws(compile_for_nutpie(small_model(*data)))  # a new model object: from disk
     for name, values in expected.items():
         assert_same_draws(fresh[name], values)
@@ -91,13 +93,65 @@ def test_key_changes_with_constants_and_shapes(data):
     assert _Graph(small_model(y, group), bigger).key != base  # a free variable's shape
 
 
-def test_corrupt_cache_entry_is_a_miss(data, cache_dir, nutpie_compiled):
+def test_corrupt_cache_entry_is_a_miss_and_rebuilt(data, cache_dir, nutpie_compiled):
     model = small_model(*data)
     compile_for_nutpie(model)
-    (entry,) = cache_dir.glob("*.pkl")
-    entry.write_bytes(b"not a pickle")
+    (entry,) = cache_dir.glob("*.signed")
+    good = entry.read_bytes()
+    entry.write_bytes(good[: len(good) // 2])  # a write cut short
     again = draws(compile_for_nutpie(small_model(*data)))
     assert_same_draws(again["mu"], draws(nutpie_compiled)["mu"])
+    key = entry.name.removesuffix(nutpie_compile.ENTRY_SUFFIX)
+    assert nutpie_compile.read_entry(cache_dir, key) is not None  # rebuilt, signed again
+
+
+class _Trap:
+    """A pickle that, if ever loaded, would leave a file behind: what a planted cache
+    entry could do with any code it liked."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def _signed(cache_dir: Path, key: str, payload: bytes) -> Path:
+    nutpie_compile.write_entry(cache_dir, key, payload)
+    return cache_dir / f"{key}{nutpie_compile.ENTRY_SUFFIX}"
+
+
+def test_a_foreign_cache_entry_is_deleted_unread(tmp_path, cache_dir):
+    import pickle
+
+    marker = tmp_path / "executed"
+    _signed(cache_dir, "a" * 64, pickle.dumps("ours"))  # the folder has its secret
+    planted = cache_dir / f"{'b' * 64}{nutpie_compile.ENTRY_SUFFIX}"
+    planted.write_bytes(pickle.dumps(_Trap(marker)))  # no header, no signature
+    assert nutpie_compile.read_entry(cache_dir, "b" * 64) is None
+    forged = nutpie_compile.ENTRY_HEADER + bytes(32) + pickle.dumps(_Trap(marker))
+    planted.write_bytes(forged)  # a header and a signature made without the secret
+    assert nutpie_compile.read_entry(cache_dir, "b" * 64) is None
+    assert not planted.exists() and not marker.exists()  # deleted, never unpickled
+    assert pickle.loads(nutpie_compile.read_entry(cache_dir, "a" * 64)) == "ours"
+
+
+def test_an_entry_under_another_keys_name_is_refused(cache_dir):
+    import pickle
+
+    entry = _signed(cache_dir, "a" * 64, pickle.dumps("model a"))
+    moved = cache_dir / f"{'c' * 64}{nutpie_compile.ENTRY_SUFFIX}"
+    moved.write_bytes(entry.read_bytes())  # signed, but for key a
+    assert nutpie_compile.read_entry(cache_dir, "c" * 64) is None and not moved.exists()
+
+
+def test_a_secret_others_can_read_is_not_trusted(cache_dir):
+    import pickle
+
+    entry = _signed(cache_dir, "a" * 64, pickle.dumps("model a"))
+    (cache_dir / nutpie_compile.SECRET).chmod(0o644)
+    assert nutpie_compile.read_entry(cache_dir, "a" * 64) is None
+    assert entry.exists()  # not trusted, not used; left for its owner
 
 
 def test_with_data_swaps_values(data, cache_dir):
@@ -174,7 +228,7 @@ def test_a_model_with_an_op_from_graph_is_cached(data, cache_dir):
         a = pm.Normal("a")
         pm.Normal("y", softplus(a), 1.0, observed=y)
     first = draws_of(compile_for_nutpie(model))
-    assert len(list(cache_dir.glob("*.pkl"))) == 1
+    assert len(list(cache_dir.glob("*.signed"))) == 1
     np.testing.assert_array_equal(draws_of(compile_for_nutpie(model)), first)
 
 
@@ -207,3 +261,22 @@ def test_the_study_model_survives_the_trip_to_the_compile_child(tmp_path):
     done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
                           text=True)
     assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
+
+
+def test_a_cold_compile_holds_a_lock_other_processes_wait_on(tmp_path, monkeypatch):
+    """Processes that start together (a screen's workers) compile a model once: while one
+    holds the model's compile lock, another process cannot take it."""
+    import subprocess
+    import sys
+
+    from chemoshift.inference import nutpie_compile
+
+    monkeypatch.setenv(nutpie_compile.CACHE_ENV, str(tmp_path))
+    probe = ("import fcntl, sys; f = open(sys.argv[1], 'a')\n"
+             "try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+             "except BlockingIOError: sys.exit(7)\n")
+    lock = tmp_path / "somekey.lock"
+    with nutpie_compile._compile_lock("somekey"):
+        held = subprocess.run([sys.executable, "-c", probe, str(lock)])
+    free = subprocess.run([sys.executable, "-c", probe, str(lock)])
+    assert (held.returncode, free.returncode) == (7, 0)

@@ -4,7 +4,8 @@ tables hold the numbers of claims.csv and diagnostics.csv as the page formats th
 
 Chromium is driven by subprocess (``--dump-dom``) on a copy of the page with a small probe
 script added: it records script errors and, once the page has loaded, whether each <img>
-decoded (complete and naturalWidth > 0), into the DOM that Chromium prints. Offline:
+decoded (complete and naturalWidth > 0) and where it came from, into the DOM that
+Chromium prints. Offline:
 background networking, component updates and sync are off, with a throwaway profile.
 """
 
@@ -38,7 +39,8 @@ window.addEventListener("error", function (e) {
   return original.apply(console, arguments); }; })();</script>"""
 PROBE_TAIL = """<script>window.addEventListener("load", function () {
   var images = Array.from(document.images).map(function (img) {
-    return {alt: img.alt, loaded: img.complete && img.naturalWidth > 0}; });
+    return {alt: img.alt, loaded: img.complete && img.naturalWidth > 0,
+            src: String(img.currentSrc || img.src).slice(0, 40)}; });
   var out = document.createElement("pre"); out.id = "browser-probe";
   out.textContent = JSON.stringify({images: images, errors: window.__probeErrors});
   document.body.appendChild(out); });</script>"""

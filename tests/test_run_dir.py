@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from arviz_base import from_dict
@@ -42,3 +44,80 @@ def test_datatree_round_trip_drops_only_text_per_draw(tmp_path):
 def test_versions_name_the_stack():
     found = files.versions()
     assert {"python", "pymc", "nutpie", "arviz", "numpy"} <= set(found)
+
+
+HOLD = """
+import sys
+from chemoshift.data.run_dir import run_lock
+with run_lock(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.fixture
+def holder(tmp_path):
+    """Another process holding the lock of tmp_path/run (until it ends)."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "run")],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "held"
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_a_second_run_is_refused_naming_the_process_that_writes(tmp_path, holder, capsys):
+    from chemoshift.cli import main
+
+    with pytest.raises(files.RunLocked, match=f"another run \\(process {holder.pid}"):
+        with files.run_lock(tmp_path / "run"):
+            pass
+    data = tmp_path / "wells.csv"
+    data.write_text("concentration,response\n0,1\n1,0.5\n")
+    assert main(["fit", "dose-response", str(data), "--out", str(tmp_path / "run")]) == 2
+    said = capsys.readouterr().err
+    assert f"process {holder.pid}" in said and "another --out" in said
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path, holder):
+    holder.kill()  # SIGKILL: no cleanup ran, the lock file is still there
+    holder.wait()
+    assert files.lock_path(tmp_path / "run").exists()
+    with files.run_lock(tmp_path / "run"), files.run_lock(tmp_path / "run"):  # re-entrant
+        assert str(os.getpid()) in files.lock_path(tmp_path / "run").read_text()
+    assert not files.lock_path(tmp_path / "run").exists()  # removed on release
+
+
+def test_leftovers_of_killed_runs_are_removed_and_never_pass_for_runs(tmp_path):
+    run = tmp_path / "run"
+    staged = tmp_path / ".run.x1y2.partial"  # killed while writing: run.json and all
+    staged.mkdir()
+    files.write_json(staged / files.RECORD, {"assay": "dose-response"})
+    (tmp_path / ".run.x1y2.old").mkdir()  # killed between the two renames
+    (tmp_path / ".other.z9.partial").mkdir()  # another run directory's: not ours to clean
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == []
+    with files.staged_run_dir(run) as staging:
+        files.write_json(staging / files.RECORD, {"assay": "dose-response"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.z9.partial", "run"]
+
+
+def test_an_overwrite_swaps_the_runs_whole(tmp_path):
+    run = tmp_path / "run"
+    with files.staged_run_dir(run) as staging:
+        files.write_json(staging / files.RECORD, {"seed": 1})
+        (staging / "only_in_first.csv").write_text("x\n")
+    assert files.check_run_dir(run) is not None  # refused without overwrite
+    assert "--overwrite" in files.check_run_dir(run)[1]
+    assert files.check_run_dir(run, overwrite=True) is None
+    with pytest.raises(RuntimeError), files.staged_run_dir(run) as staging:
+        files.write_json(staging / files.RECORD, {"seed": 2})
+        raise RuntimeError("killed")
+    assert files.read_record(run) == {"seed": 1}  # a failed overwrite keeps the first
+    with files.staged_run_dir(run) as staging:
+        files.write_json(staging / files.RECORD, {"seed": 2})
+    assert files.read_record(run) == {"seed": 2} and not (run / "only_in_first.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]

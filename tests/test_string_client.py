@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from chemoshift.data.http_cache import OfflineError, ServiceError
+from chemoshift.data.http_cache import HttpSettings
 from chemoshift.data.kegg import KeggClient
 from chemoshift.data.string_client import StringClient, read_network
+from chemoshift.data.web_service import OfflineError, ServiceError
 
 FIXTURES = Path(__file__).parent / "data" / "string"
 
@@ -49,7 +52,7 @@ def _server(script: Script):
                 time.sleep(1.0)
             if fault == "429":
                 self.send_response(429)
-                self.send_header("Retry-After", "0.01")
+                self.send_header("Retry-After", "0")
                 self.end_headers()
                 return
             if fault == "500":
@@ -92,13 +95,13 @@ def served():
     server.shutdown()
 
 
+FAST = HttpSettings(timeout=(1.0, 0.3), backoff=0.01, max_wait=0.05)
+
+
 def _client(url, tmp_path, **kw) -> StringClient:
-    client = StringClient(base_url=url, cache_dir=tmp_path / "cache", caller_identity="tests",
-                          **kw)
-    client.http.sleep = lambda s: None
-    client.http.min_interval = 0.0
-    client.http.timeout = (1.0, 0.3)
-    return client
+    kw.setdefault("settings", FAST)
+    return StringClient(base_url=url, cache_dir=tmp_path / "cache", caller_identity="tests",
+                        **kw)
 
 
 GENES = ["CXCL10", "CCR5", "C3AR1", "CCL5", "CXCL9"]
@@ -118,9 +121,8 @@ def test_faults_are_retried_then_cached(served, tmp_path, fault):
     script.faults["network"] = [fault, fault]
     client = _client(url, tmp_path)
     edges = client.network(GENES)
-    assert script.hits["network"] == 3 and len(edges) == 147
-    failed = [line for line in client.http.log if line.startswith("attempt")]
-    assert len(failed) == 2, client.http.log
+    assert script.hits["network"] == 3 and len(edges) == 147  # two faults, then the answer
+    assert "fetched POST tsv/network" in client.http.log
     again = _client(url, tmp_path)  # same request: from the cache, no new hit
     assert len(again.network(GENES)) == 147 and script.hits["network"] == 3
 
@@ -128,10 +130,11 @@ def test_faults_are_retried_then_cached(served, tmp_path, fault):
 def test_persistent_failure_says_so(served, tmp_path):
     script, url = served
     script.faults["network"] = ["500"] * 10
-    client = _client(url, tmp_path)
-    client.http.retries = 2
-    with pytest.raises(ServiceError, match="HTTP 500"):
+    client = _client(url, tmp_path, settings=HttpSettings(timeout=(1.0, 0.3), retries=2,
+                                                          backoff=0.01))
+    with pytest.raises(ServiceError, match=r"STRING: .*HTTP 500.*--network FILE"):
         client.network(GENES)
+    assert script.hits["network"] == 3  # the first attempt and two retries
 
 
 def test_offline_uses_cache_or_bundled_or_fails_clearly(served, tmp_path):
@@ -147,12 +150,21 @@ def test_offline_uses_cache_or_bundled_or_fails_clearly(served, tmp_path):
 
 def test_kegg_rest_client_builds_symbol_sets(served, tmp_path):
     _, url = served
-    client = KeggClient(base_url=url, cache_dir=tmp_path / "kegg")
-    client.http.sleep = lambda s: None
+    client = KeggClient(base_url=url, cache_dir=tmp_path / "kegg", settings=FAST)
     sets = client.gene_sets()
     assert sets == {"p53 signaling pathway - Homo sapiens (human) (hsa04115)": ["TP53", "CDKN1A"]}
     offline = KeggClient(base_url=url, cache_dir=tmp_path / "kegg", offline=True)
     assert offline.gene_sets() == sets
+
+
+def test_an_answer_cached_by_0_6_is_still_read_offline(served, tmp_path):
+    _, url = served
+    for path in ("list/pathway/hsa", "list/hsa", "link/pathway/hsa"):  # 0.6's file names
+        key = json.dumps(["GET", f"{url}/{path}", []])
+        (tmp_path / f"{hashlib.sha256(key.encode()).hexdigest()}.txt").write_bytes(_body(path))
+    offline = KeggClient(base_url=url, cache_dir=tmp_path, offline=True)
+    assert offline.gene_sets() == {
+        "p53 signaling pathway - Homo sapiens (human) (hsa04115)": ["TP53", "CDKN1A"]}
 
 
 def test_evidence_channel_and_score_filter():

@@ -194,3 +194,51 @@ def test_a_failed_network_step_is_reported_not_raised(tmp_path):
         tmp_path / "study.toml")), NetworkSpec(file=bad), None, "t")
     said = _network_steps(job)
     assert "`chemoshift enrich` failed" in said and "`chemoshift network` failed" in said
+
+
+def test_paths_leaving_the_study_folder_are_refused_with_their_line_and_key(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(EXAMPLE / "western.csv", elsewhere / "western.csv")
+    folder = tmp_path / "study"
+    folder.mkdir()
+    text = CHEAP.replace('file = "western.csv"', 'file = "../elsewhere/western.csv"').replace(
+        'file = "luciferase.csv"', f'file = "{EXAMPLE / "luciferase.csv"}"')
+    path = _study(folder, text, files=())
+    problems = "\n".join(_problems(path))
+    line = text.splitlines().index('file = "../elsewhere/western.csv"') + 1
+    assert f"{path}:{line}:assays.western.file: '../elsewhere/western.csv' lies outside" in (
+        problems)
+    assert "assays.luciferase.file" in problems and "--allow-outside-paths" in problems
+    study = load_study(path, allow_outside_paths=True)  # the caller's explicit choice
+    assert study.assays["western"].file.resolve() == (elsewhere / "western.csv").resolve()
+    assert main(["study", str(path), "--out", str(tmp_path / "o"), "--check"]) == 2
+    assert main(["study", str(path), "--out", str(tmp_path / "o"), "--check",
+                 "--allow-outside-paths"]) == 0
+
+
+def test_a_symbolic_link_out_of_the_study_folder_is_refused(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(EXAMPLE / "western.csv", elsewhere / "western.csv")
+    folder = tmp_path / "study"
+    folder.mkdir()
+    path = _study(folder, CHEAP, files=("luciferase.csv",))
+    (folder / "western.csv").symlink_to(elsewhere / "western.csv")
+    assert any("assays.western.file: 'western.csv' lies outside" in p for p in _problems(path))
+
+
+def test_a_study_killed_before_its_record_is_resumed_not_refused(tmp_path):
+    """A study killed midway leaves complete run directories and no study.json: running
+    it again resumes (unchanged fits reused), where a folder of other files is refused."""
+    from chemoshift.study.run import check_out_dir
+
+    study = load_study(_study(tmp_path, CHEAP))
+    out = tmp_path / "out"
+    (out / "western").mkdir(parents=True)
+    (out / "claims.csv").write_text("claim\n")
+    (out / ".luciferase.abc123.partial").mkdir()  # a fit killed while writing
+    check_out_dir(out, study)  # no refusal
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match=r"notes\.txt"):
+        check_out_dir(out, study)

@@ -28,6 +28,7 @@ from pathlib import Path
 from chemoshift.data import run_dir as files
 from chemoshift.data.errors import InputError
 from chemoshift.inference.fit import SamplerSettings
+from chemoshift.models.dose_response_design import TERM_PRIOR
 from chemoshift.screen.shards import SHARDS_FOLDER, Shard, read_shard
 from chemoshift.version import __version__
 
@@ -46,6 +47,7 @@ class ShardOutcome:
     verdict: str = ""
     seconds: float = 0.0
     error: str = ""
+    pooled_scales: str = ""  # refitted at scales pooled over shards: "term=value; ..."
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class ShardJob:
     settings: SamplerSettings
     margin: float
     out: str
+    refit_priors: dict | None = None  # a refit at pooled scales (chemoshift.screen.scales)
 
     @property
     def run_dir(self) -> Path:
@@ -90,20 +93,41 @@ def fit_shard(job: ShardJob) -> ShardOutcome:
     key = shard_hash(next(iter(data.sources.values())), job)
     record = job.run_dir / SHARD_RECORD
     saved = json.loads(record.read_text()) if record.is_file() else {}
-    if saved.get("hash") == key:
+    refit = json.loads(json.dumps(job.refit_priors)) if job.refit_priors else None
+    # a shard's first fit is reused whether or not it was refitted since; a refit, only
+    # if it was at the same scales
+    if saved.get("hash") == key and (refit is None or saved.get("refit_priors") == refit):
         return ShardOutcome(job.shard.name, job.shard.key, "reused", saved["passed"],
-                            saved["verdict"], time.perf_counter() - start)
-    settings = dataclasses.replace(job.settings, seed=job.shard.seed, progress=False)
-    fit = fit_data(data, priors=resolve_priors(job.priors), settings=settings,
+                            saved["verdict"], time.perf_counter() - start,
+                            pooled_scales=saved.get("pooled_scales", ""))
+    settings = dataclasses.replace(job.settings, seed=job.shard.seed, progress=False,
+                                   cores=job.settings.cores or _worker_threads())
+    priors = job.refit_priors or job.priors
+    fixed = "; ".join(f"{t}={priors[TERM_PRIOR[t]]:.4g}"
+                      for t in priors.get("fixed_scales", ())) if refit else ""
+    fit = fit_data(data, priors=resolve_priors(priors), settings=settings,
                    margin=job.margin, title=f"{job.shard_by} {job.shard.key}",
                    read_options=job.read_options, started=files.now())
-    fit.save(job.run_dir)
+    fit.save(job.run_dir, overwrite=True)  # the screen owns its shards' folders
     passed, verdict = fit.diagnostics.passed, fit.diagnostics.verdict
     files.write_json(record, dict(hash=key, key=job.shard.key, seed=job.shard.seed,
-                                  passed=passed, verdict=verdict,
+                                  passed=passed, verdict=verdict, refit_priors=refit,
+                                  pooled_scales=fixed,
                                   shifts=shift_moments(fit.datatree, data.controls)))
     return ShardOutcome(job.shard.name, job.shard.key, "fitted", passed, verdict,
-                        time.perf_counter() - start)
+                        time.perf_counter() - start, pooled_scales=fixed)
+
+
+def _worker_threads() -> int | None:
+    """The threads of the Dask worker running this task (None outside a worker): nutpie
+    runs that many chains at once, so a one-thread worker's chains share its core instead
+    of oversubscribing the machine (the chains then run one after another)."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().state.nthreads
+    except (ImportError, ValueError, AttributeError):
+        return None
 
 
 def shift_moments(datatree, controls: dict) -> dict:

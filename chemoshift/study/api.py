@@ -182,6 +182,7 @@ def run_study(
     jobs: int | None = None,
     refit: bool = False,
     say: Callable[[str], None] | None = None,
+    allow_outside_paths: bool = False,
     **settings: Any,
 ) -> StudyResult:
     """Run a study file: fit every assay (in parallel, reusing unchanged fits), evaluate
@@ -197,6 +198,8 @@ def run_study(
     jobs : fits at a time (default: the study file's ``jobs``, else one per core).
     refit : refit every assay even where inputs and settings are unchanged.
     say : where progress lines go (default: standard error, as the command line).
+    allow_outside_paths : let the study file name files outside its own folder (absolute
+        paths, ``..``); refused by default (``--allow-outside-paths``).
     **settings : sampler settings over the study file's ``[sampler]`` (``draws``, ``tune``,
         ``chains``, ``seed``, ``target_accept``, ``sampler``, ... as
         :class:`~chemoshift.inference.SamplerSettings`); ``draws`` asks for exactly that
@@ -218,7 +221,8 @@ def run_study(
     from chemoshift.study.run import run_study as run
     from chemoshift.study.spec import Study
 
-    study = path if isinstance(path, Study) else load_study(path)
+    study = path if isinstance(path, Study) else load_study(
+        path, allow_outside_paths=allow_outside_paths)
     known = {f.name for f in dataclasses.fields(SamplerSettings)}
     unknown = sorted(set(settings) - known)
     if unknown:

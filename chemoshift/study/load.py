@@ -12,12 +12,14 @@ from chemoshift.study.levels import check_study_levels
 from chemoshift.study.spec import Locator, Study, parse_study
 
 
-def load_study(path: str | Path, *, check_levels: bool = True) -> Study:
+def load_study(path: str | Path, *, check_levels: bool = True,
+               allow_outside_paths: bool = False) -> Study:
     """Read and validate a study file; raise :class:`InputError` listing every problem.
 
     ``check_levels`` also reads each assay's file (cheap: no model, no sampler) to check
     its read options and that contrasts and claims name arms, genes and constructs the
-    file holds.
+    file holds. The files it names must lie inside the study file's folder unless
+    ``allow_outside_paths`` (an absolute path, or one leaving by ``..``, is refused).
     """
     path = Path(path)
     where = Locator(path)
@@ -33,7 +35,7 @@ def load_study(path: str | Path, *, check_levels: bool = True) -> Study:
         raise InputError([Problem(str(path), int(line.group(1)) if line else None, None,
                                   f"not valid TOML ({error})", "a TOML study file")]) from error
     problems: list[Problem] = []
-    study = parse_study(raw, path, where, problems)
+    study = parse_study(raw, path, where, problems, allow_outside_paths=allow_outside_paths)
     if check_levels:
         check_study_levels(study, where, problems)
     if problems:

@@ -5,8 +5,13 @@ A study folder holds one complete run directory per assay (``DIR/<assay>/``). Ea
 carries ``fit_key.json``: a hash of its input files' contents, read options, priors,
 margin, sampler settings, the network / enrichment settings (expression) and the
 chemoshift version. A run directory whose key matches is reused as it stands; any other
-is refitted (the old one is moved aside first and removed once the new one is complete),
-so editing one assay's file refits that assay alone.
+is refitted (the old one stays whole until the new one replaces it), so editing one
+assay's file refits that assay alone, and a study killed midway resumes: each assay's run
+directory is complete or absent (written beside and renamed into place), and the fits it
+finished are reused. The study folder's own files (claims.csv, diagnostics.csv,
+inputs.csv, report.html, then study.json last) are each written whole. One study at a time
+writes a folder: a second is refused while the first holds its lock
+(:func:`chemoshift.data.run_dir.run_lock`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ import dataclasses
 import json
 import multiprocessing
 import os
-import shutil
 import sys
 import time
 import traceback
@@ -105,17 +109,26 @@ def reusable(run_dir: Path, key: str) -> bool:
             and (run_dir / files.POSTERIOR).is_file())
 
 
+STUDY_FILES = ("claims.csv", "diagnostics.csv", "inputs.csv", "report.html", RECORD)
+
+
 def check_out_dir(out: Path, study: Study) -> None:
-    """Refuse an output folder that holds something other than a study's results."""
+    """Refuse an output folder that holds something other than a study's results: an
+    earlier study's folder (``study.json``), or one a study killed midway left (only
+    run directories named for the study's assays and the study's own files), is fine."""
     if not out.exists():
         return
     if not out.is_dir():
         raise InputError([Problem(str(out), None, None, "is a file",
                                   "a new folder, or one an earlier run of a study wrote")])
-    entries = [p for p in out.iterdir() if not p.name.startswith(".")]
-    if entries and not (out / RECORD).is_file():
+    if (out / RECORD).is_file():
+        return
+    foreign = [p.name for p in out.iterdir() if not p.name.startswith(".")
+               and not (p.name in study.assays and p.is_dir()) and p.name not in STUDY_FILES]
+    if foreign:
         raise InputError([Problem(str(out), None, None,
-                                  f"holds {len(entries)} entries but no {RECORD}",
+                                  f"holds {len(foreign)} entries that are not a study's "
+                                  f"({', '.join(sorted(foreign)[:5])}) and no {RECORD}",
                                   "a new or empty folder, or one `chemoshift study` wrote "
                                   "(its fits are reused where nothing changed)")])
 
@@ -134,28 +147,26 @@ def run_fit(job: FitJob) -> FitOutcome:
     print(f"chemoshift: fitting {job.spec.name} ({job.spec.file.name}) ...", file=sys.stderr,
           flush=True)
     logging.getLogger("pymc").setLevel(logging.WARNING)  # "Sampling: [...]" is noise here
-    aside = job.run_dir.parent / f".{job.run_dir.name}.old"
-    if aside.exists():
-        shutil.rmtree(aside)
-    if job.run_dir.exists():
-        job.run_dir.rename(aside)  # the old fit stays until the new one is complete
     spec = job.spec
-    try:
-        with warnings.catch_warnings():  # the run directory and the report say these
-            warnings.simplefilter("ignore", ReportFailedWarning)
-            warnings.filterwarnings("ignore", message="Numba will use object mode")
-            result = run_assay(spec.name, spec.file, job.run_dir,
-                               read_options=spec.read_options, prior_overrides=spec.priors,
-                               settings=job.settings, margin=spec.margin, title=job.title)
-        missed = _network_steps(job) if spec.name == "expression" else None
-    except BaseException:
-        if job.run_dir.exists():  # a half-finished run: never reused
-            (job.run_dir / KEY_FILE).unlink(missing_ok=True)
-        raise
-    if missed is None:  # a run whose network step failed is fitted again next time
-        files.write_json(job.run_dir / KEY_FILE, dict(key=job.key))
-    if aside.exists():
-        shutil.rmtree(aside)
+    with files.run_lock(job.run_dir):
+        # the earlier fit stays whole until the new one replaces it, but is no longer this
+        # fit's: without its key it is never reused, whenever this process dies
+        (job.run_dir / KEY_FILE).unlink(missing_ok=True)
+        try:
+            with warnings.catch_warnings():  # the run directory and the report say these
+                warnings.simplefilter("ignore", ReportFailedWarning)
+                warnings.filterwarnings("ignore", message="Numba will use object mode")
+                result = run_assay(spec.name, spec.file, job.run_dir,
+                                   read_options=spec.read_options, prior_overrides=spec.priors,
+                                   settings=job.settings, margin=spec.margin, title=job.title,
+                                   overwrite=True)  # a study's own run directory
+            missed = _network_steps(job) if spec.name == "expression" else None
+        except BaseException:
+            if job.run_dir.exists():  # a half-finished run: never reused
+                (job.run_dir / KEY_FILE).unlink(missing_ok=True)
+            raise
+        if missed is None:  # a run whose network step failed is fitted again next time
+            files.write_json(job.run_dir / KEY_FILE, dict(key=job.key))
     passed = result.diagnostics.passed
     verdict = result.diagnostics.verdict + (f" ({missed})" if missed else "")
     return FitOutcome(spec.name, job.run_dir, False, EXIT_OK if passed else EXIT_NOT_CONVERGED,
@@ -268,8 +279,17 @@ def run_study(study: Study, out: Path, *, settings: SamplerSettings | None = Non
     """
     say = say or (lambda text: print(f"chemoshift: {text}", file=sys.stderr))
     out = Path(out)
-    check_out_dir(out, study)
-    out.mkdir(parents=True, exist_ok=True)
+    with files.run_lock(out):
+        check_out_dir(out, study)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in study.assays:  # what fits killed midway left (reused fits save nothing)
+            with files.run_lock(out / name):
+                files.clean_leftovers(out / name)
+        return _run_study(study, out, settings, workers, reuse, say)
+
+
+def _run_study(study: Study, out: Path, settings: SamplerSettings | None, workers: int | None,
+               reuse: bool, say: Callable[[str], None]) -> tuple[int, Path]:
     started = files.now()
     settings = settings or sampler_settings(study)
     jobs = []
@@ -287,8 +307,9 @@ def run_study(study: Study, out: Path, *, settings: SamplerSettings | None = Non
     claims = _claims(study, run_dirs, out, say)
     record = study_record(study, out, settings, outcomes, started, workers,
                           time.perf_counter() - start)
-    files.write_json(out / RECORD, record)
+    (out / RECORD).unlink(missing_ok=True)  # written again last: this run is complete
     report = _report(study, out, run_dirs, claims, record, say)
+    files.write_json(out / RECORD, record)
     codes = [o.exit_code for o in outcomes]
     code = EXIT_ERROR if EXIT_ERROR in codes else max(codes, default=EXIT_OK)
     return code, report

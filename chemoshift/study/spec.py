@@ -14,9 +14,13 @@ The schema is documented in docs/study.md; in short::
     [[claims]]       claim = "...", kind = "...", and the kind's keys
 
 Every problem is reported at once as an :class:`InputError` naming the study file, the
-line and the key (``study.toml:14:assays.qpcr.controls: ...; expected ...``). Relative
-paths resolve against the study file's folder. Levels the claims and contrasts name
-(treatments, genes, constructs, ...) are checked against the assay files themselves.
+line and the key (``study.toml:14:assays.qpcr.controls: ...; expected ...``). Paths
+resolve against the study file's folder and must stay inside it (an absolute path, or one
+leaving it by ``..`` or a symbolic link, is refused) unless the caller allows outside paths
+(``--allow-outside-paths``, ``allow_outside_paths=True``): a study file from elsewhere
+cannot make chemoshift read, and copy into a report, files beside it. Levels the claims
+and contrasts name (treatments, genes, constructs, ...) are checked against the assay
+files themselves.
 """
 
 from __future__ import annotations
@@ -232,7 +236,9 @@ def study_words(text: str) -> str:
     return _OPTION.sub(key, text)
 
 
-def parse_study(raw: dict, path: Path, where: Locator, problems: list[Problem]) -> Study:
+def parse_study(raw: dict, path: Path, where: Locator, problems: list[Problem], *,
+                allow_outside_paths: bool = False) -> Study:
+    outside = allow_outside_paths
     for key in raw:
         if key not in STUDY_SECTIONS:
             problems.append(where.problem(key, "unknown section",
@@ -259,13 +265,13 @@ def parse_study(raw: dict, path: Path, where: Locator, problems: list[Problem]) 
             problems.append(where.problem(f"assays.{name}", "unknown assay",
                                           f"one of {', '.join(sorted(ASSAYS))}"))
             continue
-        spec = _assay(name, options, path.parent, margin, where, problems)
+        spec = _assay(name, options, path.parent, margin, where, problems, outside)
         if spec is not None:
             assays[name] = spec
-    network = _network(raw, path.parent, where, problems, "expression" in assays)
+    network = _network(raw, path.parent, where, problems, "expression" in assays, outside)
     enrichment = _table(raw, "enrichment", ENRICHMENT_KEYS, where, problems)
-    gmt = _existing(path.parent, enrichment["gmt"], "enrichment.gmt", where, problems) \
-        if "gmt" in enrichment else None
+    gmt = _existing(path.parent, enrichment["gmt"], "enrichment.gmt", where, problems,
+                    outside) if "gmt" in enrichment else None
     chain = _table(raw, "chain", CHAIN_KEYS, where, problems)
     chain.setdefault("agreement_factor", 2.0)
     if not chain["agreement_factor"] > 1:
@@ -332,9 +338,16 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
             dict: "table {..}", bool: "true / false"}[kind]
 
 
-def _existing(folder: Path, name: str, key: str, where: Locator, problems: list[Problem]
-              ) -> Path | None:
+def _existing(folder: Path, name: str, key: str, where: Locator, problems: list[Problem],
+              outside: bool = False) -> Path | None:
     path = Path(name) if Path(name).is_absolute() else folder / name
+    escapes = Path(name).is_absolute() or not path.resolve().is_relative_to(folder.resolve())
+    if escapes and not outside:
+        problems.append(where.problem(key, f"{name!r} lies outside the study file's folder "
+                                           f"({folder})",
+                                      "a path inside that folder, or --allow-outside-paths "
+                                      "(Python: allow_outside_paths=True) to read it"))
+        return None
     if not path.is_file():
         problems.append(where.problem(key, f"{name!r}: no such file (looked in {folder})",
                                       "a file, relative to the study file's folder"))
@@ -343,7 +356,7 @@ def _existing(folder: Path, name: str, key: str, where: Locator, problems: list[
 
 
 def _assay(name: str, options: Any, folder: Path, margin: float, where: Locator,
-           problems: list[Problem]) -> AssaySpec | None:
+           problems: list[Problem], outside: bool = False) -> AssaySpec | None:
     key = f"assays.{name}"
     if not isinstance(options, dict):
         problems.append(where.problem(key, repr(options), "a [table] with file = ..."))
@@ -354,13 +367,13 @@ def _assay(name: str, options: Any, folder: Path, margin: float, where: Locator,
     if "file" not in options:
         problems.append(where.problem(key, "no file = ...", "the assay's input file"))
         return None
-    file = _existing(folder, options["file"], f"{key}.file", where, problems) \
+    file = _existing(folder, options["file"], f"{key}.file", where, problems, outside) \
         if "file" in checked else None
     read_options = {k: v for k, v in checked.items() if k in known}
     for option in PATH_OPTIONS:
         if option in read_options:
             resolved = _existing(folder, read_options[option], f"{key}.{option}", where,
-                                 problems)
+                                 problems, outside)
             read_options[option] = str(resolved) if resolved else read_options[option]
     priors = checked.get("priors", {})
     bad = {k: v for k, v in priors.items() if _typed(v, float) is None}
@@ -401,14 +414,14 @@ def read_option_types(read) -> dict[str, tuple[type, ...]]:
 
 
 def _network(raw: dict, folder: Path, where: Locator, problems: list[Problem],
-             has_expression: bool) -> NetworkSpec | None:
+             has_expression: bool, outside: bool = False) -> NetworkSpec | None:
     if "network" not in raw:
         return NetworkSpec() if has_expression else None
     table = _table(raw, "network", NETWORK_KEYS, where, problems)
     if not has_expression:
         problems.append(where.problem("network", "a network step without an expression assay",
                                       "an [assays.expression] table to rank its genes"))
-    file = _existing(folder, table.pop("file"), "network.file", where, problems) \
+    file = _existing(folder, table.pop("file"), "network.file", where, problems, outside) \
         if "file" in table else None
     if "score" in table and not 0 <= table["score"] <= 1:
         problems.append(where.problem("network.score", repr(table["score"]),

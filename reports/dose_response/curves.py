@@ -16,7 +16,7 @@ from xarray import DataTree
 from chemoshift.data.curve import four_parameter_response
 from chemoshift.reports.dose_response.inputs import top_groups_of, wells_by_curve
 from chemoshift.reports.dose_response.tables import curve_units, draws
-from chemoshift.reports.figure_style import NORMAL, OKABE_ITO, SMALL, colour, styled
+from chemoshift.reports.figure_style import NORMAL, OKABE_ITO, SMALL, colour, plain, styled
 
 MAX_CURVE_DRAWS = 200  # posterior draws used to draw bands; enough for a 95% band
 VEHICLE_OFFSET = 1.0  # vehicle wells are drawn this many log10 units left of the lowest dose
@@ -139,14 +139,15 @@ def _figure(context: CurveContext, panels: list, response_label: str, title: str
             lowest = min(lowest, _draw_curve(ax, context, int(c), handles, extent))
         if np.isfinite(lowest):
             ax.axvline(lowest - VEHICLE_OFFSET / 2, color="0.8", lw=0.6, ls=":")
-        name = " · ".join(v for v in panel if v != "-") or "curve"
+        name = plain(" · ".join(v for v in panel if v != "-") or "curve")
         if context.unconverged.intersection(int(c) for c in context.by_panel[panel]):
             ax.set_title(f"{name}\nNOT CONVERGED (dashed)", fontsize=NORMAL,
                          color=OKABE_ITO["vermillion"])
         else:
             ax.set_title(name, fontsize=NORMAL)
         if i + columns >= len(panels):  # the lowest panel of its column
-            ax.set_xlabel(f"log10 concentration ({', '.join(sorted(units))})", fontsize=SMALL)
+            ax.set_xlabel(plain(f"log10 concentration ({', '.join(sorted(units))})"),
+                          fontsize=SMALL)
         else:
             ax.tick_params(labelbottom=False)
         if i % columns == 0:
@@ -160,10 +161,10 @@ def _figure(context: CurveContext, panels: list, response_label: str, title: str
     for ax in list(axes.flat)[len(panels):]:
         ax.set_axis_off()
     if handles:
-        fig.legend(list(handles.values()), list(handles.keys()), loc="center right",
+        fig.legend(list(handles.values()), [plain(arm) for arm in handles], loc="center right",
                    frameon=False, fontsize=SMALL, bbox_to_anchor=(1.0, 0.5))
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(plain(title), fontsize=10)
     return fig
 
 

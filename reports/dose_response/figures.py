@@ -19,7 +19,7 @@ from scipy.stats import norm, rankdata
 from xarray import DataTree
 
 from chemoshift.reports.dose_response.curves import curve_pages, curve_panels
-from chemoshift.reports.figure_style import OKABE_ITO, SMALL, styled
+from chemoshift.reports.figure_style import OKABE_ITO, SMALL, plain, styled
 
 __all__ = ["classical_comparison", "curve_pages", "curve_panels", "observed_variables",
            "posterior_predictive", "rank_plots", "shift_forest"]
@@ -46,9 +46,11 @@ def shift_forest(shifts: pd.DataFrame, keys: list[str], margin: float, *,
         title = (title + "; " if title else "") + f"first {max_rows} of {len(table)} rows"
         table, is_pooled = table.iloc[:max_rows], is_pooled[:max_rows]
     mixed = "quantity" in table and table["quantity"].nunique() > 1
-    labels = [" · ".join([*(str(r[k]) for k in keys), f"{r['treatment']} vs {r['control']}"]
-                         + (["absolute"] if mixed and r["quantity"] == "ic50_absolute" else [])
-                         + (["NOT CONVERGED"] if _unconverged(r) else []))
+    labels = [plain(" · ".join([*(str(r[k]) for k in keys),
+                                f"{r['treatment']} vs {r['control']}"]
+                               + (["absolute"] if mixed and r["quantity"] == "ic50_absolute"
+                                  else [])
+                               + (["NOT CONVERGED"] if _unconverged(r) else [])))
               for _, r in table.iterrows()]
     fig, ax = plt.subplots(figsize=(7.5, 0.24 * len(table) + 1.4))
     y = np.arange(len(table))[::-1]
@@ -62,7 +64,7 @@ def shift_forest(shifts: pd.DataFrame, keys: list[str], margin: float, *,
     ax.set_xlabel("IC50 fold shift, treatment / control (95% interval; red: pooled;\n"
                   "grey x: no finite shift, beyond range)")
     if title:
-        ax.set_title(title)
+        ax.set_title(plain(title))
     _margins(fig, labels)
     return fig
 
@@ -115,14 +117,15 @@ def classical_comparison(summary: pd.DataFrame, classical: pd.DataFrame, keys: l
                limits=limits, label="chemoshift")
     _intervals(ax, y - 0.15, *ls, "C1", limits=limits, label="per-curve least squares",
                missing_label="no estimate")
-    labels = [" · ".join(str(r[k]) for k in keys) or "curve" for _, r in bayes.iterrows()]
+    labels = [plain(" · ".join(str(r[k]) for k in keys) or "curve")
+              for _, r in bayes.iterrows()]
     ax.set_yticks(y, labels, fontsize=SMALL)
     ax.set_ylim(-0.7, len(bayes) - 0.3)
     unit = ", ".join(pd.unique(bayes["unit"].astype(str))) if "unit" in bayes else ""
-    ax.set_xlabel(f"relative IC50 ({unit}, log scale); grey x: no estimate")
+    ax.set_xlabel(plain(f"relative IC50 ({unit}, log scale); grey x: no estimate"))
     ax.legend(loc="best")
     if title:
-        ax.set_title(title)
+        ax.set_title(plain(title))
     _margins(fig, labels)
     return fig
 
@@ -197,10 +200,12 @@ def rank_selection(datatree: DataTree, var_names: list[str] | None, max_scalars:
 
 
 def _element_name(name: str, variable: xr.DataArray, dims: list[str], flat: int) -> str:
+    """``name[label, ...]`` as a panel title: arviz-plots refuses a variable name with '/'
+    (a cell line 'HepG2/C3A' is drawn with a division slash), '$' is not mathtext."""
     index = np.unravel_index(flat, [variable.sizes[d] for d in dims])
     labels = [str(variable[d].values[i]) if d in variable.coords else str(i)
               for d, i in zip(dims, index, strict=True)]
-    return f"{name}[{', '.join(labels)}]"
+    return plain(f"{name}[{', '.join(labels)}]").replace("/", "\u2215")
 
 
 def _split_rhat(values: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ from chemoshift.reports.expression.tables import (
     read_de,
     run_classical,
 )
-from chemoshift.reports.figure_style import SMALL, TINY, figure_style
+from chemoshift.reports.figure_style import SMALL, TINY, figure_style, plain
 
 HEATMAP_GENES = 40  # up- and down-regulated rows each
 TABLE_ROWS = 30
@@ -107,7 +107,8 @@ def _samples_text(data: dict) -> str:
     if data.get("design", "paired") == "paired":
         pairs = data.get("pairs", [])
         return f"{len(pairs)} pairs ({html.escape(', '.join(map(str, pairs)))})"
-    return (f"unpaired: {data.get('n_control', '?')} control vs {data.get('n_treated', '?')} "
+    return (f"unpaired: {_text(data.get('n_control', '?'))} control vs "
+            f"{_text(data.get('n_treated', '?'))} "
             "treated arrays (two independent groups)")
 
 
@@ -212,10 +213,10 @@ def heat_map(run_dir: Path, de: pd.DataFrame, n: int = HEATMAP_GENES) -> Figure:
     limit = np.nanpercentile(np.abs(matrix.to_numpy()), 98)
     image = ax.imshow(matrix.to_numpy(), aspect="auto", cmap="RdBu_r", vmin=-limit,
                       vmax=limit, interpolation="nearest")
-    labels = [g or p for g, p in zip(chosen.gene, chosen.probe, strict=True)]
+    labels = [plain(g or p) for g, p in zip(chosen.gene, chosen.probe, strict=True)]
     ax.set_yticks(range(len(labels)), labels, fontsize=TINY)
     roles = samples.set_index("sample").loc[columns]
-    ax.set_xticks(range(len(columns)), [f"{r.group}\n{r.pair}" for r in roles.itertuples()],
+    ax.set_xticks(range(len(columns)), [plain(f"{r.group}\n{r.pair}") for r in roles.itertuples()],
                   fontsize=TINY)
     fig.colorbar(image, ax=ax, label="log2 expression, row-centred")
     return fig
@@ -242,7 +243,7 @@ def network_plot(edges: pd.DataFrame, hubs: pd.DataFrame, k: int) -> Figure:
     nx.draw_networkx_nodes(graph, layout, nodelist=nodes, node_size=sizes, ax=ax,
                            node_color=[float(p.get(g, 0)) for g in nodes], cmap="viridis",
                            vmin=0, vmax=1)
-    nx.draw_networkx_labels(graph, layout, labels={g: g for g in nodes if p.get(g, 0) > 0.2},
+    nx.draw_networkx_labels(graph, layout, labels={g: plain(g) for g in nodes if p.get(g, 0) > 0.2},
                             font_size=SMALL, ax=ax)
     ax.set_title(f"node size: P(top-{k} hub)")
     ax.set_axis_off()
@@ -260,7 +261,7 @@ def pathway_dot_plot(enrichment: pd.DataFrame, n: int = 25) -> Figure:
                         s=20 + 4 * table.overlap.astype(float), cmap="viridis", vmin=0, vmax=1)
     ax.hlines(range(len(table)), table["fold_enrichment_q2.5"], table["fold_enrichment_q97.5"],
               color="grey", lw=1)
-    ax.set_yticks(range(len(table)), [str(p)[:60] for p in table.pathway], fontsize=SMALL)
+    ax.set_yticks(range(len(table)), [plain(str(p)[:60]) for p in table.pathway], fontsize=SMALL)
     ax.set_xlabel("fold enrichment (posterior median, 95% interval)")
     fig.colorbar(points, ax=ax, label="p_enriched: P(BH-adjusted p < 0.05) over top-N lists")
     return fig
@@ -294,9 +295,10 @@ def _network_source(info: dict) -> str:
     if not info:
         return "<p>Network settings (network.json) not found.</p>"
     source = str(info.get("source", "unknown"))
-    text = (f"<p>Edges: {html.escape(source)}; {info.get('edges', '?')} edges among the "
-            f"{info.get('genes', '?')} genes of the {info.get('draws', '?')} draws' top-"
-            f"{info.get('top', '?')} lists, score >= {info.get('score', '?')} "
+    text = (f"<p>Edges: {html.escape(source)}; {_text(info.get('edges', '?'))} edges among "
+            f"the {_text(info.get('genes', '?'))} genes of the {_text(info.get('draws', '?'))} "
+            f"draws' top-{_text(info.get('top', '?'))} lists, score >= "
+            f"{_text(info.get('score', '?'))} "
             f"({html.escape(str(info.get('evidence', 'combined')))}).")
     if source.endswith("string_network_dlbcl.tsv"):
         text += (" This is the demo's bundled offline file: a real STRING export of 63 "
@@ -347,6 +349,12 @@ def _figure(name: str, draw: Callable[[], Figure]) -> str:
     except Exception as error:  # a figure never costs the report
         return (f'<p class="failed">Figure "{html.escape(name)}" could not be drawn: '
                 f"{html.escape(type(error).__name__)}: {html.escape(str(error))}</p>")
+
+
+def _text(value: object) -> str:
+    """A value read from a run directory's JSON, as HTML text (written by chemoshift, but a
+    file is a file: nothing read from one reaches the page unescaped)."""
+    return html.escape(str(value))
 
 
 def _table(frame: pd.DataFrame, digits: int = 3) -> str:

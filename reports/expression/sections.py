@@ -16,6 +16,11 @@ from chemoshift.reports.expression.enrichment import P_ENRICHED
 LEADING = 5  # hubs named in the sentences on the null
 
 
+def _text(value: object) -> str:
+    """A value read from a run directory's file, as HTML text."""
+    return html.escape(str(value))
+
+
 def read_json(path: Path) -> dict:
     """A small settings file, or {} when it is missing or unreadable."""
     try:
@@ -35,9 +40,10 @@ def hub_null_text(info: dict, hubs: pd.DataFrame, k: int) -> str:
             f"largely from the literature, so well-studied genes have many partners and rank "
             f"high whatever the experiment. <code>p_hub_null</code> is P(top-{k} hub) when "
             f"the network is rewired keeping every gene's degree (networkx double-edge swaps, "
-            f"{null.get('swaps_per_edge', '?')} per edge, {null.get('networks', '?')} rewired "
-            f"networks x {null.get('draws_per_network', '?')} draws each, seed "
-            f"{null.get('seed', '?')}); <code>p_hub_excess</code> = p_hub - p_hub_null. A "
+            f"{_text(null.get('swaps_per_edge', '?'))} per edge, "
+            f"{_text(null.get('networks', '?'))} rewired networks x "
+            f"{_text(null.get('draws_per_network', '?'))} draws each, seed "
+            f"{_text(null.get('seed', '?'))}); <code>p_hub_excess</code> = p_hub - p_hub_null. A "
             f"gene that is a hub in the rewired networks as often as in STRING is a hub by "
             f"its degree alone, which is not evidence about this experiment; a clear excess "
             f"says its partners are linked among themselves, bridge modules, or are "
@@ -58,7 +64,7 @@ def hub_null_text(info: dict, hubs: pd.DataFrame, k: int) -> str:
 def enrichment_text(info: dict, table: pd.DataFrame) -> str:
     """A paragraph defining p_enriched and saying how CAMERA was computed."""
     text = (f"<p><code>p_enriched</code> = {html.escape(P_ENRICHED)}: the fraction of "
-            f"posterior draws whose top-{info.get('top', 'N')} up-regulated list, tested by "
+            f"posterior draws whose top-{_text(info.get('top', 'N'))} up-regulated list, tested by "
             f"the exact hypergeometric tail with Benjamini-Hochberg over all pathways in "
             f"that draw, gives the pathway an adjusted p below 0.05. It is a probability "
             f"about the list, not a p-value; <code>p_value</code> and "
@@ -71,7 +77,7 @@ def enrichment_text(info: dict, table: pd.DataFrame) -> str:
             how = f"fixed at {camera.get('inter_gene_cor')}"
         else:
             how = (f"estimated for each pathway from the residuals across samples "
-                   f"({camera.get('df_residual', '?')} residual df)")
+                   f"({camera.get('df_residual', '?')} residual df)")  # escaped below
         text += (f" <strong>CAMERA</strong> (Wu &amp; Smyth 2012, as limma's "
                  f"<code>camera</code>) is the correlation-aware competitive test beside it: "
                  f"the mean statistic of the pathway's genes against the rest's, its variance "
@@ -126,6 +132,6 @@ def sensitivity_text(run_dir: Path, tops: dict[str, int]) -> str:
         kept = [f"{int((ranks.loc[leaders, n] <= 10).sum())} at N = {n}"
                 for n in ranks.columns if n != top]
         if len(leaders) and kept:
-            text += (f" {str(kind).capitalize()}s: of the {len(leaders)} ranked 1-10 at "
-                     f"N = {top}, {' and '.join(kept)} are still ranked 1-10.")
+            text += (f" {_text(str(kind).capitalize())}s: of the {len(leaders)} ranked 1-10 "
+                     f"at N = {top}, {' and '.join(kept)} are still ranked 1-10.")
     return text + _sensitivity_note(run_dir) + "</p>"

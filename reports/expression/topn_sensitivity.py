@@ -114,9 +114,9 @@ def write_sensitivity(folder: Path, rows: pd.DataFrame, kind: str) -> pd.DataFra
         old = old[old.kind != kind]
     else:
         old = pd.DataFrame(columns=SENSITIVITY_COLUMNS)
-    table = pd.concat([frame for frame in (old, rows) if len(frame)], ignore_index=True)
-    if len(table) == 0:
-        table = pd.DataFrame(columns=SENSITIVITY_COLUMNS)
+    frames = [frame for frame in (old, rows) if len(frame)]  # none: no size fits the list
+    table = (pd.concat(frames, ignore_index=True) if frames
+             else pd.DataFrame(columns=SENSITIVITY_COLUMNS))
     table = table[SENSITIVITY_COLUMNS].sort_values(
         ["kind", "top_n", "rank", "name"], key=lambda c: c.map({"hub": 0, "pathway": 1})
         if c.name == "kind" else c, kind="stable").reset_index(drop=True)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from chemoshift.reports.figure_style import GREY, OKABE_ITO, SMALL, colour, styled
+from chemoshift.reports.figure_style import GREY, OKABE_ITO, SMALL, colour, plain, styled
 
 MAX_ROWS = 60
 
@@ -35,10 +35,10 @@ def forest(table: pd.DataFrame, labels: list[str], *, reference: float, log: boo
         ax.axvline(margin, color=OKABE_ITO["vermillion"], linestyle="--", linewidth=1)
     if log:
         ax.set_xscale("log")
-    ax.set_yticks(y, labels, fontsize=SMALL)
-    ax.set_xlabel(xlabel)
+    ax.set_yticks(y, [plain(label) for label in labels], fontsize=SMALL)
+    ax.set_xlabel(plain(xlabel))
     if title:
-        ax.set_title(title)
+        ax.set_title(plain(title))
     fig.tight_layout()
     return fig
 
@@ -59,7 +59,7 @@ def points_by_group(values: pd.Series, group_labels: pd.Series, colour_by: pd.Se
     for level, shade in colours.items():
         mask = (colour_by == level).to_numpy()
         ax.scatter(x[mask], values.to_numpy(float)[mask], s=18, color=shade, alpha=0.8,
-                   label=str(level))
+                   label=plain(level))
     if intervals is not None:
         at = np.arange(len(intervals)) + 0.3
         med = intervals["median"].to_numpy(float)
@@ -68,10 +68,11 @@ def points_by_group(values: pd.Series, group_labels: pd.Series, colour_by: pd.Se
                     fmt="s", color="black", capsize=3, label="posterior 95%")
     if log:
         ax.set_yscale("log")
-    ax.set_xticks(range(len(order)), order, rotation=30, ha="right", fontsize=SMALL)
-    ax.set_ylabel(ylabel)
+    ax.set_xticks(range(len(order)), [plain(label) for label in order], rotation=30, ha="right",
+                  fontsize=SMALL)
+    ax.set_ylabel(plain(ylabel))
     if title:
-        ax.set_title(title)
+        ax.set_title(plain(title))
     ax.legend(title="experiment", loc="best")
     fig.tight_layout()
     return fig

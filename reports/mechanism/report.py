@@ -12,7 +12,6 @@ model. Each figure is drawn on its own: one that fails becomes a box naming the 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 from collections.abc import Callable
@@ -262,8 +261,8 @@ def _render(title: str, make: Callable[[], Figure]) -> dict:
         fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
         return {"title": title, "png": base64.b64encode(buffer.getvalue()).decode("ascii")}
     except Exception as error:  # any failure becomes a box in the report
-        return {"title": title, "png": None,
-                "error": html.escape(f"{type(error).__name__}: {error}")}
+        return {"title": title, "png": None,  # the template escapes the error's text
+                "error": f"{type(error).__name__}: {error}"}
     finally:
         for number in set(plt.get_fignums()) - before:
             plt.close(number)

@@ -23,7 +23,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from xarray import DataTree
 
 from chemoshift.data import run_dir as files
-from chemoshift.reports.figure_style import OKABE_ITO, SMALL, figure_style
+from chemoshift.reports.figure_style import OKABE_ITO, SMALL, figure_style, plain
 from chemoshift.reports.qpcr import tables
 
 MAX_FOREST_ROWS = 80
@@ -179,7 +179,8 @@ def _forest(folds: pd.DataFrame, margin: float) -> Figure:
     ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_yticks(y, [f"{r.gene}: {r.condition} vs {r.control}" for r in shown.itertuples()],
+    ax.set_yticks(y, [plain(f"{r.gene}: {r.condition} vs {r.control}")
+                      for r in shown.itertuples()],
                   fontsize=SMALL)
     ax.set_xlabel("fold change, condition / control (2^-ΔΔCt, log scale)")
     ax.legend(loc="best")
@@ -202,8 +203,8 @@ def _ct_plot(reactions: pd.DataFrame, data: dict) -> Figure:
         ax.plot(x[~found & ~failed], np.full((~found & ~failed).sum(), limit), "^",
                 color="C1", ms=6)
         ax.plot(x[failed], np.full(failed.sum(), limit), "x", color="C3", ms=7)
-        ax.set_ylabel(f"{gene}\nCt (cycles)", fontsize=SMALL)
-        ax.set_xticks(range(len(samples)), [s.split("/")[-1] for s in samples], fontsize=6,
+        ax.set_ylabel(plain(f"{gene}\nCt (cycles)"), fontsize=SMALL)
+        ax.set_xticks(range(len(samples)), [plain(s.split("/")[-1]) for s in samples], fontsize=6,
                       rotation=90)
     fig.tight_layout()
     return fig

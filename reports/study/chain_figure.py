@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-from chemoshift.reports.figure_style import GREY, OKABE_ITO, SMALL, styled
+from chemoshift.reports.figure_style import GREY, OKABE_ITO, SMALL, plain, styled
 from chemoshift.reports.study.format import format_probability
 
 AGREEMENT = "agreement"
@@ -114,8 +114,8 @@ def chain_figure(claims: pd.DataFrame) -> Figure:
             title = f"{title.split(':')[0]}, continued: {scale or 'ratio'}"
         drawn.add(name)
         seen |= _draw_panel(ax, rows, log=scale is None, limits=limits)
-        ax.set_title(f"{numbers[name]}. {title}", loc="left", fontweight="bold")
-        ax.set_xlabel(xlabel)
+        ax.set_title(plain(f"{numbers[name]}. {title}"), loc="left", fontweight="bold")
+        ax.set_xlabel(plain(xlabel))  # a scale is the study file's words
     handles = [Line2D([], [], linestyle="-", color=LOOKS[k].colour, marker=LOOKS[k].marker,
                       markerfacecolor=LOOKS[k].colour if LOOKS[k].filled else "white",
                       label=LOOKS[k].label) for k in LOOKS if k in seen]
@@ -188,7 +188,8 @@ def _draw_panel(ax: Axes, rows: pd.DataFrame, *, log: bool,
         agreement = row["step"] == AGREEMENT
         if not np.isfinite(estimate[i]):
             why = str(row.get("verdict") or "not evaluable")
-            ax.text(0.5, y[i], textwrap.shorten(why, 90), transform=ax.get_yaxis_transform(),
+            ax.text(0.5, y[i], plain(textwrap.shorten(why, 90)),
+                    transform=ax.get_yaxis_transform(),
                     ha="center", va="center", color=GREY, fontsize=SMALL, style="italic")
             seen.add(category)
             continue
@@ -241,7 +242,7 @@ def _label(row: pd.Series) -> str:
                                           else "")
     else:
         detail = assay + (f" · P {said}" if np.isfinite(probability) else "")
-    return f"{text}\n{detail}"
+    return plain(f"{text}\n{detail}")  # claim text and assay come from the study file
 
 
 def _said(probability: str) -> str:
