@@ -141,8 +141,8 @@ def read_apoptosis(
     ------
     InputError listing every problem as ``file:row:column: found; expected ...``.
     """
-    rows = read_rows(source, columns, known=(*REQUIRED, *OPTIONAL), numeric=("apoptotic",
-                                                                             "total"))
+    rows = read_rows(source, columns, known=(*REQUIRED, *OPTIONAL),
+                     numeric=("apoptotic", "total"), what="samples")
     check = Checker(rows)
     check.require(REQUIRED)
     frame = rows.frame
@@ -156,8 +156,8 @@ def read_apoptosis(
                                       lambda v: (v >= 0) & (v == np.round(v)))
     table["total"] = check.number("total", f"{whole} acquired, > 0",
                                   lambda v: (v > 0) & (v == np.round(v)))
-    over = np.isfinite(table.apoptotic) & np.isfinite(table.total) & (
-        table.apoptotic > table.total)
+    over = np.isfinite(table.apoptotic) & np.isfinite(table.total) & (table.total > 0) & (
+        table.apoptotic > table.total)  # a total of 0 is refused above
     for i in np.flatnonzero(over.to_numpy()):
         check.add(i, "apoptotic", f"{table.apoptotic[i]:g} apoptotic of {table.total[i]:g} "
                   "cells acquired", "a count no larger than total")
@@ -182,6 +182,9 @@ def read_apoptosis(
     check.raise_if_any()
     table["sample"] = check.text("sample", default="")
     table["source_row"] = rows.lines[table.index.to_numpy()]
+    _refuse_repeated_samples(table, check, "sample" in frame.columns)
+    check.raise_if_any()
+    pasted = _identical_unlabelled(table)
     table, repeated = _tubes(table)
     table["group"] = pd.MultiIndex.from_frame(groups).get_indexer(
         pd.MultiIndex.from_frame(table[["cell_line", "treatment", "drug"]]))
@@ -198,6 +201,13 @@ def read_apoptosis(
         lines = ", ".join(map(str, repeated[:5])) + (", ..." if len(repeated) > 5 else "")
         notes.append(f"{len(repeated)} sample(s) on several rows (first at lines {lines}): "
                      "counts of one tube summed, as repeated acquisitions of it")
+    if pasted:
+        notes.append(f"{len(pasted)} row(s) repeat an earlier row's group, experiment and "
+                     f"counts (lines "
+                     f"{', '.join(f'{a} and {b}' for a, b in pasted[:5])}"
+                     f"{', ...' if len(pasted) > 5 else ''}): counted as tubes of their own; "
+                     "if a row was pasted twice, leave the copy out (a sample column tells "
+                     "tubes apart)")
     if table.experiment.nunique() == 1:
         notes.append("one experiment: samples are the only replicates")
     samples = table[["cell_line", "treatment", "drug", "experiment", "sample", "apoptotic",
@@ -208,6 +218,52 @@ def read_apoptosis(
         keys_present=("cell_line",) if "cell_line" in frame.columns else (),
         sources={rows.name: rows.sha256}, notes=tuple(notes), unknown_columns=unknown,
         has_experiments="experiment" in frame.columns)
+
+
+TUBE = ["cell_line", "treatment", "drug", "experiment"]  # a label names a tube within these
+
+
+def _refuse_repeated_samples(table: pd.DataFrame, check: Checker, labelled: bool) -> None:
+    """Refuse a sample entered twice: a labelled tube on two rows with the same counts (a
+    pasted row: a re-acquisition counts afresh), and, where the labels name tubes across
+    the whole sheet (each label in one group and experiment, as ``S01``-``S24``), a label
+    in two groups or experiments."""
+    if not labelled:
+        return
+    mine = table[table["sample"] != ""]
+    first = mine.groupby([*TUBE, "sample", "apoptotic", "total"], sort=False).source_row
+    first_line = first.transform("first")
+    named = check.named("sample")
+    for i in mine.index[first_line != mine.source_row]:
+        check.add(i, "sample", f"{named} {table.at[i, 'sample']!r} again with the same counts "
+                  f"({table.at[i, 'apoptotic']:g} of {table.at[i, 'total']:g}) as on line "
+                  f"{first_line[i]}: a row entered twice",
+                  "each sample once (a re-acquisition of a tube has counts of its own; "
+                  "leave the copy out)")
+    cell = mine[TUBE].astype(str).agg(" | ".join, axis=1)
+    cells_of = cell.groupby(mine["sample"]).nunique()
+    if len(cells_of) < 4 or (cells_of == 1).mean() < 0.75:
+        return  # labels restart in each group (1, 2, 3): a label names a tube with its group
+    for label in cells_of.index[cells_of > 1]:
+        rows = mine.index[mine["sample"] == label]
+        where = [r for r in rows if cell[r] != cell[rows[0]]]
+        for i in where:
+            check.add(i, "sample", f"{named} {label!r} also on line "
+                      f"{table.at[rows[0], 'source_row']} ({cell[rows[0]]}), here in "
+                      f"{cell[i]}: one sample in two groups or experiments",
+                      f"each {named} label on one tube (the labels of this sheet name one "
+                      "tube each)")
+
+
+def _identical_unlabelled(table: pd.DataFrame) -> list[tuple[int, int]]:
+    """(first line, repeating line) of unlabelled rows equal to an earlier row in every
+    cell: a pasted row or two tubes that counted alike, which no column tells apart."""
+    unlabelled = table[table["sample"] == ""]
+    keys = [*TUBE, "apoptotic", "total"]
+    repeat = unlabelled.duplicated(keys)
+    first = unlabelled.groupby(keys, sort=False).source_row.transform("first")
+    return [(int(first[i]), int(unlabelled.at[i, "source_row"]))
+            for i in unlabelled.index[repeat]]
 
 
 def _tubes(table: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
@@ -233,7 +289,7 @@ def _drug_control(levels: list[str], given: str | None, check: Checker) -> str:
     if given is not None:
         if given not in levels:
             check.add(None, "drug", f"--drug-control {given!r} is not a drug level of the input",
-                      f"one of {levels}")
+                      f"one of {levels}", option="drug_control")
         return given
     named = [level for level in levels if level.lower() in DRUG_CONTROLS]
     if len(named) != 1 or len(levels) < 2:

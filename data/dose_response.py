@@ -50,7 +50,13 @@ import pandas as pd
 
 from chemoshift.data.errors import InputError, Problem
 from chemoshift.data.units import convert_units
-from chemoshift.data.well_files import column_label, missing_column, read_well_file
+from chemoshift.data.well_files import (
+    column_label,
+    missing_column,
+    no_rows,
+    numbers,
+    read_well_file,
+)
 
 KEYS = ("cell_line", "drug", "treatment")
 REQUIRED = ("concentration", "response")
@@ -198,19 +204,23 @@ def validate_wells(
     """
     problems: list[Problem] = []
     frame = frame.reset_index(drop=True)  # row label i is line line_of[i] of the file
+    if frame.isna().to_numpy().any():  # a frame's missing cells (NaN, None) as empty cells
+        frame = frame.astype(object).where(frame.notna(), "")
     line_of = np.arange(len(frame)) + 2 if lines is None else np.asarray(lines, dtype=int)
     source_columns = dict(source_columns or {})
     wide = not isinstance(source_columns.get("response", ""), str)
 
-    def add(i: int | None, column: str | None, found: str, expected: str) -> None:
-        """Record a problem at row label ``i`` (None: the whole file or column)."""
+    def add(i: int | None, column: str | None, found: str, expected: str, *,
+            option: str | None = None) -> None:
+        """Record a problem at row label ``i`` (None: the whole file or column);
+        ``option``: the read option whose value caused it."""
         replicate = frame.at[i, "replicate"] if wide and i is not None else None
         label = None if column is None else column_label(column, source_columns, replicate)
         if i is None:
-            problems.append(Problem(name, None, label, found, expected))
+            problems.append(Problem(name, None, label, found, expected, option=option))
         else:
             problems.append(Problem(name if files is None else str(files[i]), int(line_of[i]),
-                                    label, found, expected, row_kind))
+                                    label, found, expected, row_kind, option))
 
     def place(i: int, seen_from: int) -> str:
         """Where row label ``i`` is, said from row label ``seen_from``'s file."""
@@ -219,6 +229,8 @@ def validate_wells(
             where += f" of {files[i]}"
         return where
 
+    if frame.empty:
+        raise InputError([no_rows(name, "wells", row_kind)])
     problems += [missing_column(name, c, frame.columns) for c in REQUIRED
                  if c not in frame.columns]
     if response_kind not in RESPONSE_KINDS:
@@ -242,7 +254,7 @@ def validate_wells(
     table.loc[table.experiment == "", "experiment"] = "1"
     table.loc[table.plate == "", "plate"] = "1"
 
-    concentration = pd.to_numeric(frame["concentration"], errors="coerce")
+    concentration = numbers(frame["concentration"])
     declared_blank = (frame["well_type"].astype(str).str.strip().str.lower() == "blank"
                       if "well_type" in frame.columns else pd.Series(False, frame.index))
     concentration = concentration.where(~declared_blank, 0.0)  # a blank has no dose
@@ -250,7 +262,7 @@ def validate_wells(
     for i in np.flatnonzero(bad):
         add(i, "concentration", f"{frame['concentration'].iloc[i]!r}",
             "a finite number >= 0 (0 for vehicle wells)")
-    response = pd.to_numeric(frame["response"], errors="coerce")
+    response = numbers(frame["response"])
     for i in np.flatnonzero(~np.isfinite(response.to_numpy(dtype=float))):
         add(i, "response", f"{frame['response'].iloc[i]!r}", "a finite number")
 
@@ -281,7 +293,12 @@ def validate_wells(
         raise InputError(problems)
 
     table = _subtract_blanks(table, response_kind, notes)
-    table, controls = _check_design(table, controls, keys_present, wide, add, place)
+    def user_name(column: str) -> str:
+        """The user's name of one of our columns."""
+        theirs = source_columns.get(column, column)
+        return theirs if isinstance(theirs, str) else column
+
+    table, controls = _check_design(table, controls, keys_present, wide, add, place, user_name)
     if problems:
         raise InputError(problems)
     data = _assemble(table, response_kind, keys_present, controls, notes, line_of)
@@ -312,8 +329,9 @@ def _subtract_blanks(table: pd.DataFrame, response_kind: str, notes: list[str]) 
     return table[~blank].copy()
 
 
-def _check_design(table, controls, keys_present, wide, add, place):
+def _check_design(table, controls, keys_present, wide, add, place, user_name):
     """Matched controls, enough concentrations per curve, no duplicated wells."""
+    given = "controls" if controls is not None else None  # from the read option
     if controls is None:
         named = table[table.control != ""]
         first = named.drop_duplicates("treatment")  # the control a treatment names first
@@ -326,15 +344,18 @@ def _check_design(table, controls, keys_present, wide, add, place):
         if control == treatment or control in controls:
             add(None, "control", f"{treatment!r} is compared with {control!r}, which is "
                 + ("itself" if control == treatment else f"compared with {controls[control]!r}"),
-                "a control arm that names no control of its own (leave its control cell empty)")
+                "a control arm that names no control of its own (leave its control cell empty)",
+                option=given)
     treatments = set(table.treatment)
     for treatment, control in controls.items():
         if treatment not in treatments:
             add(None, "treatment", f"--control names treatment {treatment!r}, not in the file",
-                f"one of {sorted(treatments)}")
+                f"one of {sorted(treatments)}", option=given)
         if control not in treatments:
-            add(None, "control", f"control {control!r} of treatment {treatment!r} has no wells",
-                f"one of the file's treatments {sorted(treatments)}")
+            naming = table.index[table.control == control]  # the control column's first
+            add(naming[0] if given is None and len(naming) else None, "control",
+                f"control {control!r} of treatment {treatment!r} has no wells",
+                f"one of the file's treatments {sorted(treatments)}", option=given)
     if controls:
         controlled = set(controls) | set(controls.values())
         for treatment in sorted(treatments - controlled):
@@ -374,8 +395,8 @@ def _check_design(table, controls, keys_present, wide, add, place):
         first_seen = table.groupby(where, sort=False).ngroup()
         first_label = pd.Series(table.index, table.index).groupby(first_seen).transform("first")
         for i in table.index[table.duplicated(where, keep="first")]:
-            add(i, "well" if "well" in where else "replicate",
-                f"duplicated well ({', '.join(f'{c}={table.at[i, c]}' for c in shown)}), "
+            keys = ", ".join(f"{user_name(c)}={table.at[i, c]}" for c in shown)
+            add(i, "well" if "well" in where else "replicate", f"duplicated well ({keys}), "
                 f"first seen on {place(first_label[i], i)}", "each well once")
     return table, controls
 

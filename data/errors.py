@@ -13,6 +13,10 @@ class Problem:
     header is line 1), or None for a problem of the whole file or a whole column. In a
     table without lines (a Parquet file), ``row_kind`` is ``"row"`` and ``row`` is the
     1-based row number in that file, shown as ``row N``.
+
+    ``option`` names the read option (the reader's keyword, e.g. ``"controls"``) whose
+    value caused the problem, when one did: a study file places such a problem on that
+    key's line (``assays.NAME.controls``) instead of in the data file.
     """
 
     file: str
@@ -21,6 +25,7 @@ class Problem:
     found: str
     expected: str
     row_kind: str = "line"
+    option: str | None = None
 
     def __str__(self) -> str:
         row = self.row if self.row is None or self.row_kind == "line" else (

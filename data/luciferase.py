@@ -133,7 +133,8 @@ def read_luciferase(
     ------
     InputError listing every problem as ``file:row:column: found; expected ...``.
     """
-    rows = read_rows(source, columns, known=(*REQUIRED, *OPTIONAL), numeric=CHANNELS)
+    rows = read_rows(source, columns, known=(*REQUIRED, *OPTIONAL), numeric=CHANNELS,
+                     what="wells")
     Checker(rows).require(REQUIRED)
     dropped: list[str] = []
     if drop_nonpositive:
@@ -224,7 +225,7 @@ def _given_construct(given: str, constructs: list[str], check: Checker) -> str:
     """The construct named by ``--construct-control``, checked against the input's."""
     if given not in constructs:
         check.add(None, "construct", f"--construct-control {given!r} is not a construct "
-                  "of the input", f"one of {constructs}")
+                  "of the input", f"one of {constructs}", option="construct_control")
     return given
 
 

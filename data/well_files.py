@@ -4,8 +4,8 @@ What comes out is a table of text cells with the package's column names, the fil
 of every row, and plain-English notes of every conversion made. Validation (numbers,
 design) is :mod:`chemoshift.data.dose_response`'s job.
 
-- Encoding: UTF-8 (with or without a byte-order mark), UTF-16 with a byte-order mark,
-  else Windows-1252 (a Windows Excel export; ``µ`` is byte 0xB5), noted.
+- Bytes and encoding: :func:`chemoshift.data.file_text.file_text` (gzip undone; UTF-8,
+  UTF-16 or Windows-1252, noted; a file that is not text refused naming what it is).
 - Delimiter: ``,``, ``;`` or tab, whichever the header line uses most. In a ``;`` or
   tab file, decimal commas (``0,5``) in numeric columns are read as decimal points,
   noted; a file mixing decimal commas and points is refused.
@@ -20,17 +20,22 @@ design) is :mod:`chemoshift.data.dose_response`'s job.
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import io
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from chemoshift.data.errors import InputError, Problem
+from chemoshift.data.file_text import _decode, file_text  # noqa: F401 (_decode: qPCR readers)
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 _COMMA_DECIMAL = re.compile(r"^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$")
@@ -79,21 +84,53 @@ def read_well_file(path: str | Path, columns: ColumnMap | None, *, known: Sequen
     if not path.is_file():
         raise InputError([Problem(name, None, None, "no such file", "a CSV file of wells")])
     raw = path.read_bytes()
-    if raw.startswith(b"PAR1"):
-        raise InputError([Problem(name, None, None, "a Parquet file",
-                                  "a delimited text file (CSV); Parquet is read by sharded "
-                                  "dose-response fits (--shard-by COLUMN)")])
-    if raw.startswith(b"PK\x03\x04") or (b"\x00" in raw[:4096]
-                                          and not raw.startswith((b"\xff\xfe", b"\xfe\xff"))):
-        raise InputError([Problem(name, None, None, "a binary file (an Excel workbook?)",
-                                  "a text file of wells: save the sheet as CSV")])
     notes: list[str] = []
-    text = _decode(raw, notes)
-    header, rows, lines, delimiter = _split(text, name, notes)
-    frame = pd.DataFrame(rows, columns=header, dtype=str) if rows else pd.DataFrame(
-        columns=header, dtype=str)
+    text = file_text(raw, name, notes)
+    fast = _unquoted_table(text, name, notes)
+    if fast is not None:
+        frame, lines, delimiter = fast
+    else:
+        header, rows, lines, delimiter = _split(text, name, notes)
+        frame = pd.DataFrame(rows, columns=header, dtype=str) if rows else pd.DataFrame(
+            columns=header, dtype=str)
     return _shape(frame, np.asarray(lines, dtype=int), columns, known, numeric, name, notes,
                   hashlib.sha256(raw).hexdigest(), separator=DELIMITERS.get(delimiter))
+
+
+def _unquoted_table(text: str, name: str, notes: list[str]):
+    """:func:`_split`'s table, its lines and delimiter, read by pandas' C parser (a million
+    wells in seconds, not a minute) for a file without quotes, where each line is one row;
+    None for a file the csv module must read (quotes, a row longer than the header, an
+    unnamed column), whose problems :func:`_split` words."""
+    if '"' in text:
+        return None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # as the csv module splits lines
+    first, _, body = text.partition("\n")
+    if not first.strip():
+        return None
+    header, _, _, delimiter = _split(first, name, notes)
+    if len(header) != first.count(delimiter) + 1 or not body.strip():
+        del notes[len(notes) - (delimiter != ","):]  # _split says it again
+        return None
+    try:  # the first row sets the width; a longer row later is a ParserError
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # never lose cells
+            frame = pd.read_csv(io.StringIO(body), sep=delimiter, header=None, dtype=str,
+                                na_filter=False, skip_blank_lines=False,
+                                quoting=csv.QUOTE_NONE, engine="c", index_col=False)
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError):
+        frame = None
+    if frame is None or frame.shape[1] > len(header):  # a row longer than the header
+        del notes[len(notes) - (delimiter != ","):]
+        return None
+    for j in range(frame.shape[1], len(header)):  # rows shorter than the header
+        frame[j] = ""
+    frame = frame.apply(lambda column: column.str.strip())
+    kept = (frame != "").any(axis=1).to_numpy()  # a blank line is no well
+    lines = (np.arange(len(frame)) + 2)[kept]
+    frame = frame[kept].reset_index(drop=True)
+    frame.columns = header
+    return frame, lines, delimiter
 
 
 def well_table(frame: pd.DataFrame, lines: Sequence[int], columns: ColumnMap | None, *,
@@ -128,24 +165,6 @@ def _shape(frame, lines, columns, known, numeric, name, notes, sha256, *, separa
                     tuple(notes), sha256, files, row_kind)
 
 
-def _decode(raw: bytes, notes: list[str]) -> str:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        notes.append("the file is UTF-16 text (a spreadsheet's 'Unicode text'); read as such")
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        where = raw[:error.start].count(b"\n") + 1
-        try:
-            text = raw.decode("cp1252")
-            encoding = "Windows-1252"
-        except UnicodeDecodeError:
-            text, encoding = raw.decode("latin-1"), "Latin-1"
-        notes.append(f"the file is not UTF-8 (byte 0x{raw[error.start]:02X} on line {where}); "
-                     f"read it as {encoding}, where byte 0xB5 is µ")
-        return text
-
-
 def _split(text: str, name: str, notes: list[str]):
     """Header names, rows of cells (padded to the header), each row's file line, delimiter."""
     physical = text.splitlines()
@@ -167,8 +186,10 @@ def _split(text: str, name: str, notes: list[str]):
                                     f"{seen[column]} and {position})", "each column once"))
         seen.setdefault(column, position)
     rows, lines, previous = [], [], reader.line_num
+    spanning = None  # the first line of the last row read that spans several lines
     for cells in _rows(reader, name):
         start, previous = previous + 1, reader.line_num
+        spanning = start if previous > start else None
         if not any(cell.strip() for cell in cells):
             continue  # a blank line is no well
         extra = cells[len(header):]
@@ -181,6 +202,10 @@ def _split(text: str, name: str, notes: list[str]):
         rows.append([cell.strip() for cell in cells[:len(header)]]
                     + [""] * (len(header) - len(cells)))
         lines.append(start)
+    if spanning is not None and text.count('"') % 2:
+        problems.append(Problem(name, spanning, None, 'a quote (") opened on this line and '
+                                f"never closed: lines {spanning}-{previous} were read as one "
+                                "row", "each quote closed on the line it opens (or no quotes)"))
     if problems:
         raise InputError(problems)
     # an unnamed column (a trailing delimiter in a spreadsheet export) with no values is noise
@@ -205,38 +230,43 @@ def _map_columns(frame, columns, known, name, numeric=("concentration", "respons
     source_columns: dict[str, str | tuple[str, ...]] = {}
     wide: tuple[str, ...] = ()
     joined: dict[str, tuple[str, ...]] = {}
+    def refuse(column, found, expected):
+        problems.append(Problem(name, None, column, found, expected, option="columns"))
+
     for ours, theirs in columns.items():
-        if isinstance(theirs, str) and theirs not in frame.columns and re.search(r"[+,]", theirs):
-            theirs = [part.strip() for part in re.split(r"[+,]", theirs) if part.strip()]
+        several = ours == "response" or ours not in numeric  # replicates, or a joined key
+        if isinstance(theirs, str) and theirs not in frame.columns and several:
+            # 'rep1+rep2' lists columns; a name that merely holds '+' or ',' ('PI+ cells')
+            # is one column, and named whole when the file lacks it
+            parts = [part.strip() for part in re.split(r"[+,]", theirs) if part.strip()]
+            if len(parts) > 1 and any(part in frame.columns for part in parts):
+                theirs = parts
         listed = theirs if isinstance(theirs, str) else " + ".join(map(str, theirs))
         if ours not in known:
-            problems.append(Problem(name, None, listed, f"--columns maps to unknown name {ours!r}",
-                                    f"one of {sorted(known)}"))
+            refuse(listed, f"--columns maps to unknown name {ours!r}", f"one of {sorted(known)}")
             continue
         if not isinstance(theirs, str):
             theirs = tuple(str(t) for t in theirs)
-            if ours in numeric and ours != "response":
-                problems.append(Problem(name, None, ours, f"several columns {list(theirs)}",
-                                        "one column (only response takes one column per "
-                                        "replicate; a text key joins several)"))
+            if not several:
+                refuse(listed, f"several columns {list(theirs)} for {ours}", "one column "
+                       "(only response takes one column per replicate; a text key joins "
+                       "several)")
                 continue
             if ours != "response":
                 joined[ours] = theirs
             if len(set(theirs)) != len(theirs):
-                problems.append(Problem(name, None, ours, f"a column listed twice in "
-                                        f"{list(theirs)}", "each replicate column once"))
+                refuse(listed, f"a column listed twice in {list(theirs)}",
+                       "each replicate column once")
             if "replicate" in frame.columns or "replicate" in columns:
-                problems.append(Problem(name, None, "replicate", "a replicate column beside "
-                                        f"replicate response columns {list(theirs)}",
-                                        "one of the two layouts"))
+                refuse("replicate", "a replicate column beside replicate response columns "
+                       f"{list(theirs)}", "one of the two layouts")
         for column in ([theirs] if isinstance(theirs, str) else theirs):
             if column not in frame.columns:
-                problems.append(Problem(name, None, column, "column not in the file",
-                                        f"one of the file's columns {list(frame.columns)}"))
+                refuse(column, "column not in the file" + did_you_mean(column, frame.columns),
+                       f"one of the file's columns {list(frame.columns)}")
         if ours in frame.columns and ours != theirs:
-            problems.append(Problem(name, None, ours, f"--columns maps {listed!r} onto {ours!r}, "
-                                    "which the file already has",
-                                    f"to rename or drop the file's own {ours!r} column"))
+            refuse(ours, f"--columns maps {listed!r} onto {ours!r}, which the file already "
+                   "has", f"to rename or drop the file's own {ours!r} column")
         if isinstance(theirs, str):
             renames[theirs] = ours
             if theirs != ours:
@@ -283,6 +313,29 @@ def _decimal_commas(frame, lines, numeric, name, separator, notes, source_column
     notes.append(f"numbers were written with decimal commas (e.g. {example}): read 0,5 as 0.5 "
                  f"in {', '.join(column_label(c, source_columns) for c in numeric)}")
     return frame
+
+
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"  # 12, -0.5, .5, 1e-3, 1.2E+05
+
+
+def numbers(cells: pd.Series) -> pd.Series:
+    """Cells as floats: a decimal number (``12``, ``-0.5``, ``1.2e-3``, spaces around it
+    aside) as its value, any other cell (``n.d.``, ``OVRFLW``, ``inf``, empty) NaN.
+
+    Arrow's cast reads a million cells in a fraction of a second where
+    ``pd.to_numeric(errors="coerce")`` takes seconds; a column already numeric is kept.
+    """
+    if pd.api.types.is_numeric_dtype(cells.dtype) and not pd.api.types.is_bool_dtype(
+            cells.dtype):
+        return cells.astype(float)
+    try:
+        text = pc.utf8_trim_whitespace(pa.array(cells.astype(str), type=pa.string()))
+        plain = pc.match_substring_regex(text, _NUMBER)
+        values = pc.cast(pc.if_else(plain, text, pa.scalar(None, pa.string())), pa.float64())
+        return pd.Series(values.to_numpy(zero_copy_only=False), index=cells.index)
+    except (pa.ArrowException, TypeError, ValueError):  # a cell Arrow cannot hold as text
+        values = pd.to_numeric(cells, errors="coerce")
+        return values.where(np.isfinite(values.astype(float)))
 
 
 def column_label(column: str, source_columns: Mapping, replicate: str | None = None) -> str:
@@ -339,6 +392,25 @@ def _refuse_unnamed_replicates(frame, known, name) -> None:
 
 
 def missing_column(name: str, column: str, present) -> Problem:
-    return Problem(name, None, column, "column missing",
+    return Problem(name, None, column, "column missing" + did_you_mean(column, present),
                    f"a column named {column!r} (or map yours with --columns "
                    f"{column}=YOUR_NAME); the file has {list(present)}")
+
+
+def did_you_mean(column: str, present) -> str:
+    """`` (the file has 'Concentraton': a misspelling?)`` when one of ``present`` is close
+    to ``column`` (case, spaces and punctuation aside), else ``""``."""
+    def key(text):
+        return re.sub(r"[\s_.\-]+", "", str(text).lower())
+
+    names = {key(p): str(p) for p in present}
+    close = difflib.get_close_matches(key(column), list(names), n=1, cutoff=0.8)
+    return f" (the file has {names[close[0]]!r}: a misspelling?)" if close else ""
+
+
+def no_rows(name: str, what: str = "wells", row_kind: str = "line") -> Problem:
+    """The problem of a table with a header and nothing below it."""
+    one = what[:-1] if what.endswith("s") else what
+    return Problem(name, 2 if row_kind == "line" else None, None,
+                   f"no {what}: a header line and nothing below it" if row_kind == "line"
+                   else f"no {what}: no rows", f"one row per {one} below the header")

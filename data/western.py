@@ -122,7 +122,7 @@ def read_western(
     InputError listing every problem as ``file:row:column: found; expected ...``.
     """
     rows = read_rows(source, columns, known=(*REQUIRED, *OPTIONAL, *LONG),
-                     numeric=(*BANDS, "dose", "intensity"))
+                     numeric=(*BANDS, "dose", "intensity"), what="lanes")
     long = is_long(rows.frame)
     if not long:
         Checker(rows).require(REQUIRED)

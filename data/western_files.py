@@ -42,10 +42,11 @@ def is_long(frame: pd.DataFrame) -> bool:
     return set(LONG) <= set(frame.columns) and not {"target", "loading"} & set(frame.columns)
 
 
-def _problem(rows: Rows, i: int | None, column: str | None, found: str, expected: str
-             ) -> Problem:
+def _problem(rows: Rows, i: int | None, column: str | None, found: str, expected: str,
+             option: str | None = None) -> Problem:
     label = None if column is None else column_label(column, rows.source_columns)
-    return Problem(rows.name, None if i is None else int(rows.lines[i]), label, found, expected)
+    return Problem(rows.name, None if i is None else int(rows.lines[i]), label, found, expected,
+                   option=option)
 
 
 def refuse_unlabelled_lanes(rows: Rows) -> None:
@@ -87,7 +88,8 @@ def subtract_background(rows: Rows, lane: str, values: tuple[str, ...]) -> tuple
     is_background = frame["lane"].astype(str).str.strip() == str(lane).strip()
     problems = [_problem(rows, None, "lane", f"--background-lane {lane}: no such lane on "
                          + (f"blot {b}" if keys else "the blot"),
-                         "the background lane on every blot") for b in pd.unique(blot)
+                         "the background lane on every blot", "background_lane")
+                for b in pd.unique(blot)
                 if not (is_background & (blot == b)).any()]
     repeated = blot[is_background].duplicated()
     problems += [_problem(rows, i, "lane", f"a second background lane {lane} on blot {blot[i]}",
@@ -179,7 +181,8 @@ def _loading_band(rows: Rows, bands: list[str], given: str | None) -> str:
     if given is not None:
         if given not in bands:
             raise InputError([_problem(rows, None, "band", f"--loading-band {given!r} is not "
-                                       "a band of the file", f"one of {bands}")])
+                                       "a band of the file", f"one of {bands}",
+                                       "loading_band")])
         return given
     named = [b for b in bands if LOADING_NAMES.search(b)]
     if len(named) != 1:

@@ -33,11 +33,12 @@ def test_rows_without_a_label_are_tubes_of_their_own():
 
 def test_repeated_counts_of_one_tube_are_summed_and_noted():
     table = triplicates()
-    again = table.iloc[[0, 1]].copy()  # tubes 1 and 2 of the first cell acquired twice
+    again = table.iloc[[0, 1]].copy()  # tubes 1 and 2 of the first cell acquired twice,
+    again["apoptotic"] = (again.apoptotic.astype(int) + 9).astype(str)  # counted afresh
     data = read_apoptosis(pd.concat([table, again], ignore_index=True))
     assert len(data.samples) == 72  # a tube, not another replicate
     first = data.samples.iloc[0]
-    assert first.apoptotic == 2 * int(table.apoptotic[0]) and first.total == 40000
+    assert first.apoptotic == 2 * int(table.apoptotic[0]) + 9 and first.total == 40000
     assert first.source_row == 2  # the tube's first file line
     assert any("2 sample(s) on several rows (first at lines 2, 3)" in note
                for note in data.notes)

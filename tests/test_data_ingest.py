@@ -3,6 +3,8 @@ mixed units, unit spellings, encodings and European decimal commas (issue 7, ite
 
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -265,11 +267,12 @@ def test_decimal_commas_in_a_comma_file_are_refused_by_field_count(tmp_path):
     assert len(messages) == 2
 
 
-def test_an_excel_workbook_is_refused_as_binary(tmp_path):
-    path = tmp_path / "wells.xlsx"
-    path.write_bytes(b"PK\x03\x04" + bytes(range(256)))
-    assert problems_of(path) == [f"{path}: a binary file (an Excel workbook?); expected a text "
-                                 "file of wells: save the sheet as CSV"]
+def test_an_excel_workbook_is_refused_naming_it(tmp_path):
+    path = tmp_path / "wells.csv"  # an .xlsx renamed: a ZIP of xl/ parts
+    with zipfile.ZipFile(path, "w") as workbook:
+        workbook.writestr("xl/workbook.xml", "<workbook/>")
+    assert problems_of(path) == [f"{path}: an Excel workbook (.xlsx); expected a CSV file: open "
+                                 "it in Excel and save the table as CSV"]
 
 
 # --- 9. messages name the user's column ---

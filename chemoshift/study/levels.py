@@ -35,11 +35,8 @@ def check_study_levels(study: Study, where: Locator, problems: list[Problem]) ->
         try:
             data = ASSAYS[name].read(spec.file, **options)
         except InputError as error:
-            context = where.line(f"assays.{name}")
-            problems.append(Problem(str(study.path), context, f"assays.{name}",
-                                    f"its file {study.relative(spec.file)} cannot be read as "
-                                    "configured", "the problems below fixed"))
-            problems.extend(error.problems)
+            problems.extend(where.read_problems(name, study.relative(spec.file),
+                                                error.problems))
             continue
         except (TypeError, ValueError) as error:
             problems.append(where.problem(f"assays.{name}", str(error),

@@ -26,6 +26,8 @@ def load_study(path: str | Path, *, check_levels: bool = True,
     if not path.is_file():
         raise InputError([Problem(str(path), None, None, "no such file",
                                   "a study file (TOML; see docs/study.md)")])
+    if where.unreadable is not None:
+        raise InputError([where.unreadable])
     try:
         raw = tomllib.loads(where.text)
     except tomllib.TOMLDecodeError as error:

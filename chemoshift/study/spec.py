@@ -25,6 +25,7 @@ files themselves.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import re
@@ -124,14 +125,23 @@ def bundled_study() -> Path:
 
 
 class Locator:
-    """Line numbers of tables and keys in the study file's text (best effort)."""
+    """Line numbers of tables and keys in the study file's text (best effort).
+
+    ``text`` is the file decoded as UTF-8 (a byte-order mark, as Windows Notepad writes,
+    dropped); ``unreadable`` the problem of a file that is not UTF-8 text (UTF-16, a
+    Windows code page, binary), else None.
+    """
 
     def __init__(self, path: Path):
         self.path = path
+        self.text, self.unreadable = "", None
         try:
-            self.text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            self.text = ""
+            raw = path.read_bytes()
+        except OSError:
+            raw = b""
+        self.unreadable = _not_utf8(raw, str(path))
+        if self.unreadable is None:
+            self.text = raw.decode("utf-8-sig")
         self.lines = self.text.splitlines()
 
     def line(self, table: str, key: str | None = None, index: int | None = None) -> int | None:
@@ -149,7 +159,31 @@ class Locator:
                 break
             if pattern.match(self.lines[i]):
                 return i + 1
-        return start + 1
+        own = self.line(f"{table}.{key}") if index is None else None  # [table.key] of its own
+        return own or start + 1
+
+    def read_problems(self, assay: str, file: str, problems: list[Problem]) -> list[Problem]:
+        """The problems of reading ``[assays.ASSAY]``'s file (``file``, as the study names
+        it), in the study file's words: one a read option caused (``controls``, ``columns``,
+        ...) placed on that key's line; the file's own after a line naming the file on
+        ``file =``'s line. Command-line options the readers name read as study keys."""
+        table = f"assays.{assay}"
+        placed, own = [], []
+        for problem in problems:
+            found, expected = study_words(problem.found), study_words(problem.expected)
+            if problem.option:
+                found = found.replace("the input", file).replace("the file", file)
+                if problem.column and problem.column not in found:
+                    found = f"{problem.column}: {found}"  # the data file's column
+                placed.append(Problem(str(self.path), self.line(table, problem.option),
+                                      f"{table}.{problem.option}", found, expected))
+            else:
+                own.append(dataclasses.replace(problem, found=found, expected=expected))
+        if own:
+            placed.append(Problem(str(self.path), self.line(table, "file"), f"{table}.file",
+                                  f"{file} cannot be read as configured",
+                                  "its problems below fixed"))
+        return placed + own
 
     def problem(self, key: str, found: str, expected: str, *, index: int | None = None
                 ) -> Problem:
@@ -158,6 +192,48 @@ class Locator:
             table, name = "claims", key.split("].", 1)[-1] if "]." in key else None
         line = self.line(table, name or None, index) if table else self.line(key, None)
         return Problem(str(self.path), line, key, found, expected)
+
+
+def _not_utf8(raw: bytes, name: str) -> Problem | None:
+    """The problem of a study file that is not UTF-8 text, naming what it is instead."""
+    expected = "a TOML study file saved as UTF-8 text"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return Problem(name, 1, None, "UTF-16 text (its first bytes are UTF-16's byte-order "
+                       "mark: a 'Unicode' save)", expected)
+    if b"\x00" in raw:
+        return Problem(name, raw[:raw.index(b"\x00")].count(b"\n") + 1, None,
+                       "a binary file (byte 0x00), not text", expected)
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return Problem(name, raw[:error.start].count(b"\n") + 1, None,
+                       f"byte 0x{raw[error.start]:02X}, not UTF-8 (a Windows code page: "
+                       "µ written as 0xB5?)", expected)
+    return None
+
+
+# a command-line option the readers name, and its value: ``--control A=B``, ``--unit uM``
+_OPTION = re.compile(r"--([a-z][a-z-]*)(?: ('[^']*'|\"[^\"]*\"|[^\s=;,()]+=[^\s;,()]+|"
+                     r"[A-Z][A-Z_]*\b|\d[\w.]*))?")
+
+
+def study_words(text: str) -> str:
+    """``text`` with the command-line options it names as study-file keys:
+    ``--control A=B`` -> ``controls = { "A" = "B" }``, ``--drug-control LEVEL`` ->
+    ``drug_control = LEVEL``, ``--columns`` -> ``columns``."""
+    from chemoshift.data.mechanism_files import OPTION_KEYS
+
+    def key(match: re.Match) -> str:
+        name = OPTION_KEYS.get(f"--{match.group(1)}", match.group(1).replace("-", "_"))
+        value = match.group(2)
+        if value is None:
+            return name
+        if "=" in value and value[0] not in "'\"":
+            left, right = value.split("=", 1)
+            return f'{name} = {{ "{left}" = "{right}" }}'
+        return f"{name} = {value}"
+
+    return _OPTION.sub(key, text)
 
 
 def parse_study(raw: dict, path: Path, where: Locator, problems: list[Problem], *,
