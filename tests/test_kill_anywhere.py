@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from hardening import record
+
 KILLS = 20
 SEED = 24
 KILL_BUDGET = 30.0  # seconds of kill trials; the rest of the test is four whole runs
@@ -167,9 +169,10 @@ def killed(reference, tmp_path_factory) -> tuple[dict, Path]:
 
 
 @pytest.mark.slow
-def test_a_killed_run_leaves_its_run_directory_complete_or_absent(killed):
+def test_a_killed_run_leaves_its_run_directory_complete_or_absent(killed, request):
     result, work = killed
     trials = result["trials"]
+    record(request, "crashes", "SIGKILL mid-run", sum(t["status"] == -9 for t in trials))
     assert result["reference_code"] in (0, 3), (work / "reference.log").read_text()[-2000:]
     assert result["whole_code"] in (0, 3) and result["whole_state"] == "complete", result
     assert len(trials) >= MIN_KILLS and sum(t["status"] == -9 for t in trials) >= 3, trials
@@ -194,9 +197,9 @@ def test_the_same_seed_gives_the_same_bytes(killed):
     for name in tables:
         assert (first / name).read_bytes() == (last / name).read_bytes(), name
     records = [json.loads((folder / "run.json").read_text()) for folder in (first, last)]
-    for record in records:
+    for saved in records:
         for key in ("started", "finished", "timings", "command"):
-            record.pop(key)
+            saved.pop(key)
     assert records[0] == records[1]
 
 
