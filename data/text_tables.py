@@ -2,9 +2,8 @@
 TSVs, GMT files), cell by cell with the file line of every row, for messages that say
 ``file:line:column``.
 
-- **Bytes**: gzip is detected from its magic bytes (a damaged or truncated one refused);
-  UTF-8 with or without a byte-order mark, UTF-16 with one, else Windows-1252; a binary
-  file (an Excel workbook, NUL bytes) is refused.
+- **Bytes**: read by :mod:`chemoshift.data.file_text`, as every table file is (gzip,
+  encodings, a file that is not text refused naming what it is).
 - **Rows**: fields split by the delimiter the header uses most (tab, comma, semicolon),
   quotes honoured, CRLF or LF; blank lines are no rows; a row with more fields than the
   header is refused, a shorter one padded with empty cells; a column named twice refused.
@@ -16,8 +15,6 @@ layer) instead; this module is the same job for files that are no well tables.
 from __future__ import annotations
 
 import csv
-import gzip
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from chemoshift.data.errors import InputError, Problem
+from chemoshift.data.file_text import file_text
 
 DELIMITERS = ("\t", ",", ";")
 
@@ -40,26 +38,11 @@ class TextTable:
 
 
 def decode(raw: bytes, name: str, what: str) -> str:
-    """The text of a file's bytes (gunzipped when gzip); ``what`` the file expected, for
-    messages. Refuses a damaged gzip and a binary file."""
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as error:
-            raise InputError([Problem(name, None, None, f"a damaged gzip file (truncated?) "
-                                      f"({error})", f"a complete .gz file ({what})")]) from None
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return raw.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    if raw.startswith(b"PK\x03\x04") or b"\x00" in raw[:4096]:
-        raise InputError([Problem(name, None, None, "a binary file (an Excel workbook?)",
-                                  f"a text file of {what}: save the sheet as text")])
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+    """The text of a file's bytes, by the package's one reading of bytes
+    (:func:`chemoshift.data.file_text.file_text`: gzip undone, the encoding found, a file
+    that is not text refused naming what it is). ``what``: the file expected, for the
+    message of a missing file (:func:`read_text`)."""
+    return file_text(raw, name, [])
 
 
 def read_text(path: str | Path, what: str) -> str:

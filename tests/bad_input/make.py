@@ -133,7 +133,9 @@ def truncated_string_gzip(folder: Path) -> Path:
 
 
 def xlsx_expression(folder: Path) -> Path:
-    """The first bytes of an .xlsx workbook (a zip archive) saved under a .tsv name."""
+    """An .xlsx workbook (a ZIP of xl/ parts) saved under a .tsv name."""
     path = Path(folder) / "expression.tsv"
-    path.write_bytes(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00" + bytes(range(256)))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as workbook:
+        workbook.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        workbook.writestr("xl/workbook.xml", '<?xml version="1.0"?><workbook/>')
     return path
