@@ -15,9 +15,7 @@ melts a wide file (one Ct column per gene) into one row per reaction. Cells stay
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from chemoshift.data.errors import InputError, Problem
-from chemoshift.data.well_files import DELIMITERS, _decode, _split
+from chemoshift.data.file_text import file_text
+from chemoshift.data.well_files import DELIMITERS, _split
 
 KEYS = ("condition", "sample", "technical_replicate", "replicate", "plate", "experiment", "well",
         "dose")
@@ -113,20 +112,9 @@ def read_ct_file(path: str | Path, columns: Mapping[str, str] | None = None,
 
 
 def _text(raw: bytes, name: str, notes: list[str]) -> str:
-    """The text of a Ct file's bytes: gunzipped when gzip (a damaged one refused); a binary
-    file (an Excel workbook, NUL bytes outside UTF-16) refused."""
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as error:
-            raise InputError([Problem(name, None, None, f"a damaged gzip file (truncated?) "
-                                      f"({error})", "a complete .gz file of Cts")]) from None
-        notes.append("the file is gzip-compressed: read uncompressed")
-    if raw.startswith(b"PK\x03\x04") or (b"\x00" in raw[:4096] and not raw.startswith(
-            (b"\xff\xfe", b"\xfe\xff"))):
-        raise InputError([Problem(name, None, None, "a binary file (an Excel workbook?)",
-                                  "a text file of Cts: save the sheet as CSV")])
-    return _decode(raw, notes)
+    """The text of a Ct file's bytes (:func:`chemoshift.data.file_text.file_text`: gzip
+    undone, the encoding found, a file that is not text refused naming what it is)."""
+    return file_text(raw, name, notes)
 
 
 def _rename(frame: pd.DataFrame, columns: dict[str, str], name: str):

@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from chemoshift.data.errors import InputError, Problem
+from chemoshift.data.file_text import file_text
 from chemoshift.data.qpcr_files import KEYS, CtFile, _rename
-from chemoshift.data.well_files import _decode, _split
+from chemoshift.data.well_files import _split
 
 MAP_KINDS = {"ct": ("ctmap", "cqmap"), "gene": ("genemap", "targetmap", "primermap"),
              "condition": ("wellmap", "samplemap", "conditionmap")}
@@ -140,7 +141,8 @@ def _plate_wells(folder: Path, parent: Path, prefix: str, files: dict[str, Path]
 def _read_grid(path: Path) -> tuple[list[str], list[str], list[list[str]], list[int]]:
     """A plate grid: row labels, column labels, cells [row][column] (text), file lines."""
     notes: list[str] = []
-    header, rows, lines, _ = _split(_decode(path.read_bytes(), notes), str(path), notes)
+    text = file_text(path.read_bytes(), str(path), notes)
+    header, rows, lines, _ = _split(text, str(path), notes)
     if len(header) < 2 or not rows:
         raise InputError([Problem(str(path), 1, None, f"header {header}", "a plate grid: "
                                   "column numbers along the first line, row letters down the "
@@ -208,7 +210,8 @@ def _gene_file(path: Path, columns, problems: list[Problem], seen: set[str]):
     (with a problem added) when the file is of another layout. ``seen`` collects the
     file's own column names."""
     notes: list[str] = []
-    header, rows, lines, _ = _split(_decode(path.read_bytes(), notes), str(path), notes)
+    text = file_text(path.read_bytes(), str(path), notes)
+    header, rows, lines, _ = _split(text, str(path), notes)
     seen.update(header)
     frame = pd.DataFrame(rows, columns=header, dtype=str)
     frame, source = _rename(frame, _present(columns, frame), str(path))

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chemoshift.data.errors import InputError, Problem
-from chemoshift.data.file_text import _decode, file_text  # noqa: F401 (_decode: qPCR readers)
+from chemoshift.data.file_text import file_text
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 _COMMA_DECIMAL = re.compile(r"^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$")
