@@ -342,10 +342,12 @@ def _comparisons(controls, conditions, name, column, problems):
         for level in (condition, control):
             if level not in conditions:
                 problems.append(Problem(name, None, column, f"--control names {level!r}",
-                                        f"one of the file's conditions {list(conditions)}"))
+                                        f"one of the file's conditions {list(conditions)}",
+                                        option="controls"))
         if condition == control:
             problems.append(Problem(name, None, column, f"--control {condition}={control}",
-                                    "a condition compared with another condition"))
+                                    "a condition compared with another condition",
+                                    option="controls"))
         pairs.append((condition, control))
     return tuple(pairs)
 
@@ -356,7 +358,8 @@ def _add_efficiencies(genes: pd.DataFrame, efficiency, name, column, problems) -
     for gene, value in dict(efficiency or {}).items():
         if gene not in set(genes.gene):
             problems.append(Problem(name, None, column, f"--efficiency names {gene!r}",
-                                    f"one of the file's genes {list(genes.gene)}"))
+                                    f"one of the file's genes {list(genes.gene)}",
+                                    option="efficiency"))
             continue
         try:
             value = float(value)
@@ -364,7 +367,8 @@ def _add_efficiencies(genes: pd.DataFrame, efficiency, name, column, problems) -
             value = np.nan
         if not low < value <= high:
             problems.append(Problem(name, None, gene, f"--efficiency {gene}={value}",
-                                    f"fold per cycle in ({low:g}, {high:g}], 2 = perfect"))
+                                    f"fold per cycle in ({low:g}, {high:g}], 2 = perfect",
+                                    option="efficiency"))
         genes.loc[genes.gene == gene, "efficiency"] = value
 
 

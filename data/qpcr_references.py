@@ -52,7 +52,7 @@ def parse_references(references, genes: Sequence[str], name: str,
     if not spec:
         problems.append(Problem(name, None, None, "no reference gene",
                                 f"--reference GENE[,GENE] naming one of {list(genes)} (or "
-                                "TARGET:REFERENCE pairs)"))
+                                "TARGET:REFERENCE pairs)", option="references"))
         return _table(genes, {}, {})
     per_target = isinstance(spec, dict)
     refs_of: dict[str, tuple[str, ...]] = {}
@@ -65,18 +65,18 @@ def parse_references(references, genes: Sequence[str], name: str,
     listed = {g for refs in refs_of.values() for g in refs} | set(refs_of)
     for gene in sorted(listed - known, key=str):
         problems.append(Problem(name, None, where, f"gene {gene!r} is not in the file",
-                                f"one of the file's genes {list(genes)}"))
+                                f"one of the file's genes {list(genes)}", option="references"))
     references_all = {g for refs in refs_of.values() for g in refs}
     for target in refs_of:
         if target in references_all:
             problems.append(Problem(name, None, where, f"{target!r} is both a target and a "
-                                    "reference", "each gene one or the other"))
+                                    "reference", "each gene one or the other", option="references"))
     if per_target:
         for gene in genes:
             if gene not in listed:
                 problems.append(Problem(name, None, where, f"gene {gene!r} has no reference",
                                         "every gene of the file named as TARGET:REFERENCE "
-                                        "(or as a reference)"))
+                                        "(or as a reference)", option="references"))
     return _table(genes, refs_of, references_all)
 
 

@@ -242,3 +242,18 @@ def test_a_study_killed_before_its_record_is_resumed_not_refused(tmp_path):
     (out / "notes.txt").write_text("mine")
     with pytest.raises(InputError, match=r"notes\.txt"):
         check_out_dir(out, study)
+
+
+def test_a_qpcr_option_problem_sits_on_its_keys_line_in_the_studys_words(tmp_path):
+    """qPCR's reader says which read option a problem comes from, as every reader does:
+    a control naming no condition is placed on the ``controls`` line, named as the key."""
+    path = _study(tmp_path, """[assays.qpcr]
+file = "qpcr.csv"
+references = { "miR-379" = "RNU48", "IGF1R" = "GAPDH" }
+dose = "dose_nM"
+
+controls = { "si-IGF1R" = "si-NCX" }
+""", files=("qpcr.csv",))
+    said = _problems(path)
+    assert any(":6:assays.qpcr.controls:" in p and "controls names 'si-NCX'" in p
+               for p in said), said
