@@ -255,7 +255,7 @@ def test_blots_of_mostly_singleton_groups_converge_and_cover_the_truth():
     assert 0.85 <= np.mean(hits) <= 0.95, np.mean(hits)
 
 
-@pytest.mark.slow
+@pytest.mark.extended  # 75 s, beyond CI's budget: CI runs the apoptosis recovery
 def test_triplicate_tubes_do_not_make_apoptosis_intervals_over_confident():
     _, worst_rhat, hits = _recover("apoptosis", TRIPLICATES, n_datasets=10, first_seed=700)
     contrasts = np.concatenate([hits["log_odds_ratio"], hits["percentage_points"]])

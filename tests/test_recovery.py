@@ -123,7 +123,7 @@ ONE_EXPERIMENT_LAB = ScreenDesign(experiments=1, single_experiment_moves=True,
                                   cell_line_brightness=(1.0, 3.0), noise_cv=0.08)
 
 
-@pytest.mark.extended  # 50-100 s, beyond CI's budget; the study and real-screen ones run there
+@pytest.mark.extended  # 50-100 s, beyond CI's budget; the study-design recovery runs there
 def test_one_experiment_intervals_carry_the_experiments_variation():
     """A lab's single experiment moved its curves from their values across experiments
     (the truth); its shifts' intervals must carry that variation (the prior's, as the
