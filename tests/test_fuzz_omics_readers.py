@@ -139,6 +139,12 @@ def _either(read, check):
     check(result)
 
 
+def _written_then_read(raw: bytes, path, read, check) -> None:
+    """Write ``raw`` to ``path``, then :func:`_either` of ``read(path)``."""
+    path.write_bytes(raw)
+    _either(lambda: read(path), check)
+
+
 def _valid_qpcr(data: QpcrData) -> None:
     assert isinstance(data, QpcrData) and len(data.conditions) >= 2
     ct = data.reactions.ct.to_numpy(float)
@@ -150,9 +156,8 @@ def _valid_qpcr(data: QpcrData) -> None:
 @given(raw=mutated(QPCR))
 @FUZZ
 def test_mutated_qpcr_file_is_read_or_refused(raw, tmp_path):
-    path = tmp_path / "cts.csv"
-    path.write_bytes(raw)
-    _either(lambda: read_qpcr(path, references="R"), _valid_qpcr)
+    _written_then_read(raw, tmp_path / "cts.csv",
+                       lambda path: read_qpcr(path, references="R"), _valid_qpcr)
 
 
 def _valid_expression(data: ExpressionData) -> None:
@@ -174,9 +179,7 @@ def test_mutated_expression_table_is_read_or_refused(raw, sheet, tmp_path):
 @given(raw=mutated(GDS))
 @FUZZ
 def test_mutated_gds_file_is_read_or_refused(raw, tmp_path):
-    path = tmp_path / "GDS1.soft"
-    path.write_bytes(raw)
-    _either(lambda: read_expression(path), _valid_expression)
+    _written_then_read(raw, tmp_path / "GDS1.soft", read_expression, _valid_expression)
 
 
 def _valid_edges(edges: pd.DataFrame) -> None:
@@ -188,9 +191,8 @@ def _valid_edges(edges: pd.DataFrame) -> None:
 @given(raw=mutated(STRING))
 @FUZZ
 def test_mutated_string_network_is_read_or_refused(raw, tmp_path):
-    path = tmp_path / "network.tsv"
-    path.write_bytes(raw)
-    _either(lambda: read_network(path, 0.7), _valid_edges)
+    _written_then_read(raw, tmp_path / "network.tsv",
+                       lambda path: read_network(path, 0.7), _valid_edges)
 
 
 def _valid_sets(sets: dict) -> None:
@@ -200,9 +202,7 @@ def _valid_sets(sets: dict) -> None:
 @given(raw=mutated(GMT))
 @FUZZ
 def test_mutated_gmt_is_read_or_refused(raw, tmp_path):
-    path = tmp_path / "sets.gmt"
-    path.write_bytes(raw)
-    _either(lambda: read_gmt(path), _valid_sets)
+    _written_then_read(raw, tmp_path / "sets.gmt", read_gmt, _valid_sets)
 
 
 @pytest.mark.parametrize("text", [QPCR, TABLE, GDS, STRING, GMT])

@@ -196,12 +196,17 @@ def test_a_failed_network_step_is_reported_not_raised(tmp_path):
     assert "`chemoshift enrich` failed" in said and "`chemoshift network` failed" in said
 
 
-def test_paths_leaving_the_study_folder_are_refused_with_their_line_and_key(tmp_path):
-    elsewhere = tmp_path / "elsewhere"
+def _study_beside_elsewhere(tmp_path: Path) -> tuple[Path, Path]:
+    """An empty study folder, and beside it a folder holding western.csv."""
+    elsewhere, folder = tmp_path / "elsewhere", tmp_path / "study"
     elsewhere.mkdir()
-    shutil.copy(EXAMPLE / "western.csv", elsewhere / "western.csv")
-    folder = tmp_path / "study"
     folder.mkdir()
+    shutil.copy(EXAMPLE / "western.csv", elsewhere / "western.csv")
+    return folder, elsewhere
+
+
+def test_paths_leaving_the_study_folder_are_refused_with_their_line_and_key(tmp_path):
+    folder, elsewhere = _study_beside_elsewhere(tmp_path)
     text = CHEAP.replace('file = "western.csv"', 'file = "../elsewhere/western.csv"').replace(
         'file = "luciferase.csv"', f'file = "{EXAMPLE / "luciferase.csv"}"')
     path = _study(folder, text, files=())
@@ -218,11 +223,7 @@ def test_paths_leaving_the_study_folder_are_refused_with_their_line_and_key(tmp_
 
 
 def test_a_symbolic_link_out_of_the_study_folder_is_refused(tmp_path):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    shutil.copy(EXAMPLE / "western.csv", elsewhere / "western.csv")
-    folder = tmp_path / "study"
-    folder.mkdir()
+    folder, elsewhere = _study_beside_elsewhere(tmp_path)
     path = _study(folder, CHEAP, files=("luciferase.csv",))
     (folder / "western.csv").symlink_to(elsewhere / "western.csv")
     assert any("assays.western.file: 'western.csv' lies outside" in p for p in _problems(path))
